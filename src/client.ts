@@ -1,0 +1,263 @@
+import ky, {
+	type HTTPError,
+	isHTTPError as isKyHttpError,
+	isNetworkError as isKyNetworkError,
+	isTimeoutError as isKyTimeoutError,
+	type KyInstance,
+	type Options as KyOptions,
+	type NormalizedOptions,
+	type ShouldRetryState,
+} from 'ky';
+import { lookupAdvice } from './catalog.ts';
+import type { AttemptRecord, ErrorDetails, SteadfetchError } from './errors/base.ts';
+import { safeCause } from './errors/base.ts';
+import { createHttpError } from './errors/http.ts';
+import { NetworkError, TimeoutError } from './errors/network.ts';
+import { type ClientConfig, type ClientOptions, normalizeClientOptions, normalizeLimit, ownOptionNames, type Policy } from './options.ts';
+import { backoffDelay, type Decision, decide, isTransient, type Outcome } from './policy.ts';
+import { redactUrl } from './redact.ts';
+
+/** What one call (one `client.get(...)`, all its attempts) keeps while it runs. */
+interface Call {
+	readonly policy: Policy;
+	readonly start: number;
+	readonly totalTimeout: number | undefined;
+	method: string;
+	hasIdempotencyKey: boolean;
+	attempts: number;
+	attemptStart: number;
+	readonly history: {
+		-readonly [K in keyof AttemptRecord]: AttemptRecord[K];
+	}[];
+	plannedDelay: number | undefined;
+	stop: Decision | undefined;
+}
+
+type Failure = HTTPError | Error;
+
+// ky passes `options.retry.shouldRetry` to every hook: our per-call closure is the key to the call's state.
+const calls = new WeakMap<object, Call>();
+const callOf = (options: Readonly<NormalizedOptions>): Call | undefined =>
+	options.retry.shouldRetry ? calls.get(options.retry.shouldRetry) : undefined;
+const clock = (): number => globalThis.performance.now();
+// Every method goes through our `shouldRetry`, which applies the policy's own method rule.
+const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 'trace', 'query'];
+
+const outcomeOf = (error: unknown): Outcome | undefined =>
+	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
+
+const record = (call: Call, outcome: Outcome | undefined): void => {
+	if (call.history.length >= call.attempts) {
+		return;
+	}
+	call.history.push({
+		attempt: call.attempts,
+		...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
+		durationMs: Math.round(clock() - call.attemptStart),
+	});
+};
+
+const judge = (call: Call, error: Failure, retry: number, outcome: Outcome): Decision =>
+	decide(call.policy, {
+		outcome,
+		method: call.method,
+		hasIdempotencyKey: call.hasIdempotencyKey,
+		retry,
+		headers: isKyHttpError(error) ? error.response.headers : undefined,
+		remainingMs: call.totalTimeout === undefined ? undefined : call.totalTimeout - (clock() - call.start),
+		now: Date.now(),
+	});
+
+function enrich(config: ClientConfig, call: Call, error: Failure, outcome: Outcome, decision: Decision | undefined): SteadfetchError {
+	const { request } = error as { request: Request };
+	const advice = lookupAdvice(config.catalog, outcome);
+	const http = isKyHttpError(error) ? error : undefined;
+	const retryable = isTransient(call.policy, outcome);
+	const stopped = decision && !decision.retry ? decision : undefined;
+	const details: ErrorDetails = {
+		kind: typeof outcome === 'number' ? 'http' : outcome,
+		status: http?.response.status,
+		// A status the docs do not name keeps the server's reason phrase before the class's title.
+		title: (http && (config.catalog[String(outcome)]?.title || http.response.statusText)) || advice.title,
+		description: advice.description,
+		advice: { cause: advice.cause, solution: advice.solution },
+		method: request.method,
+		url: redactUrl(request.url, config.secrets),
+		data: http?.data,
+		attempts: call.attempts,
+		history: call.history,
+		retryable,
+		retryAt: retryable ? (decision?.retry ? Date.now() + decision.delayMs : stopped?.retryAt) : undefined,
+		stopReason: retryable ? stopped?.reason : undefined,
+		cause: outcome === 'network' ? safeCause(error.cause, config.secrets) : undefined,
+	};
+	const init = {
+		details,
+		headers: request.headers,
+		secretHeaders: config.secretHeaders,
+	};
+	if (http) {
+		return createHttpError({ ...init, response: http.response });
+	}
+	return outcome === 'network' ? new NetworkError(init) : new TimeoutError(init);
+}
+
+/**
+Create a ky instance that retries transient failures with exponential backoff and full jitter, honours `Retry-After`, fails fast on every other status, and throws errors that carry the API's troubleshooting advice.
+
+All of ky's options pass through, and hooks given here run after steadfetch's own. Options are validated now: a bad one throws a `TypeError` naming it.
+
+@example
+```
+const api = createClient({baseUrl: 'https://api.example.com/v1/', apiKey: process.env.API_KEY});
+const user = await api.get('users/42').json();
+```
+*/
+export function createClient(options: ClientOptions = {}): KyInstance {
+	const config = normalizeClientOptions(options);
+	const { policy } = config;
+	const { hooks = {}, ...kyOptions } = config.kyOptions;
+	const baseRetry = {
+		limit: policy.limit,
+		methods: allMethods,
+		statusCodes: [] as number[],
+		afterStatusCodes: [] as number[],
+	};
+
+	const begin = (request: KyOptions): void => {
+		for (const name of ownOptionNames) {
+			if (name in request) {
+				throw new TypeError(`\`${name}\` is set by createClient, not per request or by extend.`);
+			}
+		}
+		if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
+			throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
+		}
+		// Per request, or through extend(), only ky's `retry.limit` may change; the rest of the policy is the client's.
+		let limit = policy.limit;
+		if (typeof request.retry === 'number') {
+			limit = normalizeLimit(request.retry, 'retry');
+		} else if (request.retry) {
+			for (const [key, value] of Object.entries(request.retry)) {
+				if (key === 'limit') {
+					limit = normalizeLimit(value);
+				} else if (!(key in baseRetry) || String(value) !== String(baseRetry[key as keyof typeof baseRetry])) {
+					throw new TypeError(`Only \`retry.limit\` can be set per request or by extend(); \`retry.${key}\` is set by createClient.`);
+				}
+			}
+		}
+		const call: Call = {
+			policy: limit === policy.limit ? policy : { ...policy, limit },
+			start: clock(),
+			totalTimeout: typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined,
+			method: String(request.method ?? 'GET').toUpperCase(),
+			hasIdempotencyKey: false,
+			attempts: 0,
+			attemptStart: 0,
+			history: [],
+			plannedDelay: undefined,
+			stop: undefined,
+		};
+		const shouldRetry = ({ error, retryCount }: ShouldRetryState): boolean => {
+			const outcome = outcomeOf(error);
+			record(call, outcome);
+			if (outcome === undefined) {
+				return false;
+			}
+			const decision = judge(call, error, retryCount, outcome);
+			if (!decision.retry) {
+				call.stop = decision;
+				return false;
+			}
+			call.plannedDelay = decision.delayMs;
+			const last = call.history.at(-1);
+			if (last) {
+				last.delayMs = decision.delayMs;
+			}
+			policy.onRetry?.({
+				error: enrich(config, call, error, outcome, decision),
+				attempt: retryCount + 1,
+				maxAttempts: limit + 1,
+				delayMs: decision.delayMs,
+			});
+			return true;
+		};
+		calls.set(shouldRetry, call);
+		const delay = (retry: number): number => {
+			// Set by shouldRetry just before; a retry forced by an afterResponse hook (ky.retry()) gets plain backoff.
+			const planned = call.plannedDelay;
+			call.plannedDelay = undefined;
+			return planned ?? backoffDelay(call.policy, retry);
+		};
+		request.retry = { ...baseRetry, limit, shouldRetry, delay };
+		const fetch = request.fetch;
+		request.fetch = (input, init) => {
+			call.attempts++;
+			call.attemptStart = clock();
+			return fetch ? fetch(input, init) : globalThis.fetch(input, init);
+		};
+	};
+
+	return ky.create({
+		...kyOptions,
+		retry: baseRetry,
+		hooks: {
+			init: [begin, ...(hooks.init ?? [])],
+			beforeRequest: [
+				({ request, options: normalized }) => {
+					const call = callOf(normalized);
+					if (!call) {
+						return;
+					}
+					call.method = request.method.toUpperCase();
+					if (policy.idempotencyKey && /^(?:POST|PATCH)$/.test(call.method) && !request.headers.has('idempotency-key')) {
+						const key = policy.idempotencyKey();
+						if (typeof key !== 'string' || key === '') {
+							throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
+						}
+						// Set once, before ky clones the request for retries: every attempt carries the same key.
+						request.headers.set('Idempotency-Key', key);
+					}
+					call.hasIdempotencyKey = request.headers.has('idempotency-key');
+				},
+				...(hooks.beforeRequest ?? []),
+			],
+			afterResponse: [
+				({ response, options: normalized }) => {
+					const call = callOf(normalized);
+					if (call) {
+						record(call, response.status);
+					}
+				},
+				...(hooks.afterResponse ?? []),
+			],
+			beforeRetry: hooks.beforeRetry ?? [],
+			beforeError: [
+				({ error, options: normalized }) => {
+					const call = callOf(normalized);
+					const outcome = outcomeOf(error);
+					// Aborts, errors thrown by hooks and schema failures are the caller's own: they pass through untouched.
+					if (!call || outcome === undefined) {
+						return error;
+					}
+					record(call, outcome);
+					// ky stops at the limit without asking shouldRetry: work out the reason and the retry time here.
+					let decision = call.stop ?? (isTransient(call.policy, outcome) ? judge(call, error, call.attempts, outcome) : undefined);
+					if (decision?.retry) {
+						// The policy would go on, so ky stopped for its own reason: the call's totalTimeout ran out.
+						decision = {
+							retry: false,
+							reason: 'deadline',
+							retryAt: Date.now() + decision.delayMs,
+						};
+					}
+					return enrich(config, call, error, outcome, decision);
+				},
+				...(hooks.beforeError ?? []),
+			],
+		},
+	});
+}
+
+/** A client with the default policy and no base URL, for absolute URLs. */
+export const steadfetch: KyInstance = /* @__PURE__ */ createClient();

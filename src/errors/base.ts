@@ -1,0 +1,257 @@
+import type { StopReason } from '../policy.ts';
+import { mask, redactText } from '../redact.ts';
+
+// A brand that survives realms (iframes, workers' messages aside) and duplicate copies of the package, where instanceof does not.
+const brand: unique symbol = Symbol.for('steadfetch.error') as never;
+const redactedUrl: unique symbol = Symbol('url') as never;
+
+/** The kinds of failure a steadfetch error stands for. */
+export type ErrorKind = 'http' | 'network' | 'timeout';
+
+/** The API documentation's troubleshooting advice for a failure. */
+export interface Advice {
+	/** Why it happens. */
+	readonly cause: string;
+	/** What to do about it. */
+	readonly solution: string;
+}
+
+/** One request of a call. */
+export interface AttemptRecord {
+	/** 1 for the first request. */
+	readonly attempt: number;
+	/** The response status, when a response arrived. */
+	readonly status?: number;
+	/** What went wrong when no response arrived. */
+	readonly failure?: 'network' | 'timeout';
+	/** From sending the request to the retry decision (the error body read included), in milliseconds. */
+	readonly durationMs: number;
+	/** The wait before the next attempt, in milliseconds; absent on the last. */
+	readonly delayMs?: number;
+}
+
+/** What `toJSON()` gives: a log-ready object with no secret in it. */
+export interface SteadfetchErrorJson {
+	readonly name: string;
+	readonly message: string;
+	readonly status?: number;
+	readonly title: string;
+	readonly description: string;
+	readonly advice: Advice;
+	readonly request: { readonly method: string; readonly url: string };
+	readonly data?: unknown;
+	readonly attempts: number;
+	readonly history: readonly AttemptRecord[];
+	readonly retryable: boolean;
+	readonly retryAt?: string;
+	readonly stopReason?: StopReason;
+	readonly cause?: {
+		readonly name: string;
+		readonly message: string;
+		readonly code?: string;
+	};
+}
+
+/** The fields steadfetch adds to the error classes it inherits from ky. */
+export interface SteadfetchFields {
+	/** The response status; undefined for network errors and timeouts. */
+	readonly status: number | undefined;
+	/** The status's name in the API docs, e.g. `Not Found`. */
+	readonly title: string;
+	/** The API docs' one-line description, e.g. `The requested resource doesn't exist.` */
+	readonly description: string;
+	/** The API docs' Cause and Solution. */
+	readonly advice: Advice;
+	/** How many requests the call made. */
+	readonly attempts: number;
+	/** Every request of the call, in order. */
+	readonly history: readonly AttemptRecord[];
+	/** Whether the failure is transient: the same request may succeed later (5xx, 408, 429, network, timeout, by `retry.statusCodes`). */
+	readonly retryable: boolean;
+	/** When a retry makes sense (from `Retry-After`, else the next backoff); undefined when `retryable` is false. */
+	readonly retryAt: Date | undefined;
+	/** Why the call stopped retrying a transient failure: `limit`, `not-idempotent`, `wait-over-cap`, `deadline`... */
+	readonly stopReason: StopReason | undefined;
+	/** A log-ready object, free of secrets. */
+	toJSON(): SteadfetchErrorJson;
+}
+
+/** Any error steadfetch raises: `HttpStatusError` and its subclasses, `NetworkError`, `TimeoutError`. */
+export interface SteadfetchError extends Error, SteadfetchFields {
+	/** A copy of the request that failed: method, URL and headers with secrets replaced by `***`. Never the original. */
+	readonly request: Request;
+	/** The response body (parsed JSON, or text) when it fits in 8 KiB, else a text excerpt of 8 KiB; undefined without a response. */
+	readonly data: unknown;
+}
+
+/** What the factories hand to an error's constructor. */
+export interface ErrorDetails {
+	readonly kind: ErrorKind;
+	readonly status: number | undefined;
+	readonly title: string;
+	readonly description: string;
+	readonly advice: Advice;
+	readonly method: string;
+	/** Already redacted. */
+	readonly url: string;
+	readonly data: unknown;
+	readonly attempts: number;
+	readonly history: readonly AttemptRecord[];
+	readonly retryable: boolean;
+	readonly retryAt: number | undefined;
+	readonly stopReason: StopReason | undefined;
+	readonly cause: Error | undefined;
+}
+
+const maxDataChars = 8192;
+
+/** The body kept on an error: small values as they are, large ones as a text excerpt. */
+export function boundData(data: unknown): unknown {
+	if (data === undefined || data === null || typeof data === 'number' || typeof data === 'boolean') {
+		return data;
+	}
+	let text: string;
+	try {
+		text = typeof data === 'string' ? data : (JSON.stringify(data) ?? '');
+	} catch {
+		return undefined;
+	}
+	return text.length <= maxDataChars ? data : `${text.slice(0, maxDataChars)}… (${text.length - maxDataChars} more characters)`;
+}
+
+/**
+A copy of an underlying error that is safe to keep as `cause`: name, redacted message and `code`, down a short chain.
+Low-level errors can quote URLs (Deno) or header values (undici).
+*/
+export function safeCause(error: unknown, secrets: readonly string[], depth = 3): Error | undefined {
+	if (!(error instanceof Error) || depth === 0) {
+		return undefined;
+	}
+	const cause = safeCause(error.cause, secrets, depth - 1);
+	const copy = new Error(redactText(error.message, secrets), cause ? { cause } : undefined);
+	copy.name = error.name;
+	copy.stack = `${copy.name}: ${copy.message}`;
+	const { code } = codeOf(error);
+	if (code) {
+		Object.defineProperty(copy, 'code', { value: code, enumerable: true });
+	}
+	return copy;
+}
+
+const notRetriedNote: Partial<Record<StopReason, string>> = {
+	'not-idempotent': ' Not retried: the method is not idempotent and the request has no Idempotency-Key header.',
+	'wait-over-cap': ' Not retried: the server asked for a longer wait than retry.maxDelayMs allows.',
+	deadline: ' Not retried: the wait would run past totalTimeout.',
+};
+
+/** The one-line message: status, method, redacted URL, attempts, description, solution. Never the body. */
+export function formatMessage(details: ErrorDetails): string {
+	const what = details.kind === 'http' ? String(details.status) : details.title;
+	const attempts = details.attempts > 1 ? ` (${details.attempts} attempts)` : '';
+	const solution = details.advice.solution ? ` Solution: ${details.advice.solution}` : '';
+	const note = (details.stopReason && notRetriedNote[details.stopReason]) ?? '';
+	// Only when the call gave up early because of the wait: then the time to come back is the news.
+	const when =
+		details.retryAt !== undefined && (details.stopReason === 'wait-over-cap' || details.stopReason === 'deadline')
+			? ` Retry after ${new Date(details.retryAt).toISOString()}.`
+			: '';
+	return `${what} ${details.method} ${details.url}${attempts}: ${details.description || details.title}${solution}${note}${when}`;
+}
+
+/**
+A stand-in for the request that failed, safe to keep: redacted URL (user-info dropped, as Request refuses it) and headers.
+*/
+export function safeRequest(method: string, url: string, headers?: Headers): Request {
+	const init = { method, ...(headers ? { headers } : {}) };
+	const href = url.replace(`//${mask}@`, '//');
+	try {
+		return new Request(href, init);
+	} catch {
+		// Methods fetch forbids (CONNECT, TRACE) or an unparsable URL never reached the network; keep what can be kept.
+		return new Request(URL.canParse(href) ? href : 'about:blank');
+	}
+}
+
+const hidden = (value: unknown): PropertyDescriptor => ({
+	value,
+	enumerable: false,
+	writable: true,
+	configurable: true,
+});
+const shown = (value: unknown): PropertyDescriptor => ({
+	value,
+	enumerable: true,
+	writable: true,
+	configurable: true,
+});
+
+/**
+Give a freshly built error its name, message, fields and brand. The ky objects it inherits (`request`, `response`, `options`) are already sanitized copies; they are made non-enumerable so that logs show steadfetch's fields.
+*/
+export function decorate(error: Error, name: string, details: ErrorDetails): void {
+	const message = formatMessage(details);
+	const frames = (error.stack ?? '').split('\n').slice(1).join('\n');
+	Object.defineProperties(error, {
+		name: hidden(name),
+		message: hidden(message),
+		// The stack's first line was built from ky's message; rebuild it from ours.
+		stack: hidden(frames ? `${name}: ${message}\n${frames}` : `${name}: ${message}`),
+		status: shown(details.status),
+		title: shown(details.title),
+		description: shown(details.description),
+		advice: shown(Object.freeze({ ...details.advice })),
+		data: shown(boundData(details.data)),
+		attempts: shown(details.attempts),
+		history: shown(Object.freeze(details.history.map((record) => Object.freeze({ ...record })))),
+		retryable: shown(details.retryable),
+		retryAt: shown(details.retryAt === undefined ? undefined : new Date(details.retryAt)),
+		stopReason: shown(details.stopReason),
+		[brand]: hidden(details.kind),
+		[redactedUrl]: hidden(details.url),
+	});
+	for (const key of ['request', 'response', 'options']) {
+		if (Object.hasOwn(error, key)) {
+			Object.defineProperty(error, key, hidden((error as unknown as Record<string, unknown>)[key]));
+		}
+	}
+	if (details.cause) {
+		Object.defineProperty(error, 'cause', hidden(details.cause));
+	}
+}
+
+const codeOf = (error: Error): { code?: string } => {
+	const { code } = error as { code?: unknown };
+	return typeof code === 'string' ? { code } : {};
+};
+
+/** The shared `toJSON` of every steadfetch error. */
+export function toJson(error: SteadfetchError): SteadfetchErrorJson {
+	const { cause } = error;
+	return {
+		name: error.name,
+		message: error.message,
+		...(error.status === undefined ? {} : { status: error.status }),
+		title: error.title,
+		description: error.description,
+		advice: error.advice,
+		request: {
+			method: error.request.method,
+			url: (error as { [redactedUrl]?: string })[redactedUrl] ?? '',
+		},
+		...(error.data === undefined ? {} : { data: error.data }),
+		attempts: error.attempts,
+		history: error.history,
+		retryable: error.retryable,
+		...(error.retryAt ? { retryAt: error.retryAt.toISOString() } : {}),
+		...(error.stopReason ? { stopReason: error.stopReason } : {}),
+		...(cause instanceof Error
+			? {
+					cause: { name: cause.name, message: cause.message, ...codeOf(cause) },
+				}
+			: {}),
+	};
+}
+
+/** The kind of a steadfetch error, read from its brand; undefined for anything else. */
+export const errorKind = (value: unknown): ErrorKind | undefined =>
+	typeof value === 'object' && value !== null ? ((value as { [brand]?: ErrorKind })[brand] ?? undefined) : undefined;

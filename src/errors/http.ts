@@ -1,0 +1,100 @@
+import { HTTPError, type NormalizedOptions } from 'ky';
+import { redactHeaders } from '../redact.ts';
+import { decorate, type ErrorDetails, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
+
+/** What an HTTP status error is built from. `response` and `headers` are the originals; the error keeps only redacted copies. */
+export interface HttpErrorInit {
+	readonly details: ErrorDetails;
+	readonly response: Response;
+	readonly headers: Headers;
+	/** Header names to mask beyond the usual credential headers. */
+	readonly secretHeaders?: readonly string[];
+}
+
+// A Response the error can keep: status and redacted headers. ky has already read the body into `data`.
+const safeResponse = (response: Response, secretHeaders: readonly string[]): Response => {
+	try {
+		return new Response(null, {
+			status: response.status,
+			statusText: response.statusText,
+			headers: redactHeaders(response.headers, secretHeaders),
+		});
+	} catch {
+		return Response.error();
+	}
+};
+
+export interface HttpStatusError extends SteadfetchFields {
+	readonly status: number;
+}
+
+/**
+A response with a failing status. Extends ky's `HTTPError`, so code written for ky keeps working: `error.response` (status and redacted headers; the body is in `error.data`), `error.request` (redacted), `error.data`.
+
+`name` is the class's own (`NotFoundError`...), though TypeScript types it as ky's `'HTTPError'`: test with `instanceof` or `isHttpStatusError`.
+*/
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
+export class HttpStatusError extends HTTPError {
+	/** The stable `name` of errors of this class. */
+	static readonly errorName: string = 'HttpStatusError';
+
+	constructor(init: HttpErrorInit) {
+		const request = safeRequest(init.details.method, init.details.url, redactHeaders(init.headers, init.secretHeaders));
+		// ky's `options` holds every header of the call; keep only what cannot leak.
+		const options = Object.freeze({
+			method: request.method,
+			headers: request.headers,
+			context: {},
+		}) as unknown as NormalizedOptions;
+		super(safeResponse(init.response, init.secretHeaders ?? []), request, options);
+		decorate(this, (new.target as typeof HttpStatusError).errorName, init.details);
+	}
+
+	toJSON(): SteadfetchErrorJson {
+		return toJson(this);
+	}
+}
+
+/** A 4xx status: the request must change before it can succeed. Never retried, except the statuses in `retry.statusCodes` (408, 429). */
+export class ClientError extends HttpStatusError {
+	static override readonly errorName: string = 'ClientError';
+}
+
+/** A 5xx status: the server failed. Retried for repeatable requests when in `retry.statusCodes`. */
+export class ServerError extends HttpStatusError {
+	static override readonly errorName: string = 'ServerError';
+}
+
+/** 400: the request was unacceptable. Never retried. */
+export class BadRequestError extends ClientError {
+	static override readonly errorName: string = 'BadRequestError';
+}
+
+/** 401: the API key is invalid. Never retried. */
+export class UnauthenticatedError extends ClientError {
+	static override readonly errorName: string = 'UnauthenticatedError';
+}
+
+/** 404: the resource does not exist. Never retried. */
+export class NotFoundError extends ClientError {
+	static override readonly errorName: string = 'NotFoundError';
+}
+
+/** 500: the server hit an internal error. Retried for repeatable requests. */
+export class InternalServerError extends ServerError {
+	static override readonly errorName: string = 'InternalServerError';
+}
+
+const byStatus: Readonly<Record<number, typeof HttpStatusError>> = {
+	400: BadRequestError,
+	401: UnauthenticatedError,
+	404: NotFoundError,
+	500: InternalServerError,
+};
+
+/** The error for a failing response, of the class for its status. */
+export function createHttpError(init: HttpErrorInit): HttpStatusError {
+	const status = init.details.status ?? 0;
+	const Class = byStatus[status] ?? (status >= 500 ? ServerError : status >= 400 ? ClientError : HttpStatusError);
+	return new Class(init);
+}

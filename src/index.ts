@@ -1,0 +1,39 @@
+export type { Catalog, CatalogEntry } from './catalog.ts';
+export { parseCatalog } from './catalog.ts';
+export { createClient, steadfetch, steadfetch as default } from './client.ts';
+export type {
+	Advice,
+	AttemptRecord,
+	ErrorDetails,
+	ErrorKind,
+	SteadfetchError,
+	SteadfetchErrorJson,
+	SteadfetchFields,
+} from './errors/base.ts';
+export {
+	isHttpStatusError,
+	isNetworkError,
+	isSteadfetchError,
+	isTimeoutError,
+} from './errors/guards.ts';
+export type { HttpErrorInit } from './errors/http.ts';
+export {
+	BadRequestError,
+	ClientError,
+	HttpStatusError,
+	InternalServerError,
+	NotFoundError,
+	ServerError,
+	UnauthenticatedError,
+} from './errors/http.ts';
+export type { FailureInit } from './errors/network.ts';
+export { NetworkError, TimeoutError } from './errors/network.ts';
+export type {
+	ClientOptions,
+	Policy,
+	RetryEvent,
+	RetryOptions,
+} from './options.ts';
+export type { Outcome, StopReason } from './policy.ts';
+export { backoffDelay, parseRetryAfter } from './policy.ts';
+export { redactUrl } from './redact.ts';

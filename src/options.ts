@@ -1,0 +1,372 @@
+import type { Options as KyOptions } from 'ky';
+import { apiCatalog, generalCatalog } from './catalog.data.ts';
+import { type Catalog, type CatalogEntry, isCatalogKey, mergeCatalogs } from './catalog.ts';
+import type { SteadfetchError } from './errors/base.ts';
+
+/**
+How failed requests are retried. Shared by `createClient` (and later `createFetch` and `retryJob`).
+
+The number of requests for one call is at most `limit + 1`.
+*/
+export interface RetryOptions {
+	/**
+	How many times a failed request is retried: a call makes at most `limit + 1` requests. A non-negative integer.
+	@default 2
+	*/
+	readonly limit?: number;
+	/**
+	Methods that are retried. POST and PATCH are not idempotent: they are retried only when the request carries an `Idempotency-Key` header (see `idempotencyKey`).
+	@default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']
+	*/
+	readonly methods?: readonly string[];
+	/**
+	Response statuses that are retried. Every other status fails at once, after one request.
+	@default [408, 429, 500, 502, 503, 504]
+	*/
+	readonly statusCodes?: readonly number[];
+	/**
+	The first backoff delay in milliseconds, before jitter: retry `n` waits up to `baseDelayMs * factor ** (n - 1)`.
+	@default 300
+	*/
+	readonly baseDelayMs?: number;
+	/**
+	How much each backoff delay grows over the one before it. At least 1.
+	@default 2
+	*/
+	readonly factor?: number;
+	/**
+	The longest wait between two attempts, in milliseconds. Backoff delays are capped at it. When the server's `Retry-After` asks for a longer wait, the call does not sleep: it fails at once with an error whose `retryAt` says when to try again.
+	@default 30000
+	*/
+	readonly maxDelayMs?: number;
+	/**
+	Full jitter: each backoff delay is drawn uniformly from 0 to its computed value, so that clients that failed together do not retry together. A `Retry-After` from the server is never jittered.
+	@default true
+	*/
+	readonly jitter?: boolean;
+	/**
+	Whether an attempt that ran past `timeout` is retried (for retried methods). A call past `totalTimeout` is never retried.
+	@default true
+	*/
+	readonly retryOnTimeout?: boolean;
+}
+
+/** What `onRetry` is told before each retry. */
+export interface RetryEvent {
+	/** The enriched error of the attempt that just failed. */
+	readonly error: SteadfetchError;
+	/** The number of the attempt about to be made (2 for the first retry). */
+	readonly attempt: number;
+	/** The most attempts this call can make: `limit + 1`. */
+	readonly maxAttempts: number;
+	/** How long the call waits before that attempt, in milliseconds. */
+	readonly delayMs: number;
+}
+
+/**
+Options of `createClient`: every option of ky 2 (`baseUrl`, `headers`, `hooks`, `timeout`, `totalTimeout`, `json`, ...) plus steadfetch's own. Validated once, when the client is created.
+*/
+export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpErrors'> {
+	/**
+	The retry policy, or a number as shorthand for `{limit}`. See `RetryOptions`.
+	@default {limit: 2, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
+	*/
+	readonly retry?: RetryOptions | number;
+	/**
+	An API key sent with every request, as `<apiKeyScheme> <apiKey>` in the `apiKeyHeader` header. It never appears in an error.
+	@default undefined
+	*/
+	readonly apiKey?: string;
+	/**
+	The header that carries `apiKey`.
+	@default 'Authorization'
+	*/
+	readonly apiKeyHeader?: string;
+	/**
+	The scheme put before `apiKey`; `null` sends the key alone.
+	@default 'Bearer' when `apiKeyHeader` is Authorization, else `null`
+	*/
+	readonly apiKeyScheme?: string | null;
+	/**
+	Advice that extends or overrides the API's documented advice, per status (`'404'`), status class (`'4xx'`) or failure kind (`'network'`, `'timeout'`). `parseCatalog` turns an error page into one.
+	@default the advice of docs/error-codes.md, then docs/general-advice.md
+	*/
+	readonly catalog?: Catalog;
+	/**
+	Give each POST and PATCH call an `Idempotency-Key` header (one key per call, the same on every attempt), which makes it safe to retry. `true` uses `crypto.randomUUID()`; a function makes the key. A key the caller set is kept.
+	@default false
+	*/
+	readonly idempotencyKey?: boolean | (() => string);
+	/**
+	Called before each retry, after the decision and before the wait. Nothing is logged by default. An exception it throws ends the call with that exception.
+	@default undefined
+	*/
+	readonly onRetry?: (event: RetryEvent) => void;
+}
+
+/** The retry policy after validation: frozen, read by the request path. */
+export interface Policy {
+	readonly limit: number;
+	readonly methods: ReadonlySet<string>;
+	readonly statusCodes: ReadonlySet<number>;
+	readonly baseDelayMs: number;
+	readonly factor: number;
+	readonly maxDelayMs: number;
+	readonly jitter: boolean;
+	readonly retryOnTimeout: boolean;
+	readonly idempotencyKey: (() => string) | undefined;
+	readonly onRetry: ((event: RetryEvent) => void) | undefined;
+}
+
+/** Everything `createClient` needs, validated. */
+export interface ClientConfig {
+	readonly policy: Policy;
+	readonly catalog: Readonly<Record<string, CatalogEntry>>;
+	/** Literal secret values to mask wherever they appear (the API key). */
+	readonly secrets: readonly string[];
+	/** Header names whose values are masked beyond the usual credential headers. */
+	readonly secretHeaders: readonly string[];
+	/** The options handed to ky, steadfetch's own removed. */
+	readonly kyOptions: KyOptions;
+}
+
+/** steadfetch's own option names: set once by `createClient`, never per request. */
+export const ownOptionNames: readonly string[] = ['apiKey', 'apiKeyHeader', 'apiKeyScheme', 'catalog', 'idempotencyKey', 'onRetry'];
+
+const defaultMethods = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'];
+const defaultStatusCodes = [408, 429, 500, 502, 503, 504];
+const maxTimer = 2_147_483_647;
+// ky's names for what steadfetch calls otherwise: a renamed option names its successor.
+const kyRetryNames: Readonly<Record<string, string>> = {
+	backoffLimit: 'use `retry.maxDelayMs`',
+	maxRetryAfter: 'use `retry.maxDelayMs`',
+	delay: 'use `retry.baseDelayMs` and `retry.factor`',
+	afterStatusCodes: 'Retry-After is honoured for every status in `retry.statusCodes`',
+	shouldRetry: 'set `retry.statusCodes` and `retry.methods`',
+};
+const token = /^[!#$%&'*+.^`|~\w-]+$/;
+// A key with CR or LF would be a header injection; undici's own error would quote it.
+const hasControlCharacter = (value: string): boolean =>
+	[...value].some((character) => character.charCodeAt(0) < 0x20 || character.charCodeAt(0) === 0x7f);
+
+const show = (value: unknown): string => {
+	if (typeof value === 'string') {
+		return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+	}
+	if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
+		return String(value);
+	}
+	return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+};
+function reject(path: string, expected: string, value: unknown): never {
+	throw new TypeError(`Expected \`${path}\` to be ${expected}, got ${show(value)}.`);
+}
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const number = (path: string, value: unknown, fallback: number, min: number, max = maxTimer): number => {
+	if (value === undefined) {
+		return fallback;
+	}
+	if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+		reject(path, `a number from ${min} to ${max}`, value);
+	}
+	return value as number;
+};
+const flag = (path: string, value: unknown, fallback: boolean): boolean => {
+	if (value === undefined) {
+		return fallback;
+	}
+	return typeof value === 'boolean' ? value : reject(path, 'a boolean', value);
+};
+
+/** Validate the retry limit alone (also used for per-request overrides). */
+export function normalizeLimit(value: unknown, path = 'retry.limit'): number {
+	if (value === undefined) {
+		return 2;
+	}
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+		reject(path, 'a non-negative integer', value);
+	}
+	return value as number;
+}
+
+/** Validate retry options and fill in the defaults. */
+export function normalizeRetryOptions(retry: RetryOptions | number | undefined): Omit<Policy, 'idempotencyKey' | 'onRetry'> {
+	if (typeof retry === 'number' || retry === undefined) {
+		return normalizeRetryOptions({ limit: normalizeLimit(retry, 'retry') });
+	}
+	if (!isRecord(retry)) {
+		reject('retry', 'a number or an object', retry);
+	}
+	for (const key of Object.keys(retry)) {
+		const hint = kyRetryNames[key];
+		if (hint) {
+			throw new TypeError(`\`retry.${key}\` is not a steadfetch option: ${hint}.`);
+		}
+		if (!['limit', 'methods', 'statusCodes', 'baseDelayMs', 'factor', 'maxDelayMs', 'jitter', 'retryOnTimeout'].includes(key)) {
+			throw new TypeError(`Unknown option \`retry.${key}\`.`);
+		}
+	}
+	const { methods = defaultMethods, statusCodes = defaultStatusCodes } = retry;
+	if (!Array.isArray(methods) || !methods.every((method) => typeof method === 'string' && token.test(method))) {
+		reject('retry.methods', 'an array of HTTP method names', methods);
+	}
+	if (!Array.isArray(statusCodes) || !statusCodes.every((code) => Number.isInteger(code) && code >= 100 && code <= 599)) {
+		const bad = Array.isArray(statusCodes)
+			? statusCodes.find((code) => !(Number.isInteger(code) && code >= 100 && code <= 599))
+			: statusCodes;
+		reject('retry.statusCodes', 'an array of status codes from 100 to 599', bad);
+	}
+	return Object.freeze({
+		limit: normalizeLimit(retry.limit),
+		methods: new Set(methods.map((method) => method.toUpperCase())),
+		statusCodes: new Set(statusCodes),
+		baseDelayMs: number('retry.baseDelayMs', retry.baseDelayMs, 300, 0),
+		factor: number('retry.factor', retry.factor, 2, 1, 1000),
+		maxDelayMs: number('retry.maxDelayMs', retry.maxDelayMs, 30_000, 0),
+		jitter: flag('retry.jitter', retry.jitter, true),
+		retryOnTimeout: flag('retry.retryOnTimeout', retry.retryOnTimeout, true),
+	});
+}
+
+const normalizeCatalog = (catalog: unknown): Catalog => {
+	if (!isRecord(catalog)) {
+		return reject('catalog', 'an object keyed by status', catalog);
+	}
+	for (const [key, entry] of Object.entries(catalog)) {
+		if (!isCatalogKey(key)) {
+			reject('catalog', "keys that are status codes (100-599), '4xx', '5xx', 'network' or 'timeout'", key);
+		}
+		if (!isRecord(entry)) {
+			reject(`catalog.${key}`, 'an object with title, description, cause and solution', entry);
+		}
+		for (const [field, text] of Object.entries(entry as object)) {
+			if (!['title', 'description', 'cause', 'solution'].includes(field)) {
+				throw new TypeError(`Unknown option \`catalog.${key}.${field}\`: an entry has title, description, cause and solution.`);
+			}
+			if (typeof text !== 'string') {
+				reject(`catalog.${key}.${field}`, 'a string', text);
+			}
+		}
+	}
+	return catalog as Catalog;
+};
+
+const validateHooks = (hooks: unknown): void => {
+	if (hooks === undefined) {
+		return;
+	}
+	if (!isRecord(hooks)) {
+		reject('hooks', 'an object of hook arrays', hooks);
+	}
+	for (const [name, list] of Object.entries(hooks)) {
+		if (!['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'].includes(name)) {
+			throw new TypeError(`Unknown option \`hooks.${name}\`.`);
+		}
+		if (!Array.isArray(list)) {
+			reject(`hooks.${name}`, 'an array of functions', list);
+		}
+		for (const [index, hook] of (list as unknown[]).entries()) {
+			if (typeof hook !== 'function') {
+				reject(`hooks.${name}[${index}]`, 'a function', hook);
+			}
+		}
+	}
+};
+
+// undici's own message for a bad header value quotes the value, which may be a secret: check first, name only the header.
+const validateHeaders = (headers: unknown): void => {
+	if (headers === undefined) {
+		return;
+	}
+	const entries =
+		headers instanceof Headers ? [...headers] : Array.isArray(headers) ? headers : isRecord(headers) ? Object.entries(headers) : undefined;
+	if (!entries) {
+		reject('headers', 'a Headers object, an array of pairs or a plain object', headers);
+	}
+	for (const pair of entries as unknown[]) {
+		const [name, value] = Array.isArray(pair) ? pair : [];
+		if (typeof name !== 'string' || !token.test(name)) {
+			reject('headers', 'valid header names', name);
+		}
+		if (value !== undefined && (typeof value !== 'string' || /[\0\r\n]/.test(value))) {
+			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
+		}
+	}
+};
+
+/**
+Validate every option of `createClient` once, fill in the defaults, and freeze the result.
+Throws a `TypeError` naming the option and what it accepts.
+*/
+export function normalizeClientOptions(options: ClientOptions = {}): ClientConfig {
+	const raw: unknown = options;
+	if (!isRecord(raw)) {
+		reject('options', 'an object', raw);
+	}
+	const { retry, apiKey, apiKeyHeader = 'Authorization', apiKeyScheme, catalog, idempotencyKey, onRetry, ...kyOptions } = options;
+	const loose = options as Record<string, unknown>;
+	if ('throwHttpErrors' in loose && loose.throwHttpErrors !== true) {
+		throw new TypeError(
+			'`throwHttpErrors` cannot be turned off in createClient: ky then skips every status retry. Catch the error, or read `error.response` and `error.data`.',
+		);
+	}
+	for (const name of ['timeout', 'totalTimeout'] as const) {
+		const value = options[name];
+		if (value !== undefined && value !== false && (typeof value !== 'number' || !(value > 0) || value > maxTimer)) {
+			reject(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
+		}
+	}
+	for (const name of ['baseUrl', 'prefix'] as const) {
+		const value = options[name];
+		if (value !== undefined && typeof value !== 'string' && !(value instanceof URL)) {
+			reject(name, 'a string or a URL', value);
+		}
+	}
+	if (options.baseUrl !== undefined && !URL.canParse(String(options.baseUrl))) {
+		throw new TypeError('Expected `baseUrl` to be an absolute URL.');
+	}
+	if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+		reject('fetch', 'a function', options.fetch);
+	}
+	validateHooks(options.hooks);
+	validateHeaders(options.headers);
+	if (onRetry !== undefined && typeof onRetry !== 'function') {
+		reject('onRetry', 'a function', onRetry);
+	}
+	if (idempotencyKey !== undefined && typeof idempotencyKey !== 'boolean' && typeof idempotencyKey !== 'function') {
+		reject('idempotencyKey', 'a boolean or a function that returns a key', idempotencyKey);
+	}
+
+	const headers = new Headers(options.headers as HeadersInit | undefined);
+	const secrets: string[] = [];
+	if (apiKey !== undefined) {
+		// Never show the key itself, not even a piece of it.
+		if (typeof apiKey !== 'string' || apiKey.trim() === '' || hasControlCharacter(apiKey)) {
+			throw new TypeError('Expected `apiKey` to be a non-empty string without control characters (the value is not shown).');
+		}
+		if (typeof apiKeyHeader !== 'string' || !token.test(apiKeyHeader)) {
+			reject('apiKeyHeader', 'a header name', apiKeyHeader);
+		}
+		const scheme = apiKeyScheme === undefined ? (apiKeyHeader.toLowerCase() === 'authorization' ? 'Bearer' : null) : apiKeyScheme;
+		if (scheme !== null && (typeof scheme !== 'string' || !token.test(scheme))) {
+			reject('apiKeyScheme', 'an authentication scheme such as "Bearer", or null', scheme);
+		}
+		headers.set(apiKeyHeader, scheme ? `${scheme} ${apiKey}` : apiKey);
+		secrets.push(apiKey);
+	}
+
+	const generate = idempotencyKey === true ? () => globalThis.crypto.randomUUID() : idempotencyKey || undefined;
+	const policy: Policy = Object.freeze({
+		...normalizeRetryOptions(retry),
+		idempotencyKey: generate,
+		onRetry,
+	});
+	return Object.freeze({
+		policy,
+		catalog: mergeCatalogs(catalog === undefined ? {} : normalizeCatalog(catalog), apiCatalog, generalCatalog),
+		secrets: Object.freeze(secrets),
+		secretHeaders: Object.freeze(apiKey === undefined ? [] : [apiKeyHeader]),
+		kyOptions: { ...kyOptions, headers: Object.fromEntries(headers) },
+	});
+}

@@ -1,0 +1,125 @@
+import type { Policy } from './options.ts';
+
+/** What an attempt ended with: a response status, or a failure without a response. */
+export type Outcome = number | 'network' | 'timeout';
+
+/** Why a failed call was not retried. */
+export type StopReason =
+	/** The failure is permanent for this request (400, 401, 404, ...): sending it again cannot help. */
+	| 'permanent'
+	/** Timeouts are not retried (`retry.retryOnTimeout: false`). */
+	| 'timeout-not-retried'
+	/** The request is not safe to repeat: POST or PATCH without an `Idempotency-Key`, or a method outside `retry.methods`. */
+	| 'not-idempotent'
+	/** `retry.limit` retries were made already. */
+	| 'limit'
+	/** The server asked for a wait longer than `retry.maxDelayMs`. */
+	| 'wait-over-cap'
+	/** The next attempt could not start before `totalTimeout` runs out. */
+	| 'deadline';
+
+export type Decision =
+	| { readonly retry: true; readonly delayMs: number }
+	| {
+			readonly retry: false;
+			readonly reason: StopReason;
+			readonly retryAt?: number;
+	  };
+
+/** What the policy needs to know about a failed attempt. */
+export interface FailedAttempt {
+	readonly outcome: Outcome;
+	readonly method: string;
+	readonly hasIdempotencyKey: boolean;
+	/** The number of the retry that would come next: 1 after the first attempt. */
+	readonly retry: number;
+	/** The response headers, for `Retry-After`. */
+	readonly headers?: Headers | undefined;
+	/** What is left of `totalTimeout`, in milliseconds, if one is set. */
+	readonly remainingMs?: number | undefined;
+	readonly now: number;
+}
+
+// The largest time a Date can hold; later instants make an Invalid Date.
+const maxTime = 8.64e15;
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+// RFC 9110 §5.6.7: senders MUST use IMF-fixdate. V8's Date.parse accepts nearly anything ('-5' is a date), so match strictly.
+const imfFixdate = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+
+/** Whether this outcome is worth another attempt at all (ignoring method and counts). */
+export const isTransient = (policy: Policy, outcome: Outcome): boolean =>
+	typeof outcome === 'number' ? policy.statusCodes.has(outcome) : true;
+
+/** Whether sending the request again is safe: an idempotent method, or POST/PATCH carrying an `Idempotency-Key`. */
+export const isRepeatable = (policy: Policy, method: string, hasIdempotencyKey: boolean): boolean =>
+	policy.methods.has(method.toUpperCase()) || (hasIdempotencyKey && /^(?:POST|PATCH)$/i.test(method));
+
+/**
+The backoff before retry `retry` (1 for the first): `baseDelayMs * factor ** (retry - 1)`, capped at `maxDelayMs`, then with full jitter drawn uniformly from 0 to that value.
+*/
+export function backoffDelay(policy: Policy, retry: number, random: () => number = Math.random): number {
+	const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.factor ** (retry - 1));
+	return Math.round(policy.jitter ? random() * ceiling : ceiling);
+}
+
+/**
+The wait the server asks for, in milliseconds: `retry-after-ms` (milliseconds, as sent by OpenAI-style APIs), else `Retry-After` as delay-seconds or an IMF-fixdate HTTP-date. A date in the past means now. Anything malformed counts as absent.
+*/
+export function parseRetryAfter(headers: Headers, now: number = Date.now()): number | undefined {
+	const milliseconds = headers.get('retry-after-ms')?.trim();
+	if (milliseconds && /^\d+(?:\.\d+)?$/.test(milliseconds)) {
+		return Math.ceil(Number(milliseconds));
+	}
+	const value = headers.get('retry-after')?.trim();
+	if (!value) {
+		return undefined;
+	}
+	if (/^\d+$/.test(value)) {
+		return Number(value) * 1000;
+	}
+	const date = imfFixdate.exec(value);
+	if (!date) {
+		return undefined;
+	}
+	const [day, month, year, hours, minutes, seconds] = [date[1], months.indexOf(date[2] ?? ''), date[3], date[4], date[5], date[6]].map(
+		Number,
+	) as [number, number, number, number, number, number];
+	const time = Date.UTC(year, month, day, hours, minutes, seconds);
+	const parsed = new Date(time);
+	// Date.UTC rolls 31 Feb over into March: a date that does not round-trip is malformed.
+	if (month < 0 || parsed.getUTCDate() !== day || parsed.getUTCMonth() !== month || hours > 23 || minutes > 59 || seconds > 59) {
+		return undefined;
+	}
+	return Math.max(0, time - now);
+}
+
+/** A time `delayMs` from `now`, clamped to what a Date can hold. */
+export const timeAfter = (now: number, delayMs: number): number => Math.min(maxTime, now + delayMs);
+
+/**
+The one place that decides whether a failed attempt is retried, and after how long. Checks, in order: is the failure transient, is the count spent, is the request safe to repeat, does the server's wait fit under the cap, does the wait fit before the deadline.
+*/
+export function decide(policy: Policy, attempt: FailedAttempt, random: () => number = Math.random): Decision {
+	if (!isTransient(policy, attempt.outcome)) {
+		return { retry: false, reason: 'permanent' };
+	}
+	const asked = typeof attempt.outcome === 'number' && attempt.headers ? parseRetryAfter(attempt.headers, attempt.now) : undefined;
+	const delayMs = asked ?? backoffDelay(policy, attempt.retry, random);
+	const retryAt = timeAfter(attempt.now, delayMs);
+	if (attempt.outcome === 'timeout' && !policy.retryOnTimeout) {
+		return { retry: false, reason: 'timeout-not-retried', retryAt };
+	}
+	if (attempt.retry > policy.limit) {
+		return { retry: false, reason: 'limit', retryAt };
+	}
+	if (!isRepeatable(policy, attempt.method, attempt.hasIdempotencyKey)) {
+		return { retry: false, reason: 'not-idempotent', retryAt };
+	}
+	if (asked !== undefined && asked > policy.maxDelayMs) {
+		return { retry: false, reason: 'wait-over-cap', retryAt };
+	}
+	if (attempt.remainingMs !== undefined && delayMs >= attempt.remainingMs) {
+		return { retry: false, reason: 'deadline', retryAt };
+	}
+	return { retry: true, delayMs };
+}
