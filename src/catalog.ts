@@ -60,7 +60,7 @@ export function parseCatalog(markdown: string): Record<string, CatalogEntry> {
 	if (typeof markdown !== 'string') {
 		throw new TypeError(`Expected the catalog page to be a string, got ${typeof markdown}.`);
 	}
-	const entries: Record<string, { -readonly [K in keyof CatalogEntry]: string }> = Object.create(null);
+	const entries: Record<string, { -readonly [K in keyof CatalogEntry]: string }> = {};
 	const seen = { table: new Set<string>(), section: new Set<string>() };
 	const lines = markdown.split(/\r?\n/);
 	const fail = (index: number, problem: string): never => {

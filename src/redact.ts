@@ -8,7 +8,7 @@ const secretParameter =
 // Headers that carry credentials: Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-API-Key, X-Auth-Token...
 const secretHeader = /auth|cookie|token|secret|passw|signature|session|credential|(?:^|-)(?:api-?)?key$/i;
 const notSecretHeader = /^idempotency-key$/i;
-const urlInText = /\bhttps?:\/\/[^\s"'<>`]+/gi;
+const urlInText = /\bhttps?:\/\/[^\s"'<>`()]+/gi;
 
 const replaceSecrets = (text: string, secrets: readonly string[]): string => {
 	let result = text;

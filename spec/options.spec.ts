@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { type ClientOptions, createClient } from '../src/index.ts';
+import { origin, serve } from './support/server.ts';
+
+const rejects = (options: unknown, pattern: RegExp) =>
+	assert.throws(
+		() => createClient(options as ClientOptions),
+		(error: unknown) => error instanceof TypeError && pattern.test(error.message),
+	);
+
+describe('validates options when the client is created', () => {
+	for (const [name, options, pattern] of [
+		['a negative limit', { retry: { limit: -1 } }, /^Expected `retry\.limit` to be a non-negative integer, got -1\.$/],
+		['a fractional limit', { retry: { limit: 1.5 } }, /`retry\.limit`.*got 1\.5/],
+		['a string limit', { retry: { limit: '3' } }, /`retry\.limit`.*got "3"/],
+		['a negative shorthand', { retry: -2 }, /`retry` to be a non-negative integer/],
+		['a retry that is neither number nor object', { retry: 'often' }, /`retry` to be a number or an object/],
+		['a NaN delay', { retry: { baseDelayMs: Number.NaN } }, /`retry\.baseDelayMs`.*got NaN/],
+		['a negative cap', { retry: { maxDelayMs: -5 } }, /`retry\.maxDelayMs`/],
+		['a factor below 1', { retry: { factor: 0.5 } }, /`retry\.factor`/],
+		['a status outside 100-599', { retry: { statusCodes: [500, 600] } }, /`retry\.statusCodes`.*100 to 599, got 600/],
+		['a status list that is not an array', { retry: { statusCodes: 500 } }, /`retry\.statusCodes`/],
+		['a bad method name', { retry: { methods: ['GET', 'NO WAY'] } }, /`retry\.methods`/],
+		['a non-boolean jitter', { retry: { jitter: 'full' } }, /`retry\.jitter` to be a boolean/],
+		['an unknown retry option', { retry: { limt: 2 } }, /Unknown option `retry\.limt`/],
+		["ky's backoffLimit, naming its successor", { retry: { backoffLimit: 1000 } }, /`retry\.backoffLimit`.*use `retry\.maxDelayMs`/],
+		["ky's shouldRetry", { retry: { shouldRetry: () => true } }, /`retry\.shouldRetry` is not a steadfetch option/],
+		['a non-function hook', { hooks: { beforeRequest: ['nope'] } }, /`hooks\.beforeRequest\[0\]` to be a function/],
+		['a hook list that is not an array', { hooks: { afterResponse: () => {} } }, /`hooks\.afterResponse` to be an array/],
+		['an unknown hook', { hooks: { beforeAll: [] } }, /Unknown option `hooks\.beforeAll`/],
+		['a zero timeout', { timeout: 0 }, /`timeout` to be a number of milliseconds/],
+		['a timeout past what timers hold', { totalTimeout: 2 ** 31 }, /`totalTimeout`/],
+		['a relative baseUrl', { baseUrl: '/v1' }, /`baseUrl` to be an absolute URL/],
+		['a non-function fetch', { fetch: 'fetch' }, /`fetch` to be a function/],
+		['a non-function onRetry', { onRetry: 'log' }, /`onRetry` to be a function/],
+		['a string idempotencyKey', { idempotencyKey: 'abc' }, /`idempotencyKey` to be a boolean or a function/],
+		['an empty apiKey', { apiKey: ' ' }, /`apiKey` to be a non-empty string/],
+		['a bad apiKeyHeader', { apiKey: 'k', apiKeyHeader: 'X Key' }, /`apiKeyHeader` to be a header name/],
+		['a bad apiKeyScheme', { apiKey: 'k', apiKeyScheme: 'Bad Scheme' }, /`apiKeyScheme`/],
+		['a catalog key that is no status', { catalog: { teapot: {} } }, /`catalog` to be keys that are status codes/],
+		['a catalog entry that is not an object', { catalog: { 404: 'gone' } }, /`catalog\.404`/],
+		['a catalog field that is not text', { catalog: { 404: { solution: 1 } } }, /`catalog\.404\.solution` to be a string/],
+		['an unknown catalog field', { catalog: { 404: { fix: 'x' } } }, /Unknown option `catalog\.404\.fix`/],
+		['throwHttpErrors: false', { throwHttpErrors: false }, /`throwHttpErrors` cannot be turned off/],
+		['options that are not an object', 'https://api.test', /`options` to be an object/],
+	] as const) {
+		it(`rejects ${name} with a TypeError naming the option`, () => rejects(options, pattern));
+	}
+
+	it('accepts every documented option', () => {
+		assert.doesNotThrow(() =>
+			createClient({
+				baseUrl: 'https://api.test/v1/',
+				apiKey: 'k',
+				apiKeyHeader: 'X-Api-Key',
+				apiKeyScheme: null,
+				idempotencyKey: () => 'x',
+				onRetry: () => {},
+				catalog: { '5xx': { solution: 'Page the on-call.' }, network: { cause: 'VPN down?' } },
+				retry: {
+					limit: 0,
+					methods: ['get'],
+					statusCodes: [503],
+					baseDelayMs: 0,
+					factor: 1,
+					maxDelayMs: 0,
+					jitter: false,
+					retryOnTimeout: false,
+				},
+				timeout: false,
+				totalTimeout: 5000,
+				hooks: { beforeRequest: [() => {}] },
+			}),
+		);
+	});
+});
+
+describe('rejects steadfetch options outside createClient', () => {
+	it('refuses apiKey given per request, before any request', () => {
+		const seen = serve('GET', '/x', [{ status: 200 }]);
+		assert.throws(() => createClient().get(`${origin}/x`, { apiKey: 'k' } as object), /`apiKey` is set by createClient/);
+		assert.equal(seen.count, 0);
+	});
+
+	it('refuses a retry policy change per request, other than limit', () => {
+		assert.throws(() => createClient().get(`${origin}/x`, { retry: { statusCodes: [404] } }), /Only `retry\.limit` can be set per request/);
+	});
+
+	it('refuses a bad per-request limit', () => {
+		assert.throws(() => createClient().get(`${origin}/x`, { retry: -1 }), /`retry` to be a non-negative integer/);
+	});
+
+	it('refuses throwHttpErrors: false per request', () => {
+		assert.throws(() => createClient().get(`${origin}/x`, { throwHttpErrors: false }), /`throwHttpErrors` cannot be turned off/);
+	});
+});
+
+describe('sends the API key', () => {
+	for (const [options, header, value] of [
+		[{ apiKey: 'k1' }, 'authorization', 'Bearer k1'],
+		[{ apiKey: 'k2', apiKeyScheme: 'Token' }, 'authorization', 'Token k2'],
+		[{ apiKey: 'k3', apiKeyHeader: 'X-Api-Key' }, 'x-api-key', 'k3'],
+		[{ apiKey: 'k4', apiKeyHeader: 'X-Api-Key', apiKeyScheme: 'Key' }, 'x-api-key', 'Key k4'],
+		[{ apiKey: 'k5', apiKeyScheme: null }, 'authorization', 'k5'],
+	] as const) {
+		it(`sends ${header}: ${value}`, async () => {
+			const seen = serve('GET', '/x', [{ status: 200 }]);
+			await createClient(options).get(`${origin}/x`);
+			assert.equal(seen.count, 1);
+			assert.equal(seen.headers[0]?.[header], value);
+		});
+	}
+});

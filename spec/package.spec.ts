@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+// Runs against the build in dist/ through the package's own exports map, as a user imports it.
+describe('builds a package that imports by its name', () => {
+	it('exports the client, the errors and the guards from dist/', async () => {
+		const module = await import('steadfetch');
+		for (const name of [
+			'createClient',
+			'steadfetch',
+			'default',
+			'parseCatalog',
+			'HttpStatusError',
+			'NotFoundError',
+			'NetworkError',
+			'TimeoutError',
+			'isSteadfetchError',
+		]) {
+			assert.ok(name in module, `missing export ${name}`);
+		}
+		assert.equal(typeof module.createClient, 'function');
+	});
+
+	it('ships type declarations beside the code', () => {
+		const types = readFileSync(new URL('../dist/index.d.ts', import.meta.url), 'utf8');
+		assert.match(types, /createClient/);
+	});
+
+	it('declares the Node versions it supports', () => {
+		const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+		assert.equal(manifest.engines.node, '>=22');
+		assert.equal(manifest.sideEffects, false);
+	});
+});
