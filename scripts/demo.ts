@@ -1,0 +1,77 @@
+// `npm run demo`: a local API on 127.0.0.1 that misbehaves on purpose, and a steadfetch client that copes with it.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient, isSteadfetchError, type RetryEvent } from '../src/index.ts';
+
+const validKey = 'sk-demo-valid';
+const tty = process.stdout.isTTY;
+const dim = (text: string) => (tty ? `\u001B[2m${text}\u001B[22m` : text);
+const bold = (text: string) => (tty ? `\u001B[1m${text}\u001B[22m` : text);
+const started = performance.now();
+const clock = () => dim(`t+${String(Math.round(performance.now() - started)).padStart(5)} ms`);
+
+// The API: /v1/reports/today fails twice before it answers; /v1/users/999 does not exist; a wrong key gets a 401.
+let reportCalls = 0;
+const server = createServer((request, response) => {
+	const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+	const reply = (status: number, body: unknown) => {
+		console.log(`${clock()}   ${dim(`api: ${request.method} ${url.pathname} -> ${status}`)}`);
+		response.writeHead(status, { 'content-type': 'application/json' });
+		response.end(JSON.stringify(body));
+	};
+	if (request.headers.authorization !== `Bearer ${validKey}`) {
+		reply(401, { error: 'invalid_api_key' });
+	} else if (url.pathname === '/v1/reports/today') {
+		reportCalls++;
+		reply(
+			...((reportCalls <= 2 ? [500, { error: 'database briefly unavailable' }] : [200, { report: 'today', rows: 42 }]) as [
+				number,
+				unknown,
+			]),
+		);
+	} else {
+		reply(404, { error: 'not_found', path: url.pathname });
+	}
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/`;
+
+const onRetry = ({ error, attempt, maxAttempts, delayMs }: RetryEvent) =>
+	console.log(
+		`${clock()}   retrying ${error.request.method} ${new URL(error.request.url).pathname} in ${delayMs} ms (attempt ${attempt} of ${maxAttempts}): ${error.status} ${error.title}`,
+	);
+const api = createClient({ baseUrl, apiKey: validKey, retry: { baseDelayMs: 200 }, onRetry });
+const show = (error: unknown) => {
+	if (!isSteadfetchError(error)) {
+		throw error;
+	}
+	console.log(`${clock()}   ${bold(error.name)} after ${error.attempts} request(s)`);
+	console.log(`           message:  ${error.message}`);
+	console.log(`           cause:    ${error.advice.cause}`);
+	console.log(`           solution: ${error.advice.solution}`);
+	return error;
+};
+
+try {
+	console.log(bold('\n1. A request that recovers from two 500s (exponential backoff with full jitter)'));
+	const report = await api.get('reports/today').json();
+	console.log(`${clock()}   got ${JSON.stringify(report)} after ${reportCalls} requests`);
+
+	console.log(bold('\n2. A 404 fails at once: one request, no retry'));
+	await api
+		.get('users/999')
+		.json()
+		.catch((error: unknown) => show(error));
+
+	console.log(bold('\n3. A 401 prints the advice of the API docs'));
+	const wrongKey = createClient({ baseUrl, apiKey: 'sk-demo-typo', onRetry });
+	const unauthenticated = await wrongKey
+		.get('reports/today?api_key=sk-demo-typo')
+		.json()
+		.catch((error: unknown) => show(error));
+
+	console.log(bold('\n4. One enriched error as JSON, ready for a log line (the key in the query is redacted)'));
+	console.log(JSON.stringify(unauthenticated, null, 2));
+} finally {
+	server.close();
+}
