@@ -28,7 +28,7 @@ describe('derives the advice catalog from the docs', () => {
 		assert.equal(doc('error-codes.md'), page);
 	});
 
-	it('is what `npm run catalog` would generate (the data file is not hand-edited)', () => {
+	it('has a generator that renders every entry of the API page', () => {
 		const generated = renderCatalogData();
 		for (const [key, entry] of Object.entries(apiCatalog)) {
 			assert.ok(generated.includes(JSON.stringify(entry.solution)), `entry ${key} drifted`);

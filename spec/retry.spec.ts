@@ -115,6 +115,19 @@ describe('retries network errors and timeouts', () => {
 		assert.equal(seen.count, 2);
 	});
 
+	it('ends with a TimeoutError when totalTimeout runs out during an attempt, without another request', async () => {
+		const seen = serve('GET', '/v1/items', [{ status: 200, delayMs: 1000 }, { status: 200 }]);
+		const error = await client({ totalTimeout: 150 })
+			.get('items')
+			.catch((caught: unknown) => caught);
+		assert.ok(isSteadfetchError(error));
+		assert.equal(error.name, 'TimeoutError');
+		assert.equal(error.stopReason, 'deadline');
+		assert.equal(error.attempts, 1);
+		assert.deepEqual(JSON.parse(JSON.stringify(error)).history, [{ attempt: 1, failure: 'timeout', durationMs: error.history[0]?.durationMs }]);
+		assert.equal(seen.count, 1);
+	});
+
 	it('does not retry a timeout with retryOnTimeout: false', async () => {
 		const seen = serve('GET', '/v1/items', [{ status: 200, delayMs: 500 }, { status: 200 }]);
 		await assert.rejects(client({ timeout: 100, retry: { ...fast, retryOnTimeout: false } }).get('items'), {
@@ -162,6 +175,14 @@ describe('retries only requests that are safe to repeat', () => {
 			assert.deepEqual(seen.bodies, ['{"a":1}', '{"a":1}', '{"a":1}']);
 		});
 	}
+
+	it('retries a POST whose Idempotency-Key a user hook adds', async () => {
+		const seen = serve('POST', '/v1/items', [{ status: 502 }, { status: 201 }]);
+		const api = client({ hooks: { beforeRequest: [({ request }) => void request.headers.set('Idempotency-Key', 'from-hook')] } });
+		await api.post('items', { body: 'x' });
+		assert.equal(seen.count, 2);
+		assert.deepEqual(seen.bodies, ['x', 'x']);
+	});
 
 	it('generates one Idempotency-Key per call with idempotencyKey: true and reuses it on every attempt', async () => {
 		const seen = serve('POST', '/v1/orders', [{ status: 503 }, { status: 201 }, { status: 500 }, { status: 201 }]);

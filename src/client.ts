@@ -22,8 +22,6 @@ interface Call {
 	readonly policy: Policy;
 	readonly start: number;
 	readonly totalTimeout: number | undefined;
-	method: string;
-	hasIdempotencyKey: boolean;
 	attempts: number;
 	attemptStart: number;
 	readonly history: {
@@ -57,16 +55,19 @@ const record = (call: Call, outcome: Outcome | undefined): void => {
 	});
 };
 
-const judge = (call: Call, error: Failure, retry: number, outcome: Outcome): Decision =>
-	decide(call.policy, {
+// Method and key are read from the request that failed: a user hook may have replaced or changed it.
+const judge = (call: Call, error: Failure, retry: number, outcome: Outcome): Decision => {
+	const { request } = error as { request: Request };
+	return decide(call.policy, {
 		outcome,
-		method: call.method,
-		hasIdempotencyKey: call.hasIdempotencyKey,
+		method: request.method,
+		hasIdempotencyKey: request.headers.has('idempotency-key'),
 		retry,
 		headers: isKyHttpError(error) ? error.response.headers : undefined,
 		remainingMs: call.totalTimeout === undefined ? undefined : call.totalTimeout - (clock() - call.start),
 		now: Date.now(),
 	});
+};
 
 function enrich(config: ClientConfig, call: Call, error: Failure, outcome: Outcome, decision: Decision | undefined): SteadfetchError {
 	const { request } = error as { request: Request };
@@ -150,8 +151,6 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			policy: limit === policy.limit ? policy : { ...policy, limit },
 			start: clock(),
 			totalTimeout: typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined,
-			method: String(request.method ?? 'GET').toUpperCase(),
-			hasIdempotencyKey: false,
 			attempts: 0,
 			attemptStart: 0,
 			history: [],
@@ -204,13 +203,8 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 		hooks: {
 			init: [begin, ...(hooks.init ?? [])],
 			beforeRequest: [
-				({ request, options: normalized }) => {
-					const call = callOf(normalized);
-					if (!call) {
-						return;
-					}
-					call.method = request.method.toUpperCase();
-					if (policy.idempotencyKey && /^(?:POST|PATCH)$/.test(call.method) && !request.headers.has('idempotency-key')) {
+				({ request }) => {
+					if (policy.idempotencyKey && /^(?:POST|PATCH)$/i.test(request.method) && !request.headers.has('idempotency-key')) {
 						const key = policy.idempotencyKey();
 						if (typeof key !== 'string' || key === '') {
 							throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
@@ -218,7 +212,6 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 						// Set once, before ky clones the request for retries: every attempt carries the same key.
 						request.headers.set('Idempotency-Key', key);
 					}
-					call.hasIdempotencyKey = request.headers.has('idempotency-key');
 				},
 				...(hooks.beforeRequest ?? []),
 			],
