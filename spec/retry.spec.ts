@@ -124,7 +124,9 @@ describe('retries network errors and timeouts', () => {
 		assert.equal(error.name, 'TimeoutError');
 		assert.equal(error.stopReason, 'deadline');
 		assert.equal(error.attempts, 1);
-		assert.deepEqual(JSON.parse(JSON.stringify(error)).history, [{ attempt: 1, failure: 'timeout', durationMs: error.history[0]?.durationMs }]);
+		assert.deepEqual(JSON.parse(JSON.stringify(error)).history, [
+			{ attempt: 1, failure: 'timeout', durationMs: error.history[0]?.durationMs },
+		]);
 		assert.equal(seen.count, 1);
 	});
 
