@@ -8,25 +8,32 @@ import ky, {
 	type NormalizedOptions,
 	type ShouldRetryState,
 } from 'ky';
-import { lookupAdvice } from './catalog.ts';
-import type { AttemptRecord, ErrorDetails, SteadfetchError } from './errors/base.ts';
-import { safeCause } from './errors/base.ts';
-import { createHttpError } from './errors/http.ts';
-import { NetworkError, TimeoutError } from './errors/network.ts';
+import type { SteadfetchError } from './errors/base.ts';
+import { createError } from './errors/create.ts';
 import { type ClientConfig, type ClientOptions, normalizeClientOptions, normalizeLimit, ownOptionNames, type Policy } from './options.ts';
-import { backoffDelay, type Decision, decide, isTransient, type Outcome } from './policy.ts';
-import { redactUrl } from './redact.ts';
+import {
+	backoffDelay,
+	budgetKey,
+	type Decision,
+	decide,
+	isTransient,
+	type Outcome,
+	type RetryBudget,
+	spend,
+	type Tally,
+} from './policy.ts';
 
 /** What one call (one `client.get(...)`, all its attempts) keeps while it runs. */
 interface Call {
 	readonly policy: Policy;
 	readonly start: number;
 	readonly totalTimeout: number | undefined;
+	/** The call's own tally, or its job's, shared by every call of the job. */
+	readonly tally: Tally;
+	readonly budget: RetryBudget | undefined;
+	/** This call's own attempts (the tally may count a whole job's). */
 	attempts: number;
 	attemptStart: number;
-	readonly history: {
-		-readonly [K in keyof AttemptRecord]: AttemptRecord[K];
-	}[];
 	plannedDelay: number | undefined;
 	stop: Decision | undefined;
 }
@@ -44,20 +51,21 @@ const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 
 const outcomeOf = (error: unknown): Outcome | undefined =>
 	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
 
-const record = (call: Call, outcome: Outcome | undefined): void => {
-	if (call.history.length >= call.attempts) {
+const record = ({ tally, attemptStart }: Call, outcome: Outcome | undefined): void => {
+	if (tally.history.length >= tally.attempts) {
 		return;
 	}
-	call.history.push({
-		attempt: call.attempts,
+	tally.history.push({
+		attempt: tally.attempts,
 		...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
-		durationMs: Math.round(clock() - call.attemptStart),
+		durationMs: Math.round(clock() - attemptStart),
 	});
 };
 
 // Method and key are read from the request that failed: a user hook may have replaced or changed it.
 const judge = (call: Call, error: Failure, retry: number, outcome: Outcome): Decision => {
 	const { request } = error as { request: Request };
+	const now = Date.now();
 	return decide(call.policy, {
 		outcome,
 		method: request.method,
@@ -65,43 +73,25 @@ const judge = (call: Call, error: Failure, retry: number, outcome: Outcome): Dec
 		retry,
 		headers: isKyHttpError(error) ? error.response.headers : undefined,
 		remainingMs: call.totalTimeout === undefined ? undefined : call.totalTimeout - (clock() - call.start),
-		now: Date.now(),
+		now,
 	});
 };
 
-function enrich(config: ClientConfig, call: Call, error: Failure, outcome: Outcome, decision: Decision | undefined): SteadfetchError {
-	const { request } = error as { request: Request };
-	const advice = lookupAdvice(config.catalog, outcome);
+const enrich = (config: ClientConfig, call: Call, error: Failure, outcome: Outcome, decision: Decision | undefined): SteadfetchError => {
 	const http = isKyHttpError(error) ? error : undefined;
-	const retryable = isTransient(call.policy, outcome);
-	const stopped = decision && !decision.retry ? decision : undefined;
-	const details: ErrorDetails = {
-		kind: typeof outcome === 'number' ? 'http' : outcome,
-		status: http?.response.status,
-		// A status the docs do not name keeps the server's reason phrase before the class's title.
-		title: (http && (config.catalog[String(outcome)]?.title || http.response.statusText)) || advice.title,
-		description: advice.description,
-		advice: { cause: advice.cause, solution: advice.solution },
-		method: request.method,
-		url: redactUrl(request.url, config.secrets),
+	return createError({
+		...config,
+		outcome,
+		retryable: isTransient(call.policy, outcome),
+		request: (error as { request: Request }).request,
+		response: http?.response,
 		data: http?.data,
-		attempts: call.attempts,
-		history: call.history,
-		retryable,
-		retryAt: retryable ? (decision?.retry ? Date.now() + decision.delayMs : stopped?.retryAt) : undefined,
-		stopReason: retryable ? stopped?.reason : undefined,
-		cause: outcome === 'network' ? safeCause(error.cause, config.secrets) : undefined,
-	};
-	const init = {
-		details,
-		headers: request.headers,
-		secretHeaders: config.secretHeaders,
-	};
-	if (http) {
-		return createHttpError({ ...init, response: http.response });
-	}
-	return outcome === 'network' ? new NetworkError(init) : new TimeoutError(init);
-}
+		attempts: call.tally.attempts,
+		history: call.tally.history,
+		decision,
+		cause: error.cause,
+	});
+};
 
 /**
 Create a ky instance that retries transient failures with exponential backoff and full jitter, honours `Retry-After`, fails fast on every other status, and throws errors that carry the API's troubleshooting advice.
@@ -118,12 +108,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 	const config = normalizeClientOptions(options);
 	const { policy } = config;
 	const { hooks = {}, ...kyOptions } = config.kyOptions;
-	const baseRetry = {
-		limit: policy.limit,
-		methods: allMethods,
-		statusCodes: [] as number[],
-		afterStatusCodes: [] as number[],
-	};
+	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
 
 	const begin = (request: KyOptions): void => {
 		for (const name of ownOptionNames) {
@@ -147,13 +132,15 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				}
 			}
 		}
+		const budget = request.context?.[budgetKey as never] as RetryBudget | undefined;
 		const call: Call = {
 			policy: limit === policy.limit ? policy : { ...policy, limit },
 			start: clock(),
 			totalTimeout: typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined,
+			tally: budget?.tally ?? { attempts: 0, history: [] },
+			budget,
 			attempts: 0,
 			attemptStart: 0,
-			history: [],
 			plannedDelay: undefined,
 			stop: undefined,
 		};
@@ -163,13 +150,13 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			if (outcome === undefined) {
 				return false;
 			}
-			const decision = judge(call, error, retryCount, outcome);
+			const decision = spend(call.budget, judge(call, error, retryCount, outcome), Date.now());
 			if (!decision.retry) {
 				call.stop = decision;
 				return false;
 			}
 			call.plannedDelay = decision.delayMs;
-			const last = call.history.at(-1);
+			const last = call.tally.history.at(-1);
 			if (last) {
 				last.delayMs = decision.delayMs;
 			}
@@ -192,6 +179,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 		const fetch = request.fetch;
 		request.fetch = (input, init) => {
 			call.attempts++;
+			call.tally.attempts++;
 			call.attemptStart = clock();
 			return fetch ? fetch(input, init) : globalThis.fetch(input, init);
 		};
@@ -238,13 +226,11 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 					let decision = call.stop ?? (isTransient(call.policy, outcome) ? judge(call, error, call.attempts, outcome) : undefined);
 					if (decision?.retry) {
 						// The policy would go on, so ky stopped for its own reason: the call's totalTimeout ran out.
-						decision = {
-							retry: false,
-							reason: 'deadline',
-							retryAt: Date.now() + decision.delayMs,
-						};
+						decision = { retry: false, reason: 'deadline', retryAt: Date.now() + decision.delayMs };
 					}
-					return enrich(config, call, error, outcome, decision);
+					const enriched = enrich(config, call, error, outcome, decision);
+					policy.onGiveUp?.(enriched);
+					return enriched;
 				},
 				...(hooks.beforeError ?? []),
 			],

@@ -52,26 +52,54 @@ export interface RetryOptions {
 }
 
 /** What `onRetry` is told before each retry. */
-export interface RetryEvent {
-	/** The enriched error of the attempt that just failed. */
-	readonly error: SteadfetchError;
+export interface RetryEvent<E extends Error = SteadfetchError> {
+	/** The error of the attempt that just failed: enriched for client and fetch; whatever the job threw for a job. */
+	readonly error: E;
 	/** The number of the attempt about to be made (2 for the first retry). */
 	readonly attempt: number;
-	/** The most attempts this call can make: `limit + 1`. */
+	/** The most attempts that can be made: `limit + 1`. */
 	readonly maxAttempts: number;
-	/** How long the call waits before that attempt, in milliseconds. */
+	/** How long the wait before that attempt is, in milliseconds. */
 	readonly delayMs: number;
 }
 
-/**
-Options of `createClient`: every option of ky 2 (`baseUrl`, `headers`, `hooks`, `timeout`, `totalTimeout`, `json`, ...) plus steadfetch's own. Validated once, when the client is created.
-*/
-export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpErrors'> {
+/** The options that `createClient`, `createFetch` and `retryJob` share: the retry policy and how to observe it. */
+export interface SharedOptions {
 	/**
 	The retry policy, or a number as shorthand for `{limit}`. See `RetryOptions`.
 	@default {limit: 2, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
 	*/
 	readonly retry?: RetryOptions | number;
+	/**
+	Called before each retry, after the decision and before the wait. Nothing is logged by default. An exception it throws ends the call with that exception.
+	@default undefined
+	*/
+	readonly onRetry?: (event: RetryEvent) => void;
+	/**
+	Called once when a call fails for good (after its last attempt, or at once for a failure that is not retried), with the enriched error. Nothing is logged by default.
+	@default undefined
+	*/
+	readonly onGiveUp?: (error: SteadfetchError) => void;
+}
+
+/** Options of `createClient` and `createFetch` that build requests and errors. */
+export interface RequestPolicyOptions extends SharedOptions {
+	/**
+	Advice that extends or overrides the API's documented advice, per status (`'404'`), status class (`'4xx'`) or failure kind (`'network'`, `'timeout'`). `parseCatalog` turns an error page into one.
+	@default the advice of docs/error-codes.md, then docs/general-advice.md
+	*/
+	readonly catalog?: Catalog;
+	/**
+	Give each POST and PATCH call an `Idempotency-Key` header (one key per call, the same on every attempt), which makes it safe to retry. `true` uses `crypto.randomUUID()`; a function makes the key. A key the caller set is kept.
+	@default false
+	*/
+	readonly idempotencyKey?: boolean | (() => string);
+}
+
+/**
+Options of `createClient`: every option of ky 2 (`baseUrl`, `headers`, `hooks`, `timeout`, `totalTimeout`, `json`, ...) plus steadfetch's own. Validated once, when the client is created.
+*/
+export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpErrors'>, RequestPolicyOptions {
 	/**
 	An API key sent with every request, as `<apiKeyScheme> <apiKey>` in the `apiKeyHeader` header. It never appears in an error.
 	@default undefined
@@ -87,21 +115,20 @@ export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpError
 	@default 'Bearer' when `apiKeyHeader` is Authorization, else `null`
 	*/
 	readonly apiKeyScheme?: string | null;
+}
+
+/** Options of `createFetch`. */
+export interface FetchOptions extends RequestPolicyOptions {
 	/**
-	Advice that extends or overrides the API's documented advice, per status (`'404'`), status class (`'4xx'`) or failure kind (`'network'`, `'timeout'`). `parseCatalog` turns an error page into one.
-	@default the advice of docs/error-codes.md, then docs/general-advice.md
-	*/
-	readonly catalog?: Catalog;
-	/**
-	Give each POST and PATCH call an `Idempotency-Key` header (one key per call, the same on every attempt), which makes it safe to retry. `true` uses `crypto.randomUUID()`; a function makes the key. A key the caller set is kept.
+	Throw the enriched errors (as the client does) for failing statuses, instead of resolving with the response as `fetch` does.
 	@default false
 	*/
-	readonly idempotencyKey?: boolean | (() => string);
+	readonly throwHttpErrors?: boolean;
 	/**
-	Called before each retry, after the decision and before the wait. Nothing is logged by default. An exception it throws ends the call with that exception.
-	@default undefined
+	The fetch to wrap. Read on every call when not given, so test tools that patch `globalThis.fetch` keep working.
+	@default globalThis.fetch
 	*/
-	readonly onRetry?: (event: RetryEvent) => void;
+	readonly fetch?: typeof globalThis.fetch;
 }
 
 /** The retry policy after validation: frozen, read by the request path. */
@@ -116,22 +143,41 @@ export interface Policy {
 	readonly retryOnTimeout: boolean;
 	readonly idempotencyKey: (() => string) | undefined;
 	readonly onRetry: ((event: RetryEvent) => void) | undefined;
+	readonly onGiveUp: ((error: SteadfetchError) => void) | undefined;
 }
 
-/** Everything `createClient` needs, validated. */
-export interface ClientConfig {
+/** What client and fetch need to decide and to explain, validated. */
+export interface RequestConfig {
 	readonly policy: Policy;
 	readonly catalog: Readonly<Record<string, CatalogEntry>>;
 	/** Literal secret values to mask wherever they appear (the API key). */
 	readonly secrets: readonly string[];
 	/** Header names whose values are masked beyond the usual credential headers. */
 	readonly secretHeaders: readonly string[];
+}
+
+/** Everything `createClient` needs, validated. */
+export interface ClientConfig extends RequestConfig {
 	/** The options handed to ky, steadfetch's own removed. */
 	readonly kyOptions: KyOptions;
 }
 
+/** Everything `createFetch` needs, validated. */
+export interface FetchConfig extends RequestConfig {
+	readonly throwHttpErrors: boolean;
+	readonly fetch: typeof globalThis.fetch | undefined;
+}
+
 /** steadfetch's own option names: set once by `createClient`, never per request. */
-export const ownOptionNames: readonly string[] = ['apiKey', 'apiKeyHeader', 'apiKeyScheme', 'catalog', 'idempotencyKey', 'onRetry'];
+export const ownOptionNames: readonly string[] = [
+	'apiKey',
+	'apiKeyHeader',
+	'apiKeyScheme',
+	'catalog',
+	'idempotencyKey',
+	'onRetry',
+	'onGiveUp',
+];
 
 const defaultMethods = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'];
 const defaultStatusCodes = [408, 429, 500, 502, 503, 504];
@@ -191,7 +237,7 @@ export function normalizeLimit(value: unknown, path = 'retry.limit'): number {
 }
 
 /** Validate retry options and fill in the defaults. */
-export function normalizeRetryOptions(retry: RetryOptions | number | undefined): Omit<Policy, 'idempotencyKey' | 'onRetry'> {
+export function normalizeRetryOptions(retry: RetryOptions | number | undefined): Omit<Policy, 'idempotencyKey' | 'onRetry' | 'onGiveUp'> {
 	if (typeof retry === 'number' || retry === undefined) {
 		return normalizeRetryOptions({ limit: normalizeLimit(retry, 'retry') });
 	}
@@ -295,16 +341,61 @@ const validateHeaders = (headers: unknown): void => {
 	}
 };
 
+const callback = (name: string, value: unknown): void => {
+	if (value !== undefined && typeof value !== 'function') {
+		reject(name, 'a function', value);
+	}
+};
+
+/** Validate the retry policy and its callbacks (shared by client, fetch and jobs). */
+export function normalizePolicy(options: RequestPolicyOptions): Policy {
+	const { retry, idempotencyKey, onRetry, onGiveUp } = options;
+	callback('onRetry', onRetry);
+	callback('onGiveUp', onGiveUp);
+	if (idempotencyKey !== undefined && typeof idempotencyKey !== 'boolean' && typeof idempotencyKey !== 'function') {
+		reject('idempotencyKey', 'a boolean or a function that returns a key', idempotencyKey);
+	}
+	const generate = idempotencyKey === true ? () => globalThis.crypto.randomUUID() : idempotencyKey || undefined;
+	return Object.freeze({ ...normalizeRetryOptions(retry), idempotencyKey: generate, onRetry, onGiveUp });
+}
+
+const requestConfig = (options: RequestPolicyOptions, secrets: readonly string[], secretHeaders: readonly string[]): RequestConfig => ({
+	policy: normalizePolicy(options),
+	catalog: mergeCatalogs(options.catalog === undefined ? {} : normalizeCatalog(options.catalog), apiCatalog, generalCatalog),
+	secrets: Object.freeze(secrets),
+	secretHeaders: Object.freeze(secretHeaders),
+});
+
+const object = (options: unknown): void => {
+	if (!isRecord(options)) {
+		reject('options', 'an object', options);
+	}
+};
+
+/**
+Validate every option of `createFetch` once, fill in the defaults, and freeze the result.
+*/
+export function normalizeFetchOptions(options: FetchOptions = {}): FetchConfig {
+	object(options);
+	callback('fetch', options.fetch);
+	return Object.freeze({
+		...requestConfig(options, [], []),
+		throwHttpErrors: flag('throwHttpErrors', options.throwHttpErrors, false),
+		fetch: options.fetch,
+	});
+}
+
 /**
 Validate every option of `createClient` once, fill in the defaults, and freeze the result.
 Throws a `TypeError` naming the option and what it accepts.
 */
 export function normalizeClientOptions(options: ClientOptions = {}): ClientConfig {
-	const raw: unknown = options;
-	if (!isRecord(raw)) {
-		reject('options', 'an object', raw);
-	}
-	const { retry, apiKey, apiKeyHeader = 'Authorization', apiKeyScheme, catalog, idempotencyKey, onRetry, ...kyOptions } = options;
+	object(options);
+	const { apiKey, apiKeyHeader = 'Authorization', apiKeyScheme } = options;
+	// ky gets its own options only; steadfetch's would reach fetch() as unknown RequestInit fields.
+	const kyOptions: KyOptions = Object.fromEntries(
+		Object.entries(options).filter(([key]) => key !== 'retry' && !ownOptionNames.includes(key)),
+	);
 	const loose = options as Record<string, unknown>;
 	if ('throwHttpErrors' in loose && loose.throwHttpErrors !== true) {
 		throw new TypeError(
@@ -326,17 +417,9 @@ export function normalizeClientOptions(options: ClientOptions = {}): ClientConfi
 	if (options.baseUrl !== undefined && !URL.canParse(String(options.baseUrl))) {
 		throw new TypeError('Expected `baseUrl` to be an absolute URL.');
 	}
-	if (options.fetch !== undefined && typeof options.fetch !== 'function') {
-		reject('fetch', 'a function', options.fetch);
-	}
+	callback('fetch', options.fetch);
 	validateHooks(options.hooks);
 	validateHeaders(options.headers);
-	if (onRetry !== undefined && typeof onRetry !== 'function') {
-		reject('onRetry', 'a function', onRetry);
-	}
-	if (idempotencyKey !== undefined && typeof idempotencyKey !== 'boolean' && typeof idempotencyKey !== 'function') {
-		reject('idempotencyKey', 'a boolean or a function that returns a key', idempotencyKey);
-	}
 
 	const headers = new Headers(options.headers as HeadersInit | undefined);
 	const secrets: string[] = [];
@@ -356,17 +439,8 @@ export function normalizeClientOptions(options: ClientOptions = {}): ClientConfi
 		secrets.push(apiKey);
 	}
 
-	const generate = idempotencyKey === true ? () => globalThis.crypto.randomUUID() : idempotencyKey || undefined;
-	const policy: Policy = Object.freeze({
-		...normalizeRetryOptions(retry),
-		idempotencyKey: generate,
-		onRetry,
-	});
 	return Object.freeze({
-		policy,
-		catalog: mergeCatalogs(catalog === undefined ? {} : normalizeCatalog(catalog), apiCatalog, generalCatalog),
-		secrets: Object.freeze(secrets),
-		secretHeaders: Object.freeze(apiKey === undefined ? [] : [apiKeyHeader]),
+		...requestConfig(options, secrets, apiKey === undefined ? [] : [apiKeyHeader]),
 		kyOptions: { ...kyOptions, headers: Object.fromEntries(headers) },
 	});
 }

@@ -1,3 +1,4 @@
+import type { AttemptRecord } from './errors/base.ts';
 import type { Policy } from './options.ts';
 
 /** What an attempt ended with: a response status, or a failure without a response. */
@@ -15,8 +16,10 @@ export type StopReason =
 	| 'limit'
 	/** The server asked for a wait longer than `retry.maxDelayMs`. */
 	| 'wait-over-cap'
-	/** The next attempt could not start before `totalTimeout` runs out. */
-	| 'deadline';
+	/** The next attempt could not start before `totalTimeout` (or a job's `maxRetryTime`) runs out. */
+	| 'deadline'
+	/** The job this call ran in has spent its retries. */
+	| 'budget';
 
 export type Decision =
 	| { readonly retry: true; readonly delayMs: number }
@@ -25,6 +28,35 @@ export type Decision =
 			readonly reason: StopReason;
 			readonly retryAt?: number;
 	  };
+
+/** The attempts of one call, or of every call in a job: numbered across them all. */
+export interface Tally {
+	attempts: number;
+	readonly history: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] }[];
+}
+
+/**
+A job's one allowance of retries: each retry inside the job, by a client through `job.client()` or by the job itself, spends one; when none is left, nobody retries. Its tally numbers every HTTP attempt of the job.
+*/
+export interface RetryBudget {
+	retriesLeft: number;
+	readonly tally: Tally;
+}
+
+/** Where a job hands its budget to a client's calls: a key of ky's `context` option. */
+export const budgetKey: unique symbol = Symbol('steadfetch.budget') as never;
+
+/** Spend one retry of the budget, if there is one; a spent budget turns the decision into a stop. */
+export function spend(budget: RetryBudget | undefined, decision: Decision, now: number): Decision {
+	if (!budget || !decision.retry) {
+		return decision;
+	}
+	if (budget.retriesLeft <= 0) {
+		return { retry: false, reason: 'budget', retryAt: timeAfter(now, decision.delayMs) };
+	}
+	budget.retriesLeft--;
+	return decision;
+}
 
 /** What the policy needs to know about a failed attempt. */
 export interface FailedAttempt {

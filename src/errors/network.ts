@@ -32,6 +32,37 @@ export class NetworkError extends KyNetworkError {
 	}
 }
 
+export interface FetchNetworkError extends SteadfetchFields {
+	readonly request: Request;
+	/** Always undefined: no response arrived. */
+	readonly data: unknown;
+}
+
+/**
+The drop-in fetch's network failure. It keeps fetch's shape, so SDKs and network-error detectors (ky, p-retry, is-network-error) recognise it: a `TypeError` named `TypeError`, whose `message` is the runtime's own (`fetch failed` in Node). The steadfetch line, with the advice, is in `toJSON().message` and `summary`.
+*/
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor.
+export class FetchNetworkError extends TypeError {
+	/** The one-line steadfetch message: method, redacted URL, attempts, description, solution. */
+	declare readonly summary: string;
+
+	constructor(init: FailureInit & { readonly message?: string | undefined }) {
+		super(init.message ?? 'fetch failed');
+		decorate(this, 'NetworkError', init.details);
+		Object.defineProperties(this, {
+			summary: { value: this.message, enumerable: true },
+			name: { value: 'TypeError', writable: true, configurable: true },
+			message: { value: init.message ?? 'fetch failed', writable: true, configurable: true },
+			request: { value: request(init), writable: true, configurable: true },
+		});
+		this.stack = `TypeError: ${this.message}\n${(this.stack ?? '').split('\n').slice(1).join('\n')}`;
+	}
+
+	toJSON(): SteadfetchErrorJson {
+		return { ...toJson(this), name: 'NetworkError', message: this.summary };
+	}
+}
+
 export interface TimeoutError extends SteadfetchFields {
 	/** Always undefined: no response arrived. */
 	readonly data: unknown;

@@ -1,0 +1,62 @@
+import { type CatalogEntry, lookupAdvice } from '../catalog.ts';
+import type { Decision, Outcome } from '../policy.ts';
+import { redactUrl } from '../redact.ts';
+import { type AttemptRecord, type ErrorDetails, type SteadfetchError, safeCause } from './base.ts';
+import { createHttpError } from './http.ts';
+import { FetchNetworkError, NetworkError, TimeoutError } from './network.ts';
+
+/** Everything known about a failed call, from the client, the drop-in fetch or a job. */
+export interface FailureReport {
+	readonly catalog: Readonly<Record<string, CatalogEntry>>;
+	readonly secrets: readonly string[];
+	readonly secretHeaders: readonly string[];
+	readonly outcome: Outcome;
+	/** Whether the policy counts the outcome as transient. */
+	readonly retryable: boolean;
+	/** The request as sent (it is copied with secrets masked, never kept). */
+	readonly request: Request;
+	readonly response?: Response | undefined;
+	readonly data?: unknown;
+	readonly attempts: number;
+	readonly history: readonly AttemptRecord[];
+	/** The retry decision on the last attempt: a retry about to happen, or why retrying stopped. */
+	readonly decision: Decision | undefined;
+	/** The runtime's error, for network failures. */
+	readonly cause?: unknown;
+	/** `fetch` keeps fetch's rejection shape: a network failure is a `TypeError`. */
+	readonly shape?: 'ky' | 'fetch';
+}
+
+/** The enriched error for a failure: the class for its status or kind, the docs' advice, the history, nothing secret. */
+export function createError(report: FailureReport): SteadfetchError {
+	const { outcome, request, response, decision, retryable } = report;
+	const advice = lookupAdvice(report.catalog, outcome);
+	const stopped = decision && !decision.retry ? decision : undefined;
+	const details: ErrorDetails = {
+		kind: typeof outcome === 'number' ? 'http' : outcome,
+		status: response?.status,
+		// A status the docs do not name keeps the server's reason phrase before the class's title.
+		title: (response && (report.catalog[String(outcome)]?.title || response.statusText)) || advice.title,
+		description: advice.description,
+		advice: { cause: advice.cause, solution: advice.solution },
+		method: request.method,
+		url: redactUrl(request.url, report.secrets),
+		data: report.data,
+		attempts: report.attempts,
+		history: report.history,
+		retryable,
+		retryAt: retryable ? (decision?.retry ? Date.now() + decision.delayMs : stopped?.retryAt) : undefined,
+		stopReason: retryable ? stopped?.reason : undefined,
+		cause: outcome === 'network' ? safeCause(report.cause, report.secrets) : undefined,
+	};
+	const init = { details, headers: request.headers, secretHeaders: report.secretHeaders };
+	if (response) {
+		return createHttpError({ ...init, response });
+	}
+	if (outcome === 'network') {
+		return report.shape === 'fetch'
+			? new FetchNetworkError({ ...init, message: (report.cause as Error | undefined)?.message })
+			: new NetworkError(init);
+	}
+	return new TimeoutError(init);
+}
