@@ -27,13 +27,9 @@ export {
 	UnauthenticatedError,
 } from './errors/http.ts';
 export type { FailureInit } from './errors/network.ts';
-export { NetworkError, TimeoutError } from './errors/network.ts';
-export type {
-	ClientOptions,
-	Policy,
-	RetryEvent,
-	RetryOptions,
-} from './options.ts';
+export { FetchNetworkError, NetworkError, TimeoutError } from './errors/network.ts';
+export { createFetch } from './fetch.ts';
+export type { ClientOptions, FetchOptions, Policy, RequestPolicyOptions, RetryEvent, RetryOptions, SharedOptions } from './options.ts';
 export type { Outcome, StopReason } from './policy.ts';
 export { backoffDelay, parseRetryAfter } from './policy.ts';
 export { redactUrl } from './redact.ts';

@@ -19,7 +19,9 @@ export type StopReason =
 	/** The next attempt could not start before `totalTimeout` (or a job's `maxRetryTime`) runs out. */
 	| 'deadline'
 	/** The job this call ran in has spent its retries. */
-	| 'budget';
+	| 'budget'
+	/** The request body is a stream that was sent once and cannot be sent again. */
+	| 'unreplayable-body';
 
 export type Decision =
 	| { readonly retry: true; readonly delayMs: number }
@@ -154,4 +156,28 @@ export function decide(policy: Policy, attempt: FailedAttempt, random: () => num
 		return { retry: false, reason: 'deadline', retryAt };
 	}
 	return { retry: true, delayMs };
+}
+
+/**
+Wait `ms` milliseconds; an abort of `signal` ends the wait at once with the signal's reason. With `unref`, the timer does not keep a Node process alive.
+*/
+export function sleep(ms: number, signal?: AbortSignal, unref = false): Promise<void> {
+	return new Promise((resolve, reject) => {
+		if (signal?.aborted) {
+			reject(signal.reason);
+			return;
+		}
+		const onAbort = () => {
+			clearTimeout(timer);
+			reject(signal?.reason);
+		};
+		const timer = setTimeout(() => {
+			signal?.removeEventListener('abort', onAbort);
+			resolve();
+		}, ms);
+		if (unref) {
+			(timer as { unref?: () => void }).unref?.();
+		}
+		signal?.addEventListener('abort', onAbort, { once: true });
+	});
 }

@@ -11,6 +11,8 @@ export interface Loopback {
 	readonly url: string;
 	readonly count: number;
 	readonly headers: IncomingHttpHeaders[];
+	/** The body of each request, as text, once it has arrived. */
+	readonly bodies: Promise<string>[];
 	close(): Promise<void>;
 }
 
@@ -19,16 +21,27 @@ Start a server on 127.0.0.1 (port chosen by the OS) that answers request n with 
 */
 export async function startLoopback(replies: readonly LoopbackReply[]): Promise<Loopback> {
 	const headers: IncomingHttpHeaders[] = [];
+	const bodies: Promise<string>[] = [];
 	const timers = new Set<NodeJS.Timeout>();
 	const server: Server = createServer((request, response) => {
 		const reply = replies[headers.length] ?? { status: 599, body: 'unscripted request' };
 		headers.push(request.headers);
-		request.resume();
+		bodies.push(
+			new Promise((resolve) => {
+				const chunks: Buffer[] = [];
+				request.on('data', (chunk: Buffer) => chunks.push(chunk));
+				request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+				request.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+			}),
+		);
 		if ('reset' in reply) {
 			request.socket.destroy();
 			return;
 		}
 		const send = () => {
+			if (response.destroyed) {
+				return;
+			}
 			response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
 			response.end(reply.body ?? '');
 		};
@@ -47,6 +60,7 @@ export async function startLoopback(replies: readonly LoopbackReply[]): Promise<
 			return headers.length;
 		},
 		headers,
+		bodies,
 		async close() {
 			for (const timer of timers) {
 				clearTimeout(timer);
