@@ -29,6 +29,8 @@ export {
 export type { FailureInit } from './errors/network.ts';
 export { FetchNetworkError, NetworkError, TimeoutError } from './errors/network.ts';
 export { createFetch } from './fetch.ts';
+export type { JobContext, JobOptions, QueueDecision } from './job.ts';
+export { queueDecision, retryJob } from './job.ts';
 export type { ClientOptions, FetchOptions, Policy, RequestPolicyOptions, RetryEvent, RetryOptions, SharedOptions } from './options.ts';
 export type { Outcome, StopReason } from './policy.ts';
 export { backoffDelay, parseRetryAfter } from './policy.ts';

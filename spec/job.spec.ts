@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createClient, isSteadfetchError, NotFoundError, queueDecision, type RetryEvent, retryJob } from '../src/index.ts';
+import { origin, serve, times } from './support/server.ts';
+
+const fast = { baseDelayMs: 1, maxDelayMs: 20 };
+const api = (retry: object = fast) => createClient({ baseUrl: `${origin}/v1/`, retry });
+
+describe('retries a job as a whole, with the client classification', () => {
+	it('stops at once on a 404, after one request', async () => {
+		const seen = serve('GET', '/v1/items', times(3, { status: 404 }));
+		let runs = 0;
+		const job = retryJob(
+			async (job) => {
+				runs++;
+				return job.client(api()).get('items').json();
+			},
+			{ retry: fast },
+		);
+		await assert.rejects(job, NotFoundError);
+		assert.equal(runs, 1);
+		assert.equal(seen.count, 1);
+	});
+
+	it('recovers when its request recovers, and returns the result', async () => {
+		const seen = serve('GET', '/v1/items', [{ status: 500 }, { status: 503 }, { status: 200, body: { n: 3 } }]);
+		const result = await retryJob((job) => job.client(api()).get('items').json(), { retry: { ...fast, limit: 4 } });
+		assert.deepEqual(result, { n: 3 });
+		assert.equal(seen.count, 3);
+	});
+
+	it('retries work that fails on its own, then succeeds', async () => {
+		let runs = 0;
+		const result = await retryJob(
+			() => {
+				runs++;
+				if (runs < 3) {
+					throw new Error('database busy');
+				}
+				return 'done';
+			},
+			{ retry: fast },
+		);
+		assert.equal(result, 'done');
+		assert.equal(runs, 3);
+	});
+
+	it('does not retry a TypeError that is a bug', async () => {
+		let runs = 0;
+		await assert.rejects(
+			retryJob(
+				() => {
+					runs++;
+					throw new TypeError('x is not a function');
+				},
+				{ retry: fast },
+			),
+			TypeError,
+		);
+		assert.equal(runs, 1);
+	});
+
+	it('passes the attempt number and what is left of the allowance', async () => {
+		const seen: [number, number][] = [];
+		await retryJob(
+			(job) => {
+				seen.push([job.attempt, job.retriesLeft]);
+				if (job.attempt < 3) {
+					throw new Error('again');
+				}
+			},
+			{ retry: fast },
+		);
+		assert.deepEqual(seen, [
+			[1, 2],
+			[2, 1],
+			[3, 0],
+		]);
+	});
+});
+
+describe('does not multiply retries across layers', () => {
+	for (const [jobLimit, clientLimit] of [
+		[2, 2],
+		[4, 2],
+		[10, 2],
+		[3, 0],
+	] as const) {
+		it(`sends at most ${jobLimit} + 1 requests for a job (limit ${jobLimit}) whose client (limit ${clientLimit}) always meets 500`, async () => {
+			const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
+			const error = await retryJob((job) => job.client(api({ ...fast, limit: clientLimit })).get('items'), {
+				retry: { ...fast, limit: jobLimit },
+			}).catch((caught: unknown) => caught);
+			assert.equal(seen.count, jobLimit + 1);
+			assert.ok(isSteadfetchError(error));
+			assert.equal(error.attempts, jobLimit + 1, 'the error counts every request of the job');
+			assert.equal(error.history.length, jobLimit + 1);
+			assert.ok(error.history.slice(0, -1).every((record) => typeof record.delayMs === 'number'));
+		});
+	}
+
+	it('would send (limit + 1) × (client limit + 1) requests without the job context: the storm it prevents', async () => {
+		const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
+		const client = api({ ...fast, limit: 2 });
+		await assert.rejects(retryJob(() => client.get('items'), { retry: { ...fast, limit: 4 } }));
+		assert.equal(seen.count, 15);
+	});
+
+	it('spends the same allowance through job.fetch', async () => {
+		const seen = serve('GET', '/v1/items', times(40, { status: 502 }));
+		const response = await retryJob((job) => job.fetch(`${origin}/v1/items`), { retry: { ...fast, limit: 3 } });
+		assert.equal(response.status, 502);
+		assert.equal(seen.count, 4);
+	});
+});
+
+describe('waits as the server asks', () => {
+	it('waits at least the Retry-After the error carries', async () => {
+		const events: RetryEvent<Error>[] = [];
+		const seen = serve('GET', '/v1/items', [
+			{ status: 503, headers: { 'retry-after-ms': '80' } },
+			{ status: 200, body: { ok: 1 } },
+		]);
+		const started = performance.now();
+		await retryJob(
+			(job) =>
+				job
+					.client(api({ ...fast, limit: 0 }))
+					.get('items')
+					.json(),
+			{ retry: { ...fast, maxDelayMs: 1000 }, onRetry: (event) => events.push(event) },
+		);
+		assert.ok(performance.now() - started >= 75);
+		assert.equal(events.length, 1);
+		assert.ok((events[0]?.delayMs ?? 0) >= 75);
+		assert.ok(isSteadfetchError(events[0]?.error));
+		assert.equal(events[0]?.attempt, 2);
+		assert.equal(seen.count, 2);
+	});
+
+	it('fails at once, with retryAt, when the server asks for more than maxDelayMs', async () => {
+		const seen = serve('GET', '/v1/items', times(3, { status: 429, headers: { 'retry-after': '600' } }));
+		const error = await retryJob((job) => job.client(api()).get('items'), { retry: fast }).catch((caught: unknown) => caught);
+		assert.equal(seen.count, 1);
+		const decision = queueDecision(error);
+		assert.equal(decision.permanent, false);
+		assert.ok(!decision.permanent && decision.retryAt && decision.retryAt.getTime() > Date.now() + 590_000);
+	});
+});
+
+describe('stops when asked', () => {
+	it('rejects with the signal reason during a wait, promptly', async () => {
+		const controller = new AbortController();
+		const reason = new Error('SIGTERM');
+		let runs = 0;
+		setTimeout(() => controller.abort(reason), 50);
+		const started = performance.now();
+		await assert.rejects(
+			retryJob(
+				() => {
+					runs++;
+					throw new Error('busy');
+				},
+				{ signal: controller.signal, retry: { baseDelayMs: 10_000, jitter: false } },
+			),
+			(error) => error === reason,
+		);
+		assert.ok(performance.now() - started < 1000);
+		assert.equal(runs, 1);
+	});
+
+	it('aborts a request in flight through job.client', async () => {
+		const seen = serve('GET', '/v1/slow', [{ status: 200, delayMs: 3000 }]);
+		const controller = new AbortController();
+		setTimeout(() => controller.abort(), 50);
+		await assert.rejects(
+			retryJob((job) => job.client(api()).get('slow'), { signal: controller.signal }),
+			(error: unknown) => (error as Error).name === 'AbortError',
+		);
+		assert.equal(seen.count, 1);
+	});
+
+	it('bounds the job and its requests by maxRetryTime', async () => {
+		const seen = serve('GET', '/v1/slow', times(3, { status: 200, delayMs: 3000 }));
+		const started = performance.now();
+		const error = await retryJob((job) => job.client(api()).get('slow'), { maxRetryTime: 200, retry: fast }).catch(
+			(caught: unknown) => caught,
+		);
+		assert.ok(performance.now() - started < 1500);
+		assert.equal((error as Error).name, 'TimeoutError');
+		assert.equal(seen.count, 1);
+	});
+
+	it('never keeps the process alive on a timer', () => {
+		const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+		const script = `import { retryJob } from ${JSON.stringify(entry)};
+retryJob(() => { throw new Error('always'); }, { retry: { limit: 5, baseDelayMs: 60000, jitter: false } }).catch(() => {});`;
+		const started = performance.now();
+		const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+		assert.equal(child.status, 0, child.stderr);
+		assert.ok(performance.now() - started < 10_000, 'the process exited instead of waiting a minute');
+	});
+});
+
+describe('maps errors for job queues', () => {
+	it('marks a fail-fast error permanent', async () => {
+		serve('GET', '/v1/x', [{ status: 400 }]);
+		const error = await api()
+			.get('x')
+			.catch((caught: unknown) => caught);
+		assert.deepEqual(queueDecision(error), { permanent: true });
+	});
+
+	it('gives a transient error a retry time', async () => {
+		serve('GET', '/v1/x', times(3, { status: 500 }));
+		const error = await api()
+			.get('x')
+			.catch((caught: unknown) => caught);
+		const decision = queueDecision(error);
+		assert.ok(!decision.permanent && decision.retryAt instanceof Date);
+	});
+
+	it('treats other errors as transient without a time, and bugs as permanent', () => {
+		assert.deepEqual(queueDecision(new Error('disk full')), { permanent: false, retryAt: undefined });
+		assert.deepEqual(queueDecision(new TypeError('undefined is not a function')), { permanent: true });
+	});
+});
+
+describe('validates its options', () => {
+	for (const [options, pattern] of [
+		[{ retry: { limit: -1 } }, /`retry\.limit`/],
+		[{ maxRetryTime: 0 }, /`maxRetryTime`/],
+		[{ onRetry: 'log' }, /`onRetry` to be a function/],
+		[{ onGiveUp: 1 }, /`onGiveUp` to be a function/],
+		[{ signal: {} }, /`signal` to be an AbortSignal/],
+	] as const) {
+		it(`rejects ${JSON.stringify(options)} before running the job`, async () => {
+			let runs = 0;
+			await assert.rejects(
+				retryJob(() => {
+					runs++;
+				}, options as never),
+				(error: unknown) => error instanceof TypeError && pattern.test(error.message),
+			);
+			assert.equal(runs, 0);
+		});
+	}
+
+	it('rejects a job that is not a function', async () => {
+		await assert.rejects(retryJob('sync' as never), /Expected the job to be a function/);
+	});
+});

@@ -1,0 +1,152 @@
+import isNetworkError from 'is-network-error';
+import type { KyInstance } from 'ky';
+import pRetry from 'p-retry';
+import type { SteadfetchError } from './errors/base.ts';
+import { errorKind } from './errors/base.ts';
+import { fetchWith } from './fetch.ts';
+import { type FetchOptions, normalizeFetchOptions, normalizePolicy, type RetryEvent, type RetryOptions } from './options.ts';
+import { backoffDelay, budgetKey, type RetryBudget, type StopReason, sleep } from './policy.ts';
+
+/** Options of `retryJob`. */
+export interface JobOptions {
+	/**
+	The job's retry policy. `retry.limit` is the job's whole allowance of retries: retries of the job itself and retries of the requests it makes through `job.client()` and `job.fetch()` all spend from it. The delays (`baseDelayMs`, `factor`, `maxDelayMs`, `jitter`) time the job's own retries.
+	@default {limit: 2, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
+	*/
+	readonly retry?: RetryOptions | number;
+	/**
+	Stops the job: an attempt in flight (through `job.signal`, `job.client()`, `job.fetch()`) or a wait between attempts ends at once, and the job rejects with the signal's reason.
+	@default undefined
+	*/
+	readonly signal?: AbortSignal;
+	/**
+	The most time the job may take, in milliseconds: no retry starts after it, and requests through `job.client()` get what is left as their `totalTimeout`.
+	@default Infinity
+	*/
+	readonly maxRetryTime?: number;
+	/**
+	Called before each retry of the job with what the attempt threw, the next attempt's number and the wait.
+	@default undefined
+	*/
+	readonly onRetry?: (event: RetryEvent<Error>) => void;
+	/**
+	Called once when the job fails for good, with the error it rejects with.
+	@default undefined
+	*/
+	readonly onGiveUp?: (error: Error) => void;
+}
+
+/** What the job's function is handed on each attempt. */
+export interface JobContext {
+	/** 1 for the first attempt of the job. */
+	readonly attempt: number;
+	/** How many retries the job may still make, its requests' retries included. */
+	readonly retriesLeft: number;
+	/** The job's `signal`; pass it to work that should stop when the job is stopped. */
+	readonly signal: AbortSignal | undefined;
+	/** The client, bound to the job: its retries spend the job's allowance, its calls end by the job's deadline and signal, and its errors count every attempt of the job. */
+	client(client: KyInstance): KyInstance;
+	/** A drop-in fetch bound to the job the same way, with the job's retry policy. */
+	readonly fetch: typeof globalThis.fetch;
+}
+
+/** What a job queue should do with a job that failed. */
+export type QueueDecision = { readonly permanent: true } | { readonly permanent: false; readonly retryAt: Date | undefined };
+
+// Transient failures that a retry of the whole job cannot help: the request itself said no more.
+const final: ReadonlySet<StopReason | undefined> = new Set(['wait-over-cap', 'deadline', 'budget', 'not-idempotent', 'unreplayable-body']);
+
+const maxTime = 8.64e15;
+// A TypeError that is no network failure is a bug in the job: p-retry's own rule, applied before any wait.
+const isBug = (error: unknown): boolean => !errorKind(error) && error instanceof TypeError && !isNetworkError(error);
+
+/**
+Run `fn` and retry it as a whole on failure, with the same classification as the client: a fail-fast error (400, 401, 404, a bad option's `TypeError`) stops at once; transient ones (5xx, 429, network, timeouts) are retried with backoff, never sooner than the `Retry-After` they carry; errors that are not steadfetch's are retried, but a non-network `TypeError` (a bug) is not. Rejects with the last error, whose `attempts` and `history` cover every HTTP attempt the job made through `job.client()` or `job.fetch()`.
+
+Retries do not multiply across layers: the job and the requests it makes through the job's context spend one allowance of `retry.limit` retries, so a job whose requests always fail makes at most `retry.limit + 1` requests per request it makes in one pass. Timers never keep a process alive.
+
+@example
+```
+const api = createClient({baseUrl});
+await retryJob(async job => {
+	const items = await job.client(api).get('items').json();
+	await store(items);
+}, {signal: shutdown.signal, maxRetryTime: 60_000});
+```
+*/
+export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options: JobOptions = {}): Promise<T> {
+	if (typeof fn !== 'function') {
+		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
+	}
+	const { signal, maxRetryTime = Number.POSITIVE_INFINITY, onRetry, onGiveUp } = options;
+	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
+	if (onRetry !== undefined && typeof onRetry !== 'function') {
+		throw new TypeError('Expected `onRetry` to be a function.');
+	}
+	if (onGiveUp !== undefined && typeof onGiveUp !== 'function') {
+		throw new TypeError('Expected `onGiveUp` to be a function.');
+	}
+	if (typeof maxRetryTime !== 'number' || !(maxRetryTime > 0)) {
+		throw new TypeError(`Expected \`maxRetryTime\` to be a positive number of milliseconds, got ${String(maxRetryTime)}.`);
+	}
+	if (signal !== undefined && !(signal instanceof AbortSignal)) {
+		throw new TypeError('Expected `signal` to be an AbortSignal.');
+	}
+	const deadline = Number.isFinite(maxRetryTime) ? Date.now() + maxRetryTime : undefined;
+	const budget: RetryBudget = { retriesLeft: policy.limit, tally: { attempts: 0, history: [] } };
+	const fetchOptions: FetchOptions = { retry: options.retry ?? {} };
+	const fetch = fetchWith(normalizeFetchOptions(fetchOptions), budget, deadline);
+	const client = (instance: KyInstance): KyInstance =>
+		instance.extend({
+			context: { [budgetKey]: budget },
+			...(signal ? { signal } : {}),
+			...(deadline === undefined ? {} : { totalTimeout: Math.max(1, deadline - Date.now()) }),
+		});
+
+	const giveUp = (error: Error): never => {
+		onGiveUp?.(error);
+		throw error;
+	};
+
+	return pRetry((attempt) => fn(Object.freeze({ attempt, retriesLeft: budget.retriesLeft, signal, client, fetch })), {
+		// The allowance is the real bound; p-retry's count only backs it up. Waits are ours (full jitter, Retry-After), so p-retry's are zero.
+		retries: policy.limit,
+		minTimeout: 0,
+		unref: true,
+		...(signal ? { signal } : {}),
+		onFailedAttempt: async ({ error, attemptNumber }) => {
+			const kind = errorKind(error);
+			const enriched = kind ? (error as SteadfetchError) : undefined;
+			if (enriched && (!enriched.retryable || final.has(enriched.stopReason))) {
+				giveUp(error);
+			}
+			if (isBug(error)) {
+				giveUp(error);
+			}
+			const now = Date.now();
+			const asked = enriched?.retryAt ? Math.min(maxTime, enriched.retryAt.getTime()) - now : 0;
+			const delayMs = Math.max(asked, backoffDelay(policy, attemptNumber));
+			if (budget.retriesLeft <= 0 || asked > policy.maxDelayMs || (deadline !== undefined && now + delayMs >= deadline)) {
+				giveUp(error);
+			}
+			budget.retriesLeft--;
+			const last = budget.tally.history.at(-1);
+			if (enriched && last && last.delayMs === undefined) {
+				last.delayMs = delayMs;
+			}
+			onRetry?.({ error, attempt: attemptNumber + 1, maxAttempts: policy.limit + 1, delayMs });
+			await sleep(delayMs, signal, true);
+		},
+	});
+}
+
+/**
+What a job queue should do with a failed job: drop it for good (a fail-fast error: retrying cannot help), or run it again at `retryAt` (from `Retry-After`, or the next backoff) instead of holding a worker. Errors that are not steadfetch's count as transient with no time.
+*/
+export function queueDecision(error: unknown): QueueDecision {
+	if (!errorKind(error)) {
+		return isBug(error) ? { permanent: true } : { permanent: false, retryAt: undefined };
+	}
+	const { retryable, retryAt } = error as SteadfetchError;
+	return retryable ? { permanent: false, retryAt } : { permanent: true };
+}
