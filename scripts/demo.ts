@@ -1,7 +1,7 @@
 // `npm run demo`: a local API on 127.0.0.1 that misbehaves on purpose, and a steadfetch client that copes with it.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClient, isSteadfetchError, type RetryEvent } from '../src/index.ts';
+import { createClient, createFetch, isSteadfetchError, type RetryEvent, retryJob } from '../src/index.ts';
 
 const validKey = 'sk-demo-valid';
 const tty = process.stdout.isTTY;
@@ -10,8 +10,11 @@ const bold = (text: string) => (tty ? `\u001B[1m${text}\u001B[22m` : text);
 const started = performance.now();
 const clock = () => dim(`t+${String(Math.round(performance.now() - started)).padStart(5)} ms`);
 
-// The API: /v1/reports/today fails twice before it answers; /v1/users/999 does not exist; a wrong key gets a 401.
+// The API: /v1/reports/today fails twice before it answers; /v1/users/999 does not exist; a wrong key gets a 401;
+// /v1/quota is rate limited once (with Retry-After); /v1/export fails three times before it answers.
 let reportCalls = 0;
+let quotaCalls = 0;
+let exportCalls = 0;
 const server = createServer((request, response) => {
 	const url = new URL(request.url ?? '/', 'http://127.0.0.1');
 	const reply = (status: number, body: unknown) => {
@@ -21,6 +24,15 @@ const server = createServer((request, response) => {
 	};
 	if (request.headers.authorization !== `Bearer ${validKey}`) {
 		reply(401, { error: 'invalid_api_key' });
+	} else if (url.pathname === '/v1/quota') {
+		quotaCalls++;
+		if (quotaCalls === 1) {
+			response.setHeader('retry-after-ms', '250');
+		}
+		reply(...((quotaCalls === 1 ? [429, { error: 'rate_limited' }] : [200, { remaining: 99 }]) as [number, unknown]));
+	} else if (url.pathname === '/v1/export') {
+		exportCalls++;
+		reply(...((exportCalls <= 3 ? [503, { error: 'export worker restarting' }] : [200, { exported: 1200 }]) as [number, unknown]));
 	} else if (url.pathname === '/v1/reports/today') {
 		reportCalls++;
 		reply(
@@ -72,6 +84,24 @@ try {
 
 	console.log(bold('\n4. One enriched error as JSON, ready for a log line (the key in the query is redacted)'));
 	console.log(JSON.stringify(unauthenticated, null, 2));
+
+	console.log(bold('\n5. The drop-in fetch: same retries, plain fetch semantics (a 429 with Retry-After, then a 404 returned as is)'));
+	const fetch = createFetch({ onRetry });
+	const headers = { authorization: `Bearer ${validKey}` };
+	const quota = await fetch(`${baseUrl}quota`, { headers });
+	console.log(`${clock()}   fetch resolved ${quota.status} ${JSON.stringify(await quota.json())}`);
+	const missing = await fetch(`${baseUrl}users/999`, { headers });
+	console.log(`${clock()}   fetch resolved ${missing.status} (one request: the SDK calling it sees the 404 as the server sent it)`);
+
+	console.log(bold('\n6. A background job: the job and its requests share one allowance of retries (limit 4: at most 5 requests)'));
+	const exported = await retryJob((job) => job.client(api).get('export').json(), {
+		retry: { limit: 4, baseDelayMs: 100 },
+		onRetry: ({ error, attempt, delayMs }) =>
+			console.log(
+				`${clock()}   job retrying in ${delayMs} ms (job attempt ${attempt}): ${isSteadfetchError(error) ? `${error.status} ${error.title}, ${error.attempts} requests so far` : error.message}`,
+			),
+	});
+	console.log(`${clock()}   job done: ${JSON.stringify(exported)} after ${exportCalls} requests`);
 } finally {
 	server.close();
 }
