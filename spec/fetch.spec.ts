@@ -8,21 +8,12 @@ import {
 	NotFoundError,
 	type RetryEvent,
 } from '../src/index.ts';
-import { type Loopback, type LoopbackReply, startLoopback } from './support/loopback.ts';
+import { type LoopbackReply, startLoopback, withLoopback as withServer } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 
 const fast = { baseDelayMs: 1, maxDelayMs: 10 };
 const make = (options: FetchOptions = {}) => createFetch({ retry: fast, ...options });
 
-// Run a spec against a real server on 127.0.0.1 and close it whatever happens.
-const withServer = async (replies: readonly LoopbackReply[], run: (server: Loopback) => Promise<void>) => {
-	const server = await startLoopback(replies);
-	try {
-		await run(server);
-	} finally {
-		await server.close();
-	}
-};
 const flaky = (answer = '{"ok":true}'): LoopbackReply[] => [{ status: 500 }, { status: 503 }, { status: 200, body: answer }];
 
 describe('behaves as fetch', () => {

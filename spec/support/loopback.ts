@@ -70,3 +70,13 @@ export async function startLoopback(replies: readonly LoopbackReply[]): Promise<
 		},
 	};
 }
+
+/** Run `run` against a loopback server answering from `replies`, and close the server whatever happens. */
+export async function withLoopback(replies: readonly LoopbackReply[], run: (server: Loopback) => Promise<void>): Promise<void> {
+	const server = await startLoopback(replies);
+	try {
+		await run(server);
+	} finally {
+		await server.close();
+	}
+}
