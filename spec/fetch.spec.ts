@@ -42,6 +42,24 @@ describe('behaves as fetch', () => {
 		});
 	}
 
+	it('resolves with a 304 as a success: one request, no give-up', async () => {
+		const seen = serve('GET', '/cached', times(2, { status: 304 }));
+		const gaveUp: unknown[] = [];
+		const response = await make({ onGiveUp: (error) => gaveUp.push(error) })(`${origin}/cached`, { headers: { 'if-none-match': '"v1"' } });
+		assert.equal(response.status, 304);
+		assert.deepEqual(gaveUp, []);
+		assert.equal(seen.count, 1);
+	});
+
+	it('calls onGiveUp once for a 404 it returns', async () => {
+		serve('GET', '/missing', [{ status: 404 }]);
+		const gaveUp: unknown[] = [];
+		const response = await make({ onGiveUp: (error) => gaveUp.push(error) })(`${origin}/missing`);
+		assert.equal(response.status, 404);
+		assert.equal(gaveUp.length, 1);
+		assert.ok(gaveUp[0] instanceof NotFoundError);
+	});
+
 	it('resolves with the last response once retries run out', async () => {
 		const seen = serve('GET', '/down', [{ status: 500 }, { status: 502 }, { status: 503, body: 'last' }, { status: 200 }]);
 		const response = await make()(`${origin}/down`);

@@ -96,8 +96,10 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 				}
 				failure = error;
 			}
-			if (response?.ok && !budget) {
-				return response;
+			// Below 400 is no failure: 2xx, a 3xx the caller asked to see (redirect: 'manual', 304), an opaque response.
+			const succeeded = response !== undefined && response.status < 400;
+			if (succeeded && !budget) {
+				return response as Response;
 			}
 			const outcome: Outcome = response ? response.status : 'network';
 			const record: Tally['history'][number] = {
@@ -106,8 +108,8 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 				durationMs: Math.round(clock() - started),
 			};
 			tally.history.push(record);
-			if (response?.ok) {
-				return response;
+			if (succeeded) {
+				return response as Response;
 			}
 			const now = Date.now();
 			const decision: Decision = replayable
