@@ -96,20 +96,22 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 				}
 				failure = error;
 			}
-			// Below 400 is no failure: 2xx, a 3xx the caller asked to see (redirect: 'manual', 304), an opaque response.
-			const succeeded = response !== undefined && response.status < 400;
-			if (succeeded && !budget) {
-				return response as Response;
-			}
 			const outcome: Outcome = response ? response.status : 'network';
-			const record: Tally['history'][number] = {
-				attempt: tally.attempts,
-				...(response ? { status: response.status } : { failure: 'network' }),
-				durationMs: Math.round(clock() - started),
-			};
-			tally.history.push(record);
-			if (succeeded) {
-				return response as Response;
+			const record: Tally['history'][number] | undefined =
+				// A job's tally counts its successes too; a plain call's success needs no record.
+				budget || !response || response.status >= 400
+					? {
+							attempt: tally.attempts,
+							...(response ? { status: response.status } : { failure: 'network' }),
+							durationMs: Math.round(clock() - started),
+						}
+					: undefined;
+			if (record) {
+				tally.history.push(record);
+			}
+			// Below 400 is no failure: 2xx, a 3xx the caller asked to see (redirect: 'manual', 304), an opaque response.
+			if (response && response.status < 400) {
+				return response;
 			}
 			const now = Date.now();
 			const decision: Decision = replayable
@@ -155,7 +157,9 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 				policy.onGiveUp?.(error);
 				throw error;
 			}
-			record.delayMs = decision.delayMs;
+			if (record) {
+				record.delayMs = decision.delayMs;
+			}
 			// A response that is not returned must not hold its connection.
 			void response?.body?.cancel().catch(() => undefined);
 			policy.onRetry?.({ error: describe(), attempt: retry + 1, maxAttempts: policy.limit + 1, delayMs: decision.delayMs });
