@@ -26,6 +26,10 @@ describe('builds a package that imports by its name', () => {
 		assert.match(types, /createClient/);
 	});
 
+	it(`runs on Node ${process.version}, a version engines allows`, () => {
+		assert.ok(Number(process.versions.node.split('.')[0]) >= 22);
+	});
+
 	it('declares the Node versions it supports', () => {
 		const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 		assert.equal(manifest.engines.node, '>=22');
