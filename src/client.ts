@@ -12,13 +12,13 @@ import type { SteadfetchError } from './errors/base.ts';
 import { createError } from './errors/create.ts';
 import { type ClientConfig, type ClientOptions, normalizeClientOptions, normalizeLimit, ownOptionNames, type Policy } from './options.ts';
 import {
+	type Allowance,
+	allowanceKey,
 	backoffDelay,
-	budgetKey,
 	type Decision,
 	decide,
 	isTransient,
 	type Outcome,
-	type RetryBudget,
 	spend,
 	type Tally,
 } from './policy.ts';
@@ -30,7 +30,7 @@ interface Call {
 	readonly totalTimeout: number | undefined;
 	/** The call's own tally, or its job's, shared by every call of the job. */
 	readonly tally: Tally;
-	readonly budget: RetryBudget | undefined;
+	readonly allowance: Allowance | undefined;
 	/** This call's own attempts (the tally may count a whole job's). */
 	attempts: number;
 	attemptStart: number;
@@ -132,13 +132,13 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				}
 			}
 		}
-		const budget = request.context?.[budgetKey as never] as RetryBudget | undefined;
+		const allowance = request.context?.[allowanceKey as never] as Allowance | undefined;
 		const call: Call = {
 			policy: limit === policy.limit ? policy : { ...policy, limit },
 			start: clock(),
 			totalTimeout: typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined,
-			tally: budget?.tally ?? { attempts: 0, history: [] },
-			budget,
+			tally: allowance?.tally ?? { attempts: 0, history: [] },
+			allowance,
 			attempts: 0,
 			attemptStart: 0,
 			plannedDelay: undefined,
@@ -150,7 +150,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			if (outcome === undefined) {
 				return false;
 			}
-			const decision = spend(call.budget, judge(call, error, retryCount, outcome), Date.now());
+			const decision = spend(call.allowance, judge(call, error, retryCount, outcome), Date.now());
 			if (!decision.retry) {
 				call.stop = decision;
 				return false;

@@ -1,7 +1,7 @@
 import isNetworkError from 'is-network-error';
 import { createError } from './errors/create.ts';
 import { type FetchConfig, type FetchOptions, normalizeFetchOptions } from './options.ts';
-import { type Decision, decide, isRepeatable, isTransient, type Outcome, type RetryBudget, sleep, spend, type Tally } from './policy.ts';
+import { type Allowance, type Decision, decide, isRepeatable, isTransient, type Outcome, sleep, spend, type Tally } from './policy.ts';
 
 const clock = (): number => globalThis.performance.now();
 // Duck-typed: SDKs may build their Requests from another realm or a polyfill.
@@ -53,9 +53,9 @@ async function readData(response: Response): Promise<unknown> {
 }
 
 /**
-The fetch behind `createFetch`, and behind a job's `job.fetch()`, whose retries draw on the job's budget and stop at its deadline.
+The fetch behind `createFetch`, and behind a job's `job.fetch()`, whose retries draw on the job's allowance and stop at its deadline.
 */
-export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: number): typeof globalThis.fetch {
+export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?: number): typeof globalThis.fetch {
 	const { policy } = config;
 	const steadfetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
 		const send = config.fetch ?? globalThis.fetch;
@@ -78,7 +78,7 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 		// A stream handed in as the body can be read once; a Request's body can be cloned (tee'd) for every attempt.
 		const replayable = !(init?.body instanceof ReadableStream);
 		const repeatable = replayable && policy.limit > 0 && isRepeatable(policy, method, hasKey);
-		const tally: Tally = budget?.tally ?? { attempts: 0, history: [] };
+		const tally: Tally = allowance?.tally ?? { attempts: 0, history: [] };
 
 		for (let retry = 1; ; retry++) {
 			signal?.throwIfAborted();
@@ -99,7 +99,7 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 			const outcome: Outcome = response ? response.status : 'network';
 			const record: Tally['history'][number] | undefined =
 				// A job's tally counts its successes too; a plain call's success needs no record.
-				budget || !response || response.status >= 400
+				allowance || !response || response.status >= 400
 					? {
 							attempt: tally.attempts,
 							...(response ? { status: response.status } : { failure: 'network' }),
@@ -116,7 +116,7 @@ export function fetchWith(config: FetchConfig, budget?: RetryBudget, deadline?: 
 			const now = Date.now();
 			const decision: Decision = replayable
 				? spend(
-						budget,
+						allowance,
 						decide(policy, {
 							outcome,
 							method,

@@ -5,7 +5,7 @@ import type { SteadfetchError } from './errors/base.ts';
 import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
 import { type FetchOptions, normalizeFetchOptions, normalizePolicy, type RetryEvent, type RetryOptions } from './options.ts';
-import { backoffDelay, budgetKey, type RetryBudget, type StopReason, sleep } from './policy.ts';
+import { type Allowance, allowanceKey, backoffDelay, type StopReason, sleep } from './policy.ts';
 
 /** Options of `retryJob`. */
 export interface JobOptions {
@@ -54,7 +54,13 @@ export interface JobContext {
 export type QueueDecision = { readonly permanent: true } | { readonly permanent: false; readonly retryAt: Date | undefined };
 
 // Transient failures that a retry of the whole job cannot help: the request itself said no more.
-const final: ReadonlySet<StopReason | undefined> = new Set(['wait-over-cap', 'deadline', 'budget', 'not-idempotent', 'unreplayable-body']);
+const final: ReadonlySet<StopReason | undefined> = new Set([
+	'wait-over-cap',
+	'deadline',
+	'allowance',
+	'not-idempotent',
+	'unreplayable-body',
+]);
 
 const maxTime = 8.64e15;
 // A TypeError that is no network failure is a bug in the job: p-retry's own rule, applied before any wait.
@@ -93,12 +99,12 @@ export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, o
 		throw new TypeError('Expected `signal` to be an AbortSignal.');
 	}
 	const deadline = Number.isFinite(maxRetryTime) ? Date.now() + maxRetryTime : undefined;
-	const budget: RetryBudget = { retriesLeft: policy.limit, tally: { attempts: 0, history: [] } };
+	const allowance: Allowance = { retriesLeft: policy.limit, tally: { attempts: 0, history: [] } };
 	const fetchOptions: FetchOptions = { retry: options.retry ?? {} };
-	const fetch = fetchWith(normalizeFetchOptions(fetchOptions), budget, deadline);
+	const fetch = fetchWith(normalizeFetchOptions(fetchOptions), allowance, deadline);
 	const client = (instance: KyInstance): KyInstance =>
 		instance.extend({
-			context: { [budgetKey]: budget },
+			context: { [allowanceKey]: allowance },
 			...(signal ? { signal } : {}),
 			...(deadline === undefined ? {} : { totalTimeout: Math.max(1, deadline - Date.now()) }),
 		});
@@ -108,7 +114,7 @@ export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, o
 		throw error;
 	};
 
-	return pRetry((attempt) => fn(Object.freeze({ attempt, retriesLeft: budget.retriesLeft, signal, client, fetch })), {
+	return pRetry((attempt) => fn(Object.freeze({ attempt, retriesLeft: allowance.retriesLeft, signal, client, fetch })), {
 		// The allowance is the real bound; p-retry's count only backs it up. Waits are ours (full jitter, Retry-After), so p-retry's are zero.
 		retries: policy.limit,
 		minTimeout: 0,
@@ -126,11 +132,11 @@ export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, o
 			const now = Date.now();
 			const asked = enriched?.retryAt ? Math.min(maxTime, enriched.retryAt.getTime()) - now : 0;
 			const delayMs = Math.max(asked, backoffDelay(policy, attemptNumber));
-			if (budget.retriesLeft <= 0 || asked > policy.maxDelayMs || (deadline !== undefined && now + delayMs >= deadline)) {
+			if (allowance.retriesLeft <= 0 || asked > policy.maxDelayMs || (deadline !== undefined && now + delayMs >= deadline)) {
 				giveUp(error);
 			}
-			budget.retriesLeft--;
-			const last = budget.tally.history.at(-1);
+			allowance.retriesLeft--;
+			const last = allowance.tally.history.at(-1);
 			if (enriched && last && last.delayMs === undefined) {
 				last.delayMs = delayMs;
 			}

@@ -19,7 +19,7 @@ export type StopReason =
 	/** The next attempt could not start before `totalTimeout` (or a job's `maxRetryTime`) runs out. */
 	| 'deadline'
 	/** The job this call ran in has spent its retries. */
-	| 'budget'
+	| 'allowance'
 	/** The request body is a stream that was sent once and cannot be sent again. */
 	| 'unreplayable-body';
 
@@ -40,23 +40,23 @@ export interface Tally {
 /**
 A job's one allowance of retries: each retry inside the job, by a client through `job.client()` or by the job itself, spends one; when none is left, nobody retries. Its tally numbers every HTTP attempt of the job.
 */
-export interface RetryBudget {
+export interface Allowance {
 	retriesLeft: number;
 	readonly tally: Tally;
 }
 
-/** Where a job hands its budget to a client's calls: a key of ky's `context` option. */
-export const budgetKey: unique symbol = Symbol('steadfetch.budget') as never;
+/** Where a job hands its allowance to a client's calls: a key of ky's `context` option. */
+export const allowanceKey: unique symbol = Symbol('steadfetch.allowance') as never;
 
-/** Spend one retry of the budget, if there is one; a spent budget turns the decision into a stop. */
-export function spend(budget: RetryBudget | undefined, decision: Decision, now: number): Decision {
-	if (!budget || !decision.retry) {
+/** Spend one retry of the allowance, if there is one; a spent allowance turns the decision into a stop. */
+export function spend(allowance: Allowance | undefined, decision: Decision, now: number): Decision {
+	if (!allowance || !decision.retry) {
 		return decision;
 	}
-	if (budget.retriesLeft <= 0) {
-		return { retry: false, reason: 'budget', retryAt: timeAfter(now, decision.delayMs) };
+	if (allowance.retriesLeft <= 0) {
+		return { retry: false, reason: 'allowance', retryAt: timeAfter(now, decision.delayMs) };
 	}
-	budget.retriesLeft--;
+	allowance.retriesLeft--;
 	return decision;
 }
 
