@@ -9,8 +9,9 @@ import { build } from 'esbuild';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 
-// Bytes, min+gzip. Set from measurement (own 11.1 KB, total 20.5 KB on 2026-11-25) with a little headroom: raise them only on purpose.
-export const budget = { own: 12_000, total: 22_000 };
+// Bytes, min+gzip. Set from measurement with a little headroom; raise them only on purpose, and say why in the commit.
+// 2026-11-25: own 11.1 KB, total 20.5 KB; with the retry budget and circuit breaker: own 12.7 KB, total 22.2 KB.
+export const budget = { own: 13_500, total: 23_500 };
 const dependencies = ['ky', 'p-retry', 'is-network-error'];
 // Uses of Node's globals, not words in strings ('processed') or other names (ArrayBuffer).
 const nodeOnly: Record<string, RegExp> = {

@@ -100,11 +100,21 @@ describe('does not multiply retries across layers', () => {
 		});
 	}
 
-	it('would send (limit + 1) × (client limit + 1) requests without the job context: the storm it prevents', async () => {
+	it('would send (limit + 1) × (client limit + 1) requests without the job context, budget and breaker: the storm it prevents', async () => {
 		const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
-		const client = api({ ...fast, limit: 2 });
+		const client = createClient({ baseUrl: `${origin}/v1/`, retry: { ...fast, limit: 2 }, budget: false, breaker: false });
 		await assert.rejects(retryJob(() => client.get('items'), { retry: { ...fast, limit: 4 } }));
 		assert.equal(seen.count, 15);
+	});
+
+	it("is cut short by the client's circuit breaker even without the job context", async () => {
+		const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
+		const client = api({ ...fast, limit: 2 });
+		await assert.rejects(
+			retryJob(() => client.get('items'), { retry: { ...fast, limit: 4 } }),
+			{ name: 'InternalServerError', stopReason: 'circuit-open' },
+		);
+		assert.equal(seen.count, 5, 'five failures in a row open the circuit');
 	});
 
 	it('spends the same allowance through job.fetch', async () => {

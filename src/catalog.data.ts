@@ -96,4 +96,17 @@ export const generalCatalog: Frozen = /* @__PURE__ */ Object.freeze({
 		cause: "The server did not answer within the per-attempt timeout or the whole call's totalTimeout.",
 		solution: 'Retry later, or raise timeout / totalTimeout if the operation is known to be slow.',
 	},
+	budget: {
+		title: 'Retries Withheld',
+		description: 'The service is failing broadly: retries were withheld to protect it.',
+		cause:
+			"Many recent requests to this service failed, so the client's retry budget for it is spent: retrying every failure would multiply the load on a service that is already failing.",
+		solution: "Retry later, once the service recovers (successful requests refill the budget); check the service's status page.",
+	},
+	circuit: {
+		title: 'Circuit Open',
+		description: 'Calls to this service fail at once while it recovers.',
+		cause: 'Requests to this service failed many times in a row, so the client stopped sending them for a while to let it recover.',
+		solution: 'Retry after the time given in retryAt: one probe request then checks whether the service is back.',
+	},
 });

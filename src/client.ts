@@ -11,6 +11,7 @@ import ky, {
 import type { SteadfetchError } from './errors/base.ts';
 import { createError } from './errors/create.ts';
 import { type ClientConfig, type ClientOptions, normalizeClientOptions, normalizeLimit, ownOptionNames, type Policy } from './options.ts';
+import { guardDecision, type OriginGuard, Origins, report } from './origins.ts';
 import {
 	type Allowance,
 	allowanceKey,
@@ -34,6 +35,8 @@ interface Call {
 	/** This call's own attempts (the tally may count a whole job's). */
 	attempts: number;
 	attemptStart: number;
+	/** The budget and breaker of the origin of the attempt in flight. */
+	guard: OriginGuard | undefined;
 	plannedDelay: number | undefined;
 	stop: Decision | undefined;
 }
@@ -51,9 +54,12 @@ const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 
 const outcomeOf = (error: unknown): Outcome | undefined =>
 	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
 
-const record = ({ tally, attemptStart }: Call, outcome: Outcome | undefined): void => {
+const record = ({ tally, attemptStart, guard, policy }: Call, outcome: Outcome | undefined): void => {
 	if (tally.history.length >= tally.attempts) {
 		return;
+	}
+	if (outcome !== undefined) {
+		report(guard, isTransient(policy, outcome), Date.now());
 	}
 	tally.history.push({
 		attempt: tally.attempts,
@@ -109,6 +115,8 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 	const { policy } = config;
 	const { hooks = {}, ...kyOptions } = config.kyOptions;
 	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
+	// Per-origin retry budget and circuit breaker: this client's own, shared by its extend()ed copies and job.client() views.
+	const origins = new Origins(config.budget, config.breaker);
 
 	const begin = (request: KyOptions): void => {
 		for (const name of ownOptionNames) {
@@ -141,6 +149,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			allowance,
 			attempts: 0,
 			attemptStart: 0,
+			guard: undefined,
 			plannedDelay: undefined,
 			stop: undefined,
 		};
@@ -150,7 +159,8 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			if (outcome === undefined) {
 				return false;
 			}
-			const decision = spend(call.allowance, judge(call, error, retryCount, outcome), Date.now());
+			const now = Date.now();
+			const decision = spend(call.allowance, guardDecision(call.guard, judge(call, error, retryCount, outcome), now), now);
 			if (!decision.retry) {
 				call.stop = decision;
 				return false;
@@ -178,6 +188,23 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 		request.retry = { ...baseRetry, limit, shouldRetry, delay };
 		const fetch = request.fetch;
 		request.fetch = (input, init) => {
+			const sent = input as Request;
+			call.guard = origins.of(sent.url);
+			const admission = call.guard?.breaker?.admit(Date.now());
+			if (admission && !admission.admitted) {
+				// Refused before sending: a CircuitOpenError, which passes through beforeError untouched.
+				const refusal = createError({
+					...config,
+					outcome: 'circuit',
+					retryable: true,
+					request: sent,
+					attempts: call.tally.attempts,
+					history: call.tally.history,
+					decision: { retry: false, reason: 'circuit-open', retryAt: admission.retryAt },
+				});
+				policy.onGiveUp?.(refusal);
+				return Promise.reject(refusal);
+			}
 			call.attempts++;
 			call.tally.attempts++;
 			call.attemptStart = clock();

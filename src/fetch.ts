@@ -1,6 +1,7 @@
 import isNetworkError from 'is-network-error';
 import { createError } from './errors/create.ts';
 import { type FetchConfig, type FetchOptions, normalizeFetchOptions } from './options.ts';
+import { guardDecision, Origins, report } from './origins.ts';
 import { type Allowance, type Decision, decide, isRepeatable, isTransient, type Outcome, sleep, spend, type Tally } from './policy.ts';
 
 const clock = (): number => globalThis.performance.now();
@@ -57,6 +58,7 @@ The fetch behind `createFetch`, and behind a job's `job.fetch()`, whose retries 
 */
 export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?: number): typeof globalThis.fetch {
 	const { policy } = config;
+	const origins = new Origins(config.budget, config.breaker);
 	const steadfetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
 		const send = config.fetch ?? globalThis.fetch;
 		const request = isRequest(input) ? input : undefined;
@@ -79,9 +81,31 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 		const replayable = !(init?.body instanceof ReadableStream);
 		const repeatable = replayable && policy.limit > 0 && isRepeatable(policy, method, hasKey);
 		const tally: Tally = allowance?.tally ?? { attempts: 0, history: [] };
+		const url = request?.url ?? String(input);
+		const guard = origins.of(url);
+		const describe = (outcome: Outcome | 'circuit', response: Response | undefined, decision: Decision, cause?: unknown, data?: unknown) =>
+			createError({
+				...config,
+				outcome,
+				retryable: outcome === 'circuit' || isTransient(policy, outcome),
+				request: new Request(url, { method, ...(headers ? { headers } : {}) }),
+				response,
+				data,
+				attempts: tally.attempts,
+				history: tally.history,
+				decision,
+				cause,
+				shape: 'fetch',
+			});
 
 		for (let retry = 1; ; retry++) {
 			signal?.throwIfAborted();
+			const admission = guard?.breaker?.admit(Date.now());
+			if (admission && !admission.admitted) {
+				const refusal = describe('circuit', undefined, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
+				policy.onGiveUp?.(refusal);
+				throw refusal;
+			}
 			const last = !repeatable || retry > policy.limit;
 			const started = clock();
 			tally.attempts++;
@@ -109,6 +133,7 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			if (record) {
 				tally.history.push(record);
 			}
+			report(guard, !response || isTransient(policy, response.status), Date.now());
 			// Below 400 is no failure: 2xx, a 3xx the caller asked to see (redirect: 'manual', 304), an opaque response.
 			if (response && response.status < 400) {
 				return response;
@@ -117,43 +142,33 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			const decision: Decision = replayable
 				? spend(
 						allowance,
-						decide(policy, {
-							outcome,
-							method,
-							hasIdempotencyKey: hasKey,
-							retry,
-							headers: response?.headers,
-							remainingMs: deadline === undefined ? undefined : deadline - now,
+						guardDecision(
+							guard,
+							decide(policy, {
+								outcome,
+								method,
+								hasIdempotencyKey: hasKey,
+								retry,
+								headers: response?.headers,
+								remainingMs: deadline === undefined ? undefined : deadline - now,
+								now,
+							}),
 							now,
-						}),
+						),
 						now,
 					)
 				: isTransient(policy, outcome)
 					? { retry: false, reason: 'unreplayable-body' }
 					: { retry: false, reason: 'permanent' };
-			const describe = (data?: unknown) =>
-				createError({
-					...config,
-					outcome,
-					retryable: isTransient(policy, outcome),
-					request: new Request(request?.url ?? String(input), { method, ...(headers ? { headers } : {}) }),
-					response,
-					data,
-					attempts: tally.attempts,
-					history: tally.history,
-					decision,
-					cause: failure,
-					shape: 'fetch',
-				});
 			if (!decision.retry) {
 				if (response && !config.throwHttpErrors) {
 					if (policy.onGiveUp) {
-						policy.onGiveUp(describe());
+						policy.onGiveUp(describe(outcome, response, decision, failure));
 					}
 					// What the server sent, untouched: the caller's own error handling reads it.
 					return response;
 				}
-				const error = describe(response && (await readData(response)));
+				const error = describe(outcome, response, decision, failure, response && (await readData(response)));
 				policy.onGiveUp?.(error);
 				throw error;
 			}
@@ -162,7 +177,12 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			}
 			// A response that is not returned must not hold its connection.
 			void response?.body?.cancel().catch(() => undefined);
-			policy.onRetry?.({ error: describe(), attempt: retry + 1, maxAttempts: policy.limit + 1, delayMs: decision.delayMs });
+			policy.onRetry?.({
+				error: describe(outcome, response, decision, failure),
+				attempt: retry + 1,
+				maxAttempts: policy.limit + 1,
+				delayMs: decision.delayMs,
+			});
 			await sleep(decision.delayMs, signal);
 		}
 	};

@@ -1,3 +1,5 @@
+export type { Admission, BreakerEvent, BreakerOptions, BreakerState } from './breaker.ts';
+export type { BudgetOptions } from './budget.ts';
 export type { Catalog, CatalogEntry } from './catalog.ts';
 export { parseCatalog } from './catalog.ts';
 export { createClient, steadfetch, steadfetch as default } from './client.ts';
@@ -10,12 +12,8 @@ export type {
 	SteadfetchErrorJson,
 	SteadfetchFields,
 } from './errors/base.ts';
-export {
-	isHttpStatusError,
-	isNetworkError,
-	isSteadfetchError,
-	isTimeoutError,
-} from './errors/guards.ts';
+export { CircuitOpenError } from './errors/circuit.ts';
+export { isCircuitOpenError, isHttpStatusError, isNetworkError, isSteadfetchError, isTimeoutError } from './errors/guards.ts';
 export type { HttpErrorInit } from './errors/http.ts';
 export {
 	BadRequestError,

@@ -1,4 +1,6 @@
 import type { Options as KyOptions } from 'ky';
+import type { BreakerOptions, BreakerSettings } from './breaker.ts';
+import type { BudgetOptions } from './budget.ts';
 import { apiCatalog, generalCatalog } from './catalog.data.ts';
 import { type Catalog, type CatalogEntry, isCatalogKey, mergeCatalogs } from './catalog.ts';
 import type { SteadfetchError } from './errors/base.ts';
@@ -94,6 +96,16 @@ export interface RequestPolicyOptions extends SharedOptions {
 	@default false
 	*/
 	readonly idempotencyKey?: boolean | (() => string);
+	/**
+	The retry budget per origin: successes earn tokens, retries spend them, so that retries add at most a fraction of the traffic when a service fails broadly. `false` turns it off.
+	@default {ratio: 0.5, capacity: 10}
+	*/
+	readonly budget?: BudgetOptions | false;
+	/**
+	The circuit breaker per origin: after `failureThreshold` transient failures in a row, calls fail at once with a `CircuitOpenError` for `openMs`, then one probe decides. `false` turns it off.
+	@default {failureThreshold: 5, openMs: 10000}
+	*/
+	readonly breaker?: BreakerOptions | false;
 }
 
 /**
@@ -154,6 +166,10 @@ export interface RequestConfig {
 	readonly secrets: readonly string[];
 	/** Header names whose values are masked beyond the usual credential headers. */
 	readonly secretHeaders: readonly string[];
+	/** The per-origin retry budget, or undefined when off. */
+	readonly budget: Required<BudgetOptions> | undefined;
+	/** The per-origin circuit breaker, or undefined when off. */
+	readonly breaker: BreakerSettings | undefined;
 }
 
 /** Everything `createClient` needs, validated. */
@@ -281,7 +297,7 @@ const normalizeCatalog = (catalog: unknown): Catalog => {
 	}
 	for (const [key, entry] of Object.entries(catalog)) {
 		if (!isCatalogKey(key)) {
-			reject('catalog', "keys that are status codes (100-599), '4xx', '5xx', 'network' or 'timeout'", key);
+			reject('catalog', "keys that are status codes (100-599), '4xx', '5xx', 'network', 'timeout', 'budget' or 'circuit'", key);
 		}
 		if (!isRecord(entry)) {
 			reject(`catalog.${key}`, 'an object with title, description, cause and solution', entry);
@@ -359,8 +375,54 @@ export function normalizePolicy(options: RequestPolicyOptions): Policy {
 	return Object.freeze({ ...normalizeRetryOptions(retry), idempotencyKey: generate, onRetry, onGiveUp });
 }
 
+const known = (path: string, value: Record<string, unknown>, names: readonly string[]): void => {
+	for (const key of Object.keys(value)) {
+		if (!names.includes(key)) {
+			throw new TypeError(`Unknown option \`${path}.${key}\`.`);
+		}
+	}
+};
+
+const normalizeBudget = (budget: unknown): RequestConfig['budget'] => {
+	if (budget === false) {
+		return undefined;
+	}
+	const options = budget ?? {};
+	if (!isRecord(options)) {
+		reject('budget', 'an object or false', budget);
+	}
+	known('budget', options, ['ratio', 'capacity']);
+	return Object.freeze({
+		ratio: number('budget.ratio', options.ratio, 0.5, 0, 100),
+		capacity: number('budget.capacity', options.capacity, 10, 1, 1_000_000),
+	});
+};
+
+const normalizeBreaker = (breaker: unknown): RequestConfig['breaker'] => {
+	if (breaker === false) {
+		return undefined;
+	}
+	const options = breaker ?? {};
+	if (!isRecord(options)) {
+		reject('breaker', 'an object or false', breaker);
+	}
+	known('breaker', options, ['failureThreshold', 'openMs', 'onStateChange']);
+	const failureThreshold = options.failureThreshold ?? 5;
+	if (typeof failureThreshold !== 'number' || !Number.isInteger(failureThreshold) || failureThreshold < 1) {
+		reject('breaker.failureThreshold', 'a positive integer', failureThreshold);
+	}
+	callback('breaker.onStateChange', options.onStateChange);
+	return Object.freeze({
+		failureThreshold,
+		openMs: number('breaker.openMs', options.openMs, 10_000, 1),
+		onStateChange: options.onStateChange as BreakerOptions['onStateChange'],
+	});
+};
+
 const requestConfig = (options: RequestPolicyOptions, secrets: readonly string[], secretHeaders: readonly string[]): RequestConfig => ({
 	policy: normalizePolicy(options),
+	budget: normalizeBudget(options.budget),
+	breaker: normalizeBreaker(options.breaker),
 	catalog: mergeCatalogs(options.catalog === undefined ? {} : normalizeCatalog(options.catalog), apiCatalog, generalCatalog),
 	secrets: Object.freeze(secrets),
 	secretHeaders: Object.freeze(secretHeaders),

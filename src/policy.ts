@@ -20,6 +20,10 @@ export type StopReason =
 	| 'deadline'
 	/** The job this call ran in has spent its retries. */
 	| 'allowance'
+	/** The origin's retry budget is spent: the service is failing broadly, and retries were withheld to protect it. */
+	| 'budget'
+	/** The origin's circuit breaker is open. */
+	| 'circuit-open'
 	/** The request body is a stream that was sent once and cannot be sent again. */
 	| 'unreplayable-body';
 

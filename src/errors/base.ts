@@ -6,7 +6,7 @@ const brand: unique symbol = Symbol.for('steadfetch.error') as never;
 const redactedUrl: unique symbol = Symbol('url') as never;
 
 /** The kinds of failure a steadfetch error stands for. */
-export type ErrorKind = 'http' | 'network' | 'timeout';
+export type ErrorKind = 'http' | 'network' | 'timeout' | 'circuit';
 
 /** The API documentation's troubleshooting advice for a failure. */
 export interface Advice {
@@ -142,19 +142,21 @@ const notRetriedNote: Partial<Record<StopReason, string>> = {
 	'not-idempotent': ' Not retried: the method is not idempotent and the request has no Idempotency-Key header.',
 	'wait-over-cap': ' Not retried: the server asked for a longer wait than retry.maxDelayMs allows.',
 	deadline: ' Not retried: the wait would run past totalTimeout.',
+	budget: ' Not retried: the retry budget for this origin is spent.',
+	'circuit-open': ' Not retried: the circuit breaker for this origin is open.',
+	allowance: " Not retried: the job's retries are spent.",
 };
+// Stops after which the time to come back is the news.
+const waitStops = new Set<StopReason | undefined>(['wait-over-cap', 'deadline', 'budget', 'circuit-open']);
 
 /** The one-line message: status, method, redacted URL, attempts, description, solution. Never the body. */
 export function formatMessage(details: ErrorDetails): string {
 	const what = details.kind === 'http' ? String(details.status) : details.title;
 	const attempts = details.attempts > 1 ? ` (${details.attempts} attempts)` : '';
 	const solution = details.advice.solution ? ` Solution: ${details.advice.solution}` : '';
-	const note = (details.stopReason && notRetriedNote[details.stopReason]) ?? '';
-	// Only when the call gave up early because of the wait: then the time to come back is the news.
+	const note = (details.kind !== 'circuit' && details.stopReason && notRetriedNote[details.stopReason]) || '';
 	const when =
-		details.retryAt !== undefined && (details.stopReason === 'wait-over-cap' || details.stopReason === 'deadline')
-			? ` Retry after ${new Date(details.retryAt).toISOString()}.`
-			: '';
+		details.retryAt !== undefined && waitStops.has(details.stopReason) ? ` Retry after ${new Date(details.retryAt).toISOString()}.` : '';
 	return `${what} ${details.method} ${details.url}${attempts}: ${details.description || details.title}${solution}${note}${when}`;
 }
 

@@ -2,6 +2,7 @@ import { type CatalogEntry, lookupAdvice } from '../catalog.ts';
 import type { Decision, Outcome } from '../policy.ts';
 import { redactUrl } from '../redact.ts';
 import { type AttemptRecord, type ErrorDetails, type SteadfetchError, safeCause } from './base.ts';
+import { CircuitOpenError } from './circuit.ts';
 import { createHttpError } from './http.ts';
 import { FetchNetworkError, NetworkError, TimeoutError } from './network.ts';
 
@@ -10,7 +11,8 @@ export interface FailureReport {
 	readonly catalog: Readonly<Record<string, CatalogEntry>>;
 	readonly secrets: readonly string[];
 	readonly secretHeaders: readonly string[];
-	readonly outcome: Outcome;
+	/** How the call ended: a status, a failure without a response, or a refusal by the open circuit. */
+	readonly outcome: Outcome | 'circuit';
 	/** Whether the policy counts the outcome as transient. */
 	readonly retryable: boolean;
 	/** The request as sent (it is copied with secrets masked, never kept). */
@@ -30,15 +32,22 @@ export interface FailureReport {
 /** The enriched error for a failure: the class for its status or kind, the docs' advice, the history, nothing secret. */
 export function createError(report: FailureReport): SteadfetchError {
 	const { outcome, request, response, decision, retryable } = report;
-	const advice = lookupAdvice(report.catalog, outcome);
 	const stopped = decision && !decision.retry ? decision : undefined;
+	const advice = lookupAdvice(report.catalog, outcome);
+	// Withheld retries explain themselves: the service is failing broadly, not just this request.
+	const guarded =
+		stopped?.reason === 'budget'
+			? lookupAdvice(report.catalog, 'budget')
+			: stopped?.reason === 'circuit-open'
+				? lookupAdvice(report.catalog, 'circuit')
+				: advice;
 	const details: ErrorDetails = {
 		kind: typeof outcome === 'number' ? 'http' : outcome,
 		status: response?.status,
 		// A status the docs do not name keeps the server's reason phrase before the class's title.
 		title: (response && (report.catalog[String(outcome)]?.title || response.statusText)) || advice.title,
 		description: advice.description,
-		advice: { cause: advice.cause, solution: advice.solution },
+		advice: { cause: guarded.cause, solution: guarded.solution },
 		method: request.method,
 		url: redactUrl(request.url, report.secrets),
 		data: report.data,
@@ -52,6 +61,9 @@ export function createError(report: FailureReport): SteadfetchError {
 	const init = { details, headers: request.headers, secretHeaders: report.secretHeaders };
 	if (response) {
 		return createHttpError({ ...init, response });
+	}
+	if (outcome === 'circuit') {
+		return new CircuitOpenError(init);
 	}
 	if (outcome === 'network') {
 		return report.shape === 'fetch'

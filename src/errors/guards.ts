@@ -1,4 +1,5 @@
 import { errorKind, type SteadfetchError } from './base.ts';
+import type { CircuitOpenError } from './circuit.ts';
 import type { HttpStatusError } from './http.ts';
 import type { NetworkError, TimeoutError } from './network.ts';
 
@@ -14,3 +15,6 @@ export const isNetworkError = (value: unknown): value is NetworkError => errorKi
 
 /** True for steadfetch's `TimeoutError`. */
 export const isTimeoutError = (value: unknown): value is TimeoutError => errorKind(value) === 'timeout';
+
+/** True for steadfetch's `CircuitOpenError` (refused without a request by an open circuit breaker). */
+export const isCircuitOpenError = (value: unknown): value is CircuitOpenError => errorKind(value) === 'circuit';

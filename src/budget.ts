@@ -1,0 +1,51 @@
+/**
+Options of the retry budget: a token bucket per origin, shared by every call of a client (or of a drop-in fetch). Successes earn tokens, retries spend them, so retries can only add a fraction of the traffic that succeeds: when a service fails broadly, retries stop multiplying its load.
+*/
+export interface BudgetOptions {
+	/**
+	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run.
+	@default 0.5
+	*/
+	readonly ratio?: number;
+	/**
+	Tokens the bucket holds at most, and starts with: the burst of retries allowed before any success.
+	@default 10
+	*/
+	readonly capacity?: number;
+}
+
+/** A token bucket: successes earn `ratio`, a retry spends 1, never more than `capacity`. */
+export class RetryBudget {
+	readonly #capacity: number;
+	readonly #ratio: number;
+	#tokens: number;
+
+	constructor(options: Required<BudgetOptions>) {
+		this.#capacity = options.capacity;
+		this.#ratio = options.ratio;
+		this.#tokens = options.capacity;
+	}
+
+	/** Tokens left: how many retries may still be made before the next success. */
+	get tokens(): number {
+		return this.#tokens;
+	}
+
+	/** Record an attempt that did not fail transiently. */
+	earn(): void {
+		this.#tokens = Math.min(this.#capacity, this.#tokens + this.#ratio);
+	}
+
+	/** Take the token for one retry; false when none is left, and the retry must be withheld. */
+	spend(): boolean {
+		if (this.#tokens < 1) {
+			return false;
+		}
+		this.#tokens -= 1;
+		return true;
+	}
+
+	toJSON(): { tokens: number; capacity: number; ratio: number } {
+		return { tokens: this.#tokens, capacity: this.#capacity, ratio: this.#ratio };
+	}
+}

@@ -1,0 +1,29 @@
+import { redactHeaders } from '../redact.ts';
+import { decorate, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
+import type { FailureInit } from './network.ts';
+
+export interface CircuitOpenError extends SteadfetchFields {
+	readonly request: Request;
+	/** Always undefined: no request was sent. */
+	readonly data: unknown;
+}
+
+/**
+The call was refused without a request: the origin's circuit breaker is open after repeated failures. `retryAt` says when a probe request will be let through; `retryable` is true.
+*/
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor.
+export class CircuitOpenError extends Error {
+	constructor(init: FailureInit) {
+		super('circuit open');
+		Object.defineProperty(this, 'request', {
+			value: safeRequest(init.details.method, init.details.url, redactHeaders(init.headers, init.secretHeaders)),
+			writable: true,
+			configurable: true,
+		});
+		decorate(this, 'CircuitOpenError', init.details);
+	}
+
+	toJSON(): SteadfetchErrorJson {
+		return toJson(this);
+	}
+}

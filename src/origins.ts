@@ -1,0 +1,77 @@
+import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
+import { type BudgetOptions, RetryBudget } from './budget.ts';
+import type { Decision } from './policy.ts';
+
+/** The budget and breaker of one origin; either is undefined when turned off. */
+export interface OriginGuard {
+	readonly budget: RetryBudget | undefined;
+	readonly breaker: CircuitBreaker | undefined;
+}
+
+// A client that talks to endless origins (a crawler) must not grow without bound: the oldest origins are forgotten.
+const maxOrigins = 256;
+
+/** The per-origin state of one client or one drop-in fetch. */
+export class Origins {
+	readonly #budget: Required<BudgetOptions> | undefined;
+	readonly #breaker: BreakerSettings | undefined;
+	readonly #guards = new Map<string, OriginGuard>();
+
+	constructor(budget: Required<BudgetOptions> | undefined, breaker: BreakerSettings | undefined) {
+		this.#budget = budget;
+		this.#breaker = breaker;
+	}
+
+	/** The guard of the URL's origin; undefined when both budget and breaker are off. */
+	of(url: string): OriginGuard | undefined {
+		if (!this.#budget && !this.#breaker) {
+			return undefined;
+		}
+		// A relative URL (a browser's fetch('/api')) belongs to the page's origin.
+		const base = (globalThis as { location?: { href: string } }).location?.href;
+		const origin = URL.canParse(url, base) ? new URL(url, base).origin : url;
+		let guard = this.#guards.get(origin);
+		if (guard) {
+			// Map order is insertion order: refresh this origin's place.
+			this.#guards.delete(origin);
+		} else {
+			guard = {
+				budget: this.#budget && new RetryBudget(this.#budget),
+				breaker: this.#breaker && new CircuitBreaker(origin, this.#breaker),
+			};
+			if (this.#guards.size >= maxOrigins) {
+				this.#guards.delete(this.#guards.keys().next().value as string);
+			}
+		}
+		this.#guards.set(origin, guard);
+		return guard;
+	}
+}
+
+/** Tell the origin's guard how an attempt ended. */
+export function report(guard: OriginGuard | undefined, transient: boolean, now: number): void {
+	if (!guard) {
+		return;
+	}
+	if (transient) {
+		guard.breaker?.failure(now);
+	} else {
+		guard.breaker?.success();
+		guard.budget?.earn();
+	}
+}
+
+/** A retry the policy allows may still be withheld: the circuit opened, or the origin's retry budget is spent. */
+export function guardDecision(guard: OriginGuard | undefined, decision: Decision, now: number): Decision {
+	if (!guard || !decision.retry) {
+		return decision;
+	}
+	const openUntil = guard.breaker?.retryAt;
+	if (openUntil !== undefined) {
+		return { retry: false, reason: 'circuit-open', retryAt: openUntil };
+	}
+	if (guard.budget && !guard.budget.spend()) {
+		return { retry: false, reason: 'budget', retryAt: now + decision.delayMs };
+	}
+	return decision;
+}
