@@ -3,7 +3,7 @@ import ky from 'ky';
 import { type BreakerEvent, CircuitBreaker } from '../src/breaker.ts';
 import { RetryBudget } from '../src/budget.ts';
 import { CircuitOpenError, type ClientOptions, createClient, createFetch, isCircuitOpenError, isSteadfetchError } from '../src/index.ts';
-import { startLoopback } from './support/loopback.ts';
+import { withLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 
 const fast = { baseDelayMs: 1, maxDelayMs: 5 };
@@ -160,8 +160,8 @@ describe('withholds retries when an origin fails broadly (retry budget)', () => 
 		const a = serve('GET', '/a', times(10, { status: 500 }));
 		const api = createClient({ retry: fast, breaker: false, budget: { capacity: 1 } });
 		await failure(api.get(`${origin}/a`));
-		await withServer(async (url, server) => {
-			await failure(api.get(`${url}/b`));
+		await withLoopback(times(10, { status: 500 }), async (server) => {
+			await failure(api.get(`${server.url}/b`));
 			assert.equal(server.count, 2, 'the other origin still has its token');
 		});
 		assert.equal(a.count, 2);
@@ -176,15 +176,6 @@ describe('withholds retries when an origin fails broadly (retry budget)', () => 
 		assert.equal(seen.count, 30);
 	});
 });
-
-const withServer = async (run: (url: string, server: { readonly count: number }) => Promise<void>) => {
-	const server = await startLoopback(times(10, { status: 500 }) as never);
-	try {
-		await run(server.url, server);
-	} finally {
-		await server.close();
-	}
-};
 
 describe('fails fast while an origin is down (circuit breaker)', () => {
 	const options = (events: BreakerEvent[]): ClientOptions => ({

@@ -10,7 +10,15 @@ import ky, {
 } from 'ky';
 import type { SteadfetchError } from './errors/base.ts';
 import { createError } from './errors/create.ts';
-import { type ClientConfig, type ClientOptions, normalizeClientOptions, normalizeLimit, ownOptionNames, type Policy } from './options.ts';
+import {
+	type ClientConfig,
+	type ClientOptions,
+	normalizeClientOptions,
+	normalizeLimit,
+	ownOptionNames,
+	type Policy,
+	validateHeaders,
+} from './options.ts';
 import { guardDecision, type OriginGuard, Origins, report } from './origins.ts';
 import {
 	type Allowance,
@@ -23,6 +31,7 @@ import {
 	spend,
 	type Tally,
 } from './policy.ts';
+import { redactUrl } from './redact.ts';
 
 /** What one call (one `client.get(...)`, all its attempts) keeps while it runs. */
 interface Call {
@@ -99,6 +108,30 @@ const enrich = (config: ClientConfig, call: Call, error: Failure, outcome: Outco
 	});
 };
 
+// ky builds the Request synchronously, before any hook: the runtime's error for a malformed URL quotes it, query string
+// and all (Node: "Failed to parse URL from …", Deno: "Invalid URL: '…'"). The copy names the URL without its query.
+const unparsable = /^(?:Failed to parse URL from |Invalid URL: )'?(.*?)'?$/s;
+const sanitize = (error: unknown, secrets: readonly string[]): unknown => {
+	const match = error instanceof TypeError ? unparsable.exec(error.message) : null;
+	return match ? new TypeError(`Invalid URL: ${redactUrl(match[1] ?? '', secrets)}`) : error;
+};
+const requestMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'query'] as const;
+
+function guardInputs(instance: KyInstance, secrets: readonly string[]): KyInstance {
+	const guarded = <F extends (...parameters: never[]) => unknown>(call: F): F =>
+		((...parameters: Parameters<F>) => {
+			try {
+				return call(...parameters);
+			} catch (error) {
+				throw sanitize(error, secrets);
+			}
+		}) as F;
+	return Object.assign(guarded(instance), instance, {
+		...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
+		extend: ((options) => guardInputs(instance.extend(options), secrets)) as KyInstance['extend'],
+	});
+}
+
 /**
 Create a ky instance that retries transient failures with exponential backoff and full jitter, honours `Retry-After`, fails fast on every other status, and throws errors that carry the API's troubleshooting advice.
 
@@ -124,6 +157,8 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				throw new TypeError(`\`${name}\` is set by createClient, not per request or by extend.`);
 			}
 		}
+		// Checked before ky builds its Headers, whose error would quote the value (a secret, maybe).
+		validateHeaders(request.headers);
 		if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
 			throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
 		}
@@ -212,57 +247,60 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 		};
 	};
 
-	return ky.create({
-		...kyOptions,
-		retry: baseRetry,
-		hooks: {
-			init: [begin, ...(hooks.init ?? [])],
-			beforeRequest: [
-				({ request }) => {
-					if (policy.idempotencyKey && /^(?:POST|PATCH)$/i.test(request.method) && !request.headers.has('idempotency-key')) {
-						const key = policy.idempotencyKey();
-						if (typeof key !== 'string' || key === '') {
-							throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
+	return guardInputs(
+		ky.create({
+			...kyOptions,
+			retry: baseRetry,
+			hooks: {
+				init: [begin, ...(hooks.init ?? [])],
+				beforeRequest: [
+					({ request }) => {
+						if (policy.idempotencyKey && /^(?:POST|PATCH)$/i.test(request.method) && !request.headers.has('idempotency-key')) {
+							const key = policy.idempotencyKey();
+							if (typeof key !== 'string' || key === '') {
+								throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
+							}
+							// Set once, before ky clones the request for retries: every attempt carries the same key.
+							request.headers.set('Idempotency-Key', key);
 						}
-						// Set once, before ky clones the request for retries: every attempt carries the same key.
-						request.headers.set('Idempotency-Key', key);
-					}
-				},
-				...(hooks.beforeRequest ?? []),
-			],
-			afterResponse: [
-				({ response, options: normalized }) => {
-					const call = callOf(normalized);
-					if (call) {
-						record(call, response.status);
-					}
-				},
-				...(hooks.afterResponse ?? []),
-			],
-			beforeRetry: hooks.beforeRetry ?? [],
-			beforeError: [
-				({ error, options: normalized }) => {
-					const call = callOf(normalized);
-					const outcome = outcomeOf(error);
-					// Aborts, errors thrown by hooks and schema failures are the caller's own: they pass through untouched.
-					if (!call || outcome === undefined) {
-						return error;
-					}
-					record(call, outcome);
-					// ky stops at the limit without asking shouldRetry: work out the reason and the retry time here.
-					let decision = call.stop ?? (isTransient(call.policy, outcome) ? judge(call, error, call.attempts, outcome) : undefined);
-					if (decision?.retry) {
-						// The policy would go on, so ky stopped for its own reason: the call's totalTimeout ran out.
-						decision = { retry: false, reason: 'deadline', retryAt: Date.now() + decision.delayMs };
-					}
-					const enriched = enrich(config, call, error, outcome, decision);
-					policy.onGiveUp?.(enriched);
-					return enriched;
-				},
-				...(hooks.beforeError ?? []),
-			],
-		},
-	});
+					},
+					...(hooks.beforeRequest ?? []),
+				],
+				afterResponse: [
+					({ response, options: normalized }) => {
+						const call = callOf(normalized);
+						if (call) {
+							record(call, response.status);
+						}
+					},
+					...(hooks.afterResponse ?? []),
+				],
+				beforeRetry: hooks.beforeRetry ?? [],
+				beforeError: [
+					({ error, options: normalized }) => {
+						const call = callOf(normalized);
+						const outcome = outcomeOf(error);
+						// Aborts, errors thrown by hooks and schema failures are the caller's own: they pass through untouched.
+						if (!call || outcome === undefined) {
+							return error;
+						}
+						record(call, outcome);
+						// ky stops at the limit without asking shouldRetry: work out the reason and the retry time here.
+						let decision = call.stop ?? (isTransient(call.policy, outcome) ? judge(call, error, call.attempts, outcome) : undefined);
+						if (decision?.retry) {
+							// The policy would go on, so ky stopped for its own reason: the call's totalTimeout ran out.
+							decision = { retry: false, reason: 'deadline', retryAt: Date.now() + decision.delayMs };
+						}
+						const enriched = enrich(config, call, error, outcome, decision);
+						policy.onGiveUp?.(enriched);
+						return enriched;
+					},
+					...(hooks.beforeError ?? []),
+				],
+			},
+		}),
+		config.secrets,
+	);
 }
 
 /** A client with the default policy and no base URL, for absolute URLs. */

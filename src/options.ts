@@ -337,7 +337,7 @@ const validateHooks = (hooks: unknown): void => {
 };
 
 // undici's own message for a bad header value quotes the value, which may be a secret: check first, name only the header.
-const validateHeaders = (headers: unknown): void => {
+export const validateHeaders = (headers: unknown): void => {
 	if (headers === undefined) {
 		return;
 	}

@@ -42,7 +42,7 @@ export function serve(method: string, path: string, replies: readonly Reply[]): 
 }
 
 /** `n` copies of a reply. */
-export const times = (n: number, reply: Reply): Reply[] => Array.from({ length: n }, () => reply);
+export const times = <R extends object>(n: number, reply: R): R[] => Array.from({ length: n }, () => reply);
 
 // No spec reaches the network; loopback stays open for the specs that run a real server.
 nock.disableNetConnect();
