@@ -2,6 +2,9 @@
 // injects faults by a seeded plan, then the invariants. Sizes by environment: CHAOS_CALLS (per driver), CHAOS_CONCURRENCY,
 // CHAOS_SEED, CHAOS_QUICK=1 (1 MB instead of 50 MB error bodies). Prints a table and one JSON line; exits 1 when an
 // invariant breaks. It must also exit by itself: a timer or socket left open would keep it alive (spec/chaos.spec.ts).
+// The faulty server runs in a child process (this file with --serve), so that its work (a 50 MB body) never stalls
+// the clients' event loop: a stalled loop would time attempts out that the server had answered.
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -195,212 +198,239 @@ const serve = async (request: IncomingMessage, response: ServerResponse) => {
 	}
 };
 
-const server = createServer((request, response) => void serve(request, response));
-server.on('connection', (socket) => {
-	sockets.add(socket);
-	socket.on('close', () => sockets.delete(socket));
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+type Stats = { attempts: [string, { faults: Fault[]; bodies: string[] }][]; faults: [Fault, number][] };
 
-let unhandled = 0;
-process.on('unhandledRejection', () => unhandled++);
-
-// success: the call resolved (for fetch: with a Response of any status, as fetch does); enriched: a steadfetch error;
-// body-read: a 2xx whose body was cut off, read by the caller (the runtime's TypeError); aborted: the caller's own deadline.
-type Settled = 'success' | 'enriched' | 'body-read' | 'aborted' | 'foreign' | 'hang';
-interface Report {
-	readonly driver: string;
-	readonly settled: Record<Settled, number>;
-	readonly slowestMs: number;
-	readonly largestDataChars: number;
+if (process.argv.includes('--serve')) {
+	const server = createServer((request, response) => void serve(request, response));
+	server.on('connection', (socket) => {
+		sockets.add(socket);
+		socket.on('close', () => sockets.delete(socket));
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	process.send?.({ port: (server.address() as AddressInfo).port });
+	process.once('message', () => {
+		const stats: Stats = { attempts: [...attempts.entries()], faults: [...faultCounts.entries()] };
+		process.send?.(stats, () => {
+			for (const socket of sockets) {
+				socket.destroy();
+			}
+			server.close();
+			process.disconnect();
+		});
+	});
+} else {
+	await main();
 }
 
-const allowed = new Set([
-	'BadRequestError',
-	'UnauthenticatedError',
-	'NotFoundError',
-	'InternalServerError',
-	'ClientError',
-	'ServerError',
-	'NetworkError',
-	'TimeoutError',
-	'CircuitOpenError',
-	'TypeError',
-]);
-// Budget and breaker off, so that every fault meets the retry path; the 'guarded' driver runs with them on.
-const options = { retry: { limit, baseDelayMs: 5, maxDelayMs: 50 }, timeout: timeoutMs, totalTimeout: totalTimeoutMs };
-const api = createClient({ ...options, baseUrl: `${base}/`, budget: false, breaker: false });
-const guarded = createClient({ ...options, baseUrl: `${base}/`, breaker: { openMs: 100 } });
-const fetch = createFetch({ retry: options.retry, budget: false, breaker: false });
+async function main(): Promise<void> {
+	const child = fork(new URL(import.meta.url).pathname, ['--serve'], { env: process.env });
+	const { port } = await new Promise<{ port: number }>((resolve) =>
+		child.once('message', (message) => resolve(message as { port: number })),
+	);
+	const base = `http://127.0.0.1:${port}`;
 
-const drivers: Record<string, (id: string, method: string, body: string | undefined) => Promise<unknown>> = {
-	client: (id, method, body) => api(`calls/${id}`, { method, headers: { 'x-chaos-call': id }, ...(body ? { body } : {}) }).text(),
-	guarded: (id, method, body) => guarded(`calls/${id}`, { method, headers: { 'x-chaos-call': id }, ...(body ? { body } : {}) }).text(),
-	fetch: async (id, method, body) => {
-		const controller = new AbortController();
-		// The drop-in fetch has no timeout of its own, as fetch: the caller's signal is its deadline.
-		const timer = setTimeout(() => controller.abort(new Error('caller deadline')), totalTimeoutMs);
-		try {
-			const response = await fetch(`${base}/calls/${id}`, {
-				method,
-				headers: { 'x-chaos-call': id },
-				signal: controller.signal,
-				...(body ? { body } : {}),
-			});
-			return await response.text();
-		} finally {
-			clearTimeout(timer);
-		}
-	},
-	job: (id, method, body) =>
-		retryJob(
-			(job) =>
-				job
-					.client(api)(`calls/${id}`, { method, headers: { 'x-chaos-call': id }, ...(body ? { body } : {}) })
-					.text(),
-			{
-				retry: options.retry,
-				maxRetryTime: maxRetryTimeMs,
-			},
-		),
-};
+	let unhandled = 0;
+	process.on('unhandledRejection', () => unhandled++);
 
-const run = async (driver: string): Promise<Report> => {
-	const settled: Record<Settled, number> = { success: 0, enriched: 0, 'body-read': 0, aborted: 0, foreign: 0, hang: 0 };
-	let slowestMs = 0;
-	let largestDataChars = 0;
-	let next = 0;
-	const deadline = (driver === 'job' ? maxRetryTimeMs : totalTimeoutMs) + margin;
-	const worker = async () => {
-		while (next < calls) {
-			const index = next++;
-			const id = `${driver}-${index}`;
-			const method = index % 3 === 0 ? 'PUT' : 'GET';
-			const started = performance.now();
-			let guard: NodeJS.Timeout | undefined;
-			const hang = new Promise<'hang'>((resolve) => {
-				guard = setTimeout(() => resolve('hang'), deadline);
-			});
-			const outcome = await Promise.race([
-				drivers[driver]?.(id, method, method === 'PUT' ? `body-of-${id}` : undefined).then(
-					() => 'success' as const,
-					(error: unknown) => {
-						if (isSteadfetchError(error) && allowed.has(error.name)) {
-							largestDataChars = Math.max(
-								largestDataChars,
-								typeof error.data === 'string' ? error.data.length : JSON.stringify(error.data ?? '').length,
-							);
-							return 'enriched' as const;
-						}
-						// A body cut off after a 2xx: the call had succeeded, the read of its body failed (fetch semantics).
-						if (error instanceof TypeError && /terminated|aborted|fetch failed/.test(error.message)) {
-							return 'body-read' as const;
-						}
-						if (error instanceof Error && error.message === 'caller deadline') {
-							return 'aborted' as const;
-						}
-						console.error(`${id}: unexpected`, error);
-						return 'foreign' as const;
-					},
-				),
-				hang,
-			]);
-			clearTimeout(guard);
-			settled[outcome ?? 'foreign']++;
-			slowestMs = Math.max(slowestMs, performance.now() - started);
-		}
-	};
-	await Promise.all(Array.from({ length: concurrency }, worker));
-	return { driver, settled, slowestMs: Math.round(slowestMs), largestDataChars };
-};
-
-// Total outage: every request 500, one call at a time. Server requests per logical request.
-const outage = async () => {
-	const figures: Record<string, number> = {};
-	const n = quick ? 100 : 500;
-	const down = createServer((_request, response) => {
-		down.count++;
-		response.writeHead(500).end();
-	}) as ReturnType<typeof createServer> & { count: number };
-	down.count = 0;
-	await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
-	const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}/`;
-	// One client per contender for the whole run, as an app holds it: its per-origin state carries across calls.
-	const steady = createClient({ retry: { baseDelayMs: 1 } });
-	const noBreaker = createClient({ retry: { baseDelayMs: 1 }, breaker: false });
-	const contenders: Record<string, () => Promise<unknown>> = {
-		'steadfetch (defaults)': () => steady.get(url),
-		'steadfetch, breaker off': () => noBreaker.get(url),
-		'plain ky (limit 2)': () => ky.get(url, { retry: { limit: 2, delay: () => 1 } }),
-	};
-	for (const [name, call] of Object.entries(contenders)) {
-		down.count = 0;
-		for (let index = 0; index < n; index++) {
-			await call().catch(() => undefined);
-		}
-		figures[name] = down.count / n;
+	// success: the call resolved (for fetch: with a Response of any status, as fetch does); enriched: a steadfetch error;
+	// body-read: a 2xx whose body was cut off, read by the caller (the runtime's TypeError); aborted: the caller's own deadline.
+	type Settled = 'success' | 'enriched' | 'body-read' | 'aborted' | 'foreign' | 'hang';
+	interface Report {
+		readonly driver: string;
+		readonly settled: Record<Settled, number>;
+		readonly slowestMs: number;
+		readonly largestDataChars: number;
 	}
-	down.closeAllConnections();
-	await new Promise<void>((resolve) => down.close(() => resolve()));
-	return { calls: n, requestsPerCall: figures };
-};
 
-const heapBefore = heap();
-const started = performance.now();
-const reports: Report[] = [];
-for (const driver of Object.keys(drivers)) {
-	reports.push(await run(driver));
-}
-const outageFigures = await outage();
-for (const socket of sockets) {
-	socket.destroy();
-}
-server.closeAllConnections();
-await new Promise<void>((resolve) => server.close(() => resolve()));
-// undici closes its idle sockets shortly after the server goes.
-await new Promise((resolve) => setTimeout(resolve, 100));
-const heapDeltaMb = (heap() - heapBefore) / 2 ** 20;
+	const allowed = new Set([
+		'BadRequestError',
+		'UnauthenticatedError',
+		'NotFoundError',
+		'InternalServerError',
+		'ClientError',
+		'ServerError',
+		'NetworkError',
+		'TimeoutError',
+		'CircuitOpenError',
+		'TypeError',
+	]);
+	// Budget and breaker off, so that every fault meets the retry path; the 'guarded' driver runs with them on.
+	const options = { retry: { limit, baseDelayMs: 5, maxDelayMs: 50 }, timeout: timeoutMs, totalTimeout: totalTimeoutMs };
+	const api = createClient({ ...options, baseUrl: `${base}/`, budget: false, breaker: false });
+	const guarded = createClient({ ...options, baseUrl: `${base}/`, breaker: { openMs: 100 } });
+	const fetch = createFetch({ retry: options.retry, budget: false, breaker: false });
 
-const maxAttempts = Math.max(...[...attempts.values()].map((seen) => seen.faults.length));
-const retriedFailFast = [...attempts.values()].filter((seen) => seen.faults.slice(0, -1).some((fault) => failFast.has(fault))).length;
-const changedBodies = [...attempts.entries()].filter(([, seen]) => new Set(seen.bodies).size > 1).length;
-const invariants = {
-	'every call settled (no hang)': reports.every((report) => report.settled.hang === 0),
-	'only successes and enriched errors': reports.every((report) => report.settled.foreign === 0),
-	'no unhandled rejection': unhandled === 0,
-	[`at most limit + 1 = ${limit + 1} requests per call`]: maxAttempts <= limit + 1,
-	'fail-fast statuses never retried': retriedFailFast === 0,
-	'retried bodies equal the original': changedBodies === 0,
-	'error data bounded (<= 8.3 KB)': reports.every((report) => report.largestDataChars <= 8300),
-	[`heap after GC within ${quick ? 16 : 32} MB of the start`]: heapDeltaMb <= (quick ? 16 : 32),
-	'outage: at most 1.1x requests per call': Object.entries(outageFigures.requestsPerCall).every(
-		([name, ratio]) => name.startsWith('plain') || ratio <= 1.1,
-	),
-};
+	const drivers: Record<string, (id: string, method: string, body: string | undefined) => Promise<unknown>> = {
+		client: (id, method, body) => api(`calls/${id}`, { method, headers: { 'x-chaos-call': id }, ...(body ? { body } : {}) }).text(),
+		guarded: (id, method, body) => guarded(`calls/${id}`, { method, headers: { 'x-chaos-call': id }, ...(body ? { body } : {}) }).text(),
+		fetch: async (id, method, body) => {
+			const controller = new AbortController();
+			// The drop-in fetch has no timeout of its own, as fetch: the caller's signal is its deadline.
+			const timer = setTimeout(() => controller.abort(new Error('caller deadline')), totalTimeoutMs);
+			try {
+				const response = await fetch(`${base}/calls/${id}`, {
+					method,
+					headers: { 'x-chaos-call': id },
+					signal: controller.signal,
+					...(body ? { body } : {}),
+				});
+				return await response.text();
+			} finally {
+				clearTimeout(timer);
+			}
+		},
+		job: (id, method, body) =>
+			retryJob(
+				(job) =>
+					job
+						.client(api)(`calls/${id}`, { method, headers: { 'x-chaos-call': id }, ...(body ? { body } : {}) })
+						.text(),
+				{
+					retry: options.retry,
+					maxRetryTime: maxRetryTimeMs,
+				},
+			),
+	};
 
-const summary = {
-	seed,
-	callsPerDriver: calls,
-	concurrency,
-	seconds: Math.round((performance.now() - started) / 100) / 10,
-	faultsInjected: [...faultCounts.values()].reduce((sum, count) => sum + count, 0) - (faultCounts.get('ok') ?? 0),
-	requests: [...faultCounts.values()].reduce((sum, count) => sum + count, 0),
-	faults: Object.fromEntries([...faultCounts.entries()].sort()),
-	reports,
-	maxAttemptsSeen: maxAttempts,
-	heapDeltaMb: Math.round(heapDeltaMb * 10) / 10,
-	outage: outageFigures,
-	invariants,
-};
-console.log(`chaos: ${calls} calls x ${reports.length} drivers at concurrency ${concurrency}, seed ${seed}, ${summary.seconds} s`);
-console.table(Object.fromEntries(reports.map((report) => [report.driver, { ...report.settled, slowestMs: report.slowestMs }])));
-console.log(
-	`requests ${summary.requests}, faults injected ${summary.faultsInjected}, max attempts seen ${maxAttempts}, heap delta ${summary.heapDeltaMb} MB`,
-);
-console.log('outage, server requests per logical request:', outageFigures.requestsPerCall);
-for (const [name, holds] of Object.entries(invariants)) {
-	console.log(`${holds ? 'ok  ' : 'FAIL'} ${name}`);
+	const run = async (driver: string): Promise<Report> => {
+		const settled: Record<Settled, number> = { success: 0, enriched: 0, 'body-read': 0, aborted: 0, foreign: 0, hang: 0 };
+		let slowestMs = 0;
+		let largestDataChars = 0;
+		let next = 0;
+		const deadline = (driver === 'job' ? maxRetryTimeMs : totalTimeoutMs) + margin;
+		const worker = async () => {
+			while (next < calls) {
+				const index = next++;
+				const id = `${driver}-${index}`;
+				const method = index % 3 === 0 ? 'PUT' : 'GET';
+				const started = performance.now();
+				let guard: NodeJS.Timeout | undefined;
+				const hang = new Promise<'hang'>((resolve) => {
+					guard = setTimeout(() => resolve('hang'), deadline);
+				});
+				const outcome = await Promise.race([
+					drivers[driver]?.(id, method, method === 'PUT' ? `body-of-${id}` : undefined).then(
+						() => 'success' as const,
+						(error: unknown) => {
+							if (isSteadfetchError(error) && allowed.has(error.name)) {
+								largestDataChars = Math.max(
+									largestDataChars,
+									typeof error.data === 'string' ? error.data.length : JSON.stringify(error.data ?? '').length,
+								);
+								return 'enriched' as const;
+							}
+							// A body cut off after a 2xx: the call had succeeded, the read of its body failed (fetch semantics).
+							if (error instanceof TypeError && /terminated|aborted|fetch failed/.test(error.message)) {
+								return 'body-read' as const;
+							}
+							if (error instanceof Error && error.message === 'caller deadline') {
+								return 'aborted' as const;
+							}
+							console.error(`${id}: unexpected`, error);
+							return 'foreign' as const;
+						},
+					),
+					hang,
+				]);
+				clearTimeout(guard);
+				settled[outcome ?? 'foreign']++;
+				slowestMs = Math.max(slowestMs, performance.now() - started);
+			}
+		};
+		await Promise.all(Array.from({ length: concurrency }, worker));
+		return { driver, settled, slowestMs: Math.round(slowestMs), largestDataChars };
+	};
+
+	// Total outage: every request 500, one call at a time. Server requests per logical request.
+	const outage = async () => {
+		const figures: Record<string, number> = {};
+		const n = quick ? 100 : 500;
+		const down = createServer((_request, response) => {
+			down.count++;
+			response.writeHead(500).end();
+		}) as ReturnType<typeof createServer> & { count: number };
+		down.count = 0;
+		await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+		const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}/`;
+		// One client per contender for the whole run, as an app holds it: its per-origin state carries across calls.
+		const steady = createClient({ retry: { baseDelayMs: 1 } });
+		const noBreaker = createClient({ retry: { baseDelayMs: 1 }, breaker: false });
+		const contenders: Record<string, () => Promise<unknown>> = {
+			'steadfetch (defaults)': () => steady.get(url),
+			'steadfetch, breaker off': () => noBreaker.get(url),
+			'plain ky (limit 2)': () => ky.get(url, { retry: { limit: 2, delay: () => 1 } }),
+		};
+		for (const [name, call] of Object.entries(contenders)) {
+			down.count = 0;
+			for (let index = 0; index < n; index++) {
+				await call().catch(() => undefined);
+			}
+			figures[name] = down.count / n;
+		}
+		down.closeAllConnections();
+		await new Promise<void>((resolve) => down.close(() => resolve()));
+		return { calls: n, requestsPerCall: figures };
+	};
+
+	const heapBefore = heap();
+	const started = performance.now();
+	const reports: Report[] = [];
+	for (const driver of Object.keys(drivers)) {
+		reports.push(await run(driver));
+	}
+	const outageFigures = await outage();
+	const stats = await new Promise<Stats>((resolve) => {
+		child.once('message', (message) => resolve(message as Stats));
+		child.send('report');
+	});
+	await new Promise((resolve) => child.once('exit', resolve));
+	// What the server saw, from the child: these shadow the server-side maps, empty in this process.
+	const attempts = new Map(stats.attempts);
+	const faultCounts = new Map(stats.faults);
+	// undici closes its idle sockets shortly after the server goes.
+	await new Promise((resolve) => setTimeout(resolve, 100));
+	const heapDeltaMb = (heap() - heapBefore) / 2 ** 20;
+
+	const maxAttempts = Math.max(...[...attempts.values()].map((seen) => seen.faults.length));
+	const retriedFailFast = [...attempts.values()].filter((seen) => seen.faults.slice(0, -1).some((fault) => failFast.has(fault))).length;
+	const changedBodies = [...attempts.entries()].filter(([, seen]) => new Set(seen.bodies).size > 1).length;
+	const invariants = {
+		'every call settled (no hang)': reports.every((report) => report.settled.hang === 0),
+		'only successes and enriched errors': reports.every((report) => report.settled.foreign === 0),
+		'no unhandled rejection': unhandled === 0,
+		[`at most limit + 1 = ${limit + 1} requests per call`]: maxAttempts <= limit + 1,
+		'fail-fast statuses never retried': retriedFailFast === 0,
+		'retried bodies equal the original': changedBodies === 0,
+		'error data bounded (<= 8.3 KB)': reports.every((report) => report.largestDataChars <= 8300),
+		[`heap after GC within ${quick ? 16 : 32} MB of the start`]: heapDeltaMb <= (quick ? 16 : 32),
+		'outage: at most 1.1x requests per call': Object.entries(outageFigures.requestsPerCall).every(
+			([name, ratio]) => name.startsWith('plain') || ratio <= 1.1,
+		),
+	};
+
+	const summary = {
+		seed,
+		callsPerDriver: calls,
+		concurrency,
+		seconds: Math.round((performance.now() - started) / 100) / 10,
+		faultsInjected: [...faultCounts.values()].reduce((sum, count) => sum + count, 0) - (faultCounts.get('ok') ?? 0),
+		requests: [...faultCounts.values()].reduce((sum, count) => sum + count, 0),
+		faults: Object.fromEntries([...faultCounts.entries()].sort()),
+		reports,
+		maxAttemptsSeen: maxAttempts,
+		heapDeltaMb: Math.round(heapDeltaMb * 10) / 10,
+		outage: outageFigures,
+		invariants,
+	};
+	console.log(`chaos: ${calls} calls x ${reports.length} drivers at concurrency ${concurrency}, seed ${seed}, ${summary.seconds} s`);
+	console.table(Object.fromEntries(reports.map((report) => [report.driver, { ...report.settled, slowestMs: report.slowestMs }])));
+	console.log(
+		`requests ${summary.requests}, faults injected ${summary.faultsInjected}, max attempts seen ${maxAttempts}, heap delta ${summary.heapDeltaMb} MB`,
+	);
+	console.log('outage, server requests per logical request:', outageFigures.requestsPerCall);
+	for (const [name, holds] of Object.entries(invariants)) {
+		console.log(`${holds ? 'ok  ' : 'FAIL'} ${name}`);
+	}
+	console.log(JSON.stringify(summary));
+	process.exitCode = Object.values(invariants).every(Boolean) ? 0 : 1;
 }
-console.log(JSON.stringify(summary));
-process.exitCode = Object.values(invariants).every(Boolean) ? 0 : 1;
