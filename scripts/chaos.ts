@@ -233,7 +233,8 @@ async function main(): Promise<void> {
 	process.on('unhandledRejection', () => unhandled++);
 
 	// success: the call resolved (for fetch: with a Response of any status, as fetch does); enriched: a steadfetch error;
-	// body-read: a 2xx whose body was cut off, read by the caller (the runtime's TypeError); aborted: the caller's own deadline.
+	// body-read: a 2xx whose body was cut off, read by the fetch caller (the runtime's TypeError, as fetch does);
+	// aborted: the fetch caller's own deadline.
 	type Settled = 'success' | 'enriched' | 'body-read' | 'aborted' | 'foreign' | 'hang';
 	interface Report {
 		readonly driver: string;
@@ -397,6 +398,8 @@ async function main(): Promise<void> {
 	const invariants = {
 		'every call settled (no hang)': reports.every((report) => report.settled.hang === 0),
 		'only successes and enriched errors': reports.every((report) => report.settled.foreign === 0),
+		// Only the drop-in fetch leaves reading the body to its caller, as fetch does.
+		'client and job body reads enriched': reports.every((report) => report.driver === 'fetch' || report.settled['body-read'] === 0),
 		'no unhandled rejection': unhandled === 0,
 		[`at most limit + 1 = ${limit + 1} requests per call`]: maxAttempts <= limit + 1,
 		'fail-fast statuses never retried': retriedFailFast === 0,

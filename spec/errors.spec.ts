@@ -70,6 +70,29 @@ describe('picks an error class per status', () => {
 		assert.match(error.message, /^Network Error GET http:\/\/127\.0\.0\.1:\d+\/x\?token=\*\*\*: No response was received\. Solution: /);
 	});
 
+	it('raises NetworkError, with its own advice, when the body of a success is cut off while read', async () => {
+		const server = await startLoopback([{ cut: 200 }]);
+		const gaveUp: unknown[] = [];
+		const error = await createClient({ retry: 0, onGiveUp: (failure) => gaveUp.push(failure) })
+			.get(`${server.url}/items?token=abc`)
+			.json()
+			.catch((caught: unknown) => caught);
+		await server.close();
+		assert.ok(error instanceof NetworkError);
+		assert.ok(isNetworkError(error));
+		assert.equal(error.title, 'Body Cut Off');
+		assert.match(
+			error.message,
+			/^Body Cut Off GET http:\/\/127\.0\.0\.1:\d+\/items\?token=\*\*\*: The response arrived, but the connection broke/,
+		);
+		assert.deepEqual(
+			error.history.map((record) => record.status),
+			[200],
+		);
+		assert.equal((error.cause as Error).message, 'terminated');
+		assert.deepEqual(gaveUp, [error]);
+	});
+
 	it("raises TimeoutError, an instance of ky's TimeoutError", async () => {
 		serve('GET', '/v1/slow', [{ status: 200, delayMs: 300 }]);
 		const error = await failure(client({ timeout: 50, retry: 0 }).get('slow'));

@@ -109,4 +109,12 @@ export const generalCatalog: Frozen = /* @__PURE__ */ Object.freeze({
 		cause: 'Requests to this service failed many times in a row, so the client stopped sending them for a while to let it recover.',
 		solution: 'Retry after the time given in retryAt: one probe request then checks whether the service is back.',
 	},
+	body: {
+		title: 'Body Cut Off',
+		description: 'The response arrived, but the connection broke while its body was read.',
+		cause:
+			'The server sent a success, then the connection broke before the whole body arrived: a restart, a proxy timeout, or a network drop mid-transfer.',
+		solution:
+			'Send the request again (it succeeded once, so check that repeating it is safe); if it keeps happening with large bodies, ask for smaller pages.',
+	},
 });

@@ -13,18 +13,18 @@ export interface CatalogEntry {
 }
 
 /**
-Advice per key: a status code (`'404'`), a status class (`'4xx'`, `'5xx'`), `'network'` / `'timeout'` for failures without a response, `'budget'` for retries withheld by the retry budget, `'circuit'` for calls refused by an open circuit breaker. Entries may be partial: a missing field falls back to the next catalog, then to the status class.
+Advice per key: a status code (`'404'`), a status class (`'4xx'`, `'5xx'`), `'network'` / `'timeout'` for failures without a response, `'budget'` for retries withheld by the retry budget, `'circuit'` for calls refused by an open circuit breaker, `'body'` for a success whose body was cut off. Entries may be partial: a missing field falls back to the next catalog, then to the status class.
 */
 export type Catalog = Readonly<Record<string, Partial<CatalogEntry>>>;
 
 const fields = ['title', 'description', 'cause', 'solution'] as const;
 // A key is a status code, a status class or a failure kind; the title follows a dash.
-const keyPattern = /^(\d{3}|[1-5]xx|network|timeout|budget|circuit)\s*-\s*(.*)$/i;
+const keyPattern = /^(\d{3}|[1-5]xx|network|timeout|budget|circuit|body)\s*-\s*(.*)$/i;
 const labelPattern = /\*\*(cause|solution)\*\*\s*:\s*(.*)$/i;
 
 /** True for a key that a catalog may hold. */
 export const isCatalogKey = (key: string): boolean => {
-	const match = /^(?:(\d{3})|[1-5]xx|network|timeout|budget|circuit)$/.exec(key);
+	const match = /^(?:(\d{3})|[1-5]xx|network|timeout|budget|circuit|body)$/.exec(key);
 	return match !== null && (match[1] === undefined || (Number(match[1]) >= 100 && Number(match[1]) <= 599));
 };
 
@@ -194,7 +194,7 @@ Advice for a status or failure kind, each field falling back to its status class
 */
 export function lookupAdvice(
 	catalog: Readonly<Record<string, CatalogEntry>>,
-	key: number | 'network' | 'timeout' | 'budget' | 'circuit',
+	key: number | 'network' | 'timeout' | 'budget' | 'circuit' | 'body',
 ): CatalogEntry {
 	const exact = catalog[String(key)];
 	const broad = typeof key === 'number' ? catalog[`${Math.floor(key / 100)}xx`] : undefined;

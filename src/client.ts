@@ -1,3 +1,4 @@
+import isNetworkError from 'is-network-error';
 import ky, {
 	type HTTPError,
 	isHTTPError as isKyHttpError,
@@ -6,6 +7,7 @@ import ky, {
 	type KyInstance,
 	type Options as KyOptions,
 	type NormalizedOptions,
+	type ResponsePromise,
 	type ShouldRetryState,
 } from 'ky';
 import type { SteadfetchError } from './errors/base.ts';
@@ -46,6 +48,8 @@ interface Call {
 	attemptStart: number;
 	/** The budget and breaker of the origin of the attempt in flight. */
 	guard: OriginGuard | undefined;
+	/** The request of the last attempt, as sent. */
+	request: Request | undefined;
 	plannedDelay: number | undefined;
 	stop: Decision | undefined;
 }
@@ -116,19 +120,54 @@ const sanitize = (error: unknown, secrets: readonly string[]): unknown => {
 	return match ? new TypeError(`Invalid URL: ${redactUrl(match[1] ?? '', secrets)}`) : error;
 };
 const requestMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'query'] as const;
+const bodyMethods = ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes'] as const;
+// The call that ky's init hook set up last. Init hooks run synchronously inside the call to ky, so right after that
+// call returns, this is its state: the link between a ResponsePromise and the call behind it.
+let latest: Call | undefined;
 
-function guardInputs(instance: KyInstance, secrets: readonly string[]): KyInstance {
+// ky reads a success's body outside its hooks: a body cut off mid-way rejects with the runtime's bare TypeError
+// ("terminated"). Give it the same enrichment as every other failure of the call.
+const enrichBodyReads = (promise: ResponsePromise, call: Call | undefined, config: ClientConfig): void => {
+	for (const method of bodyMethods) {
+		const read = promise[method] as ((...parameters: unknown[]) => Promise<unknown>) | undefined;
+		if (read && call) {
+			(promise as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) =>
+				read(...parameters).catch((error: unknown) => {
+					if (!call.request || !isNetworkError(error)) {
+						throw error;
+					}
+					const failure = createError({
+						...config,
+						outcome: 'body',
+						retryable: true,
+						request: call.request,
+						attempts: call.tally.attempts,
+						history: call.tally.history,
+						decision: undefined,
+						cause: error,
+					});
+					call.policy.onGiveUp?.(failure);
+					throw failure;
+				});
+		}
+	}
+};
+
+function guardInputs(instance: KyInstance, config: ClientConfig): KyInstance {
 	const guarded = <F extends (...parameters: never[]) => unknown>(call: F): F =>
 		((...parameters: Parameters<F>) => {
+			latest = undefined;
 			try {
-				return call(...parameters);
+				const promise = call(...parameters) as ResponsePromise;
+				enrichBodyReads(promise, latest, config);
+				return promise;
 			} catch (error) {
-				throw sanitize(error, secrets);
+				throw sanitize(error, config.secrets);
 			}
 		}) as F;
 	return Object.assign(guarded(instance), instance, {
 		...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
-		extend: ((options) => guardInputs(instance.extend(options), secrets)) as KyInstance['extend'],
+		extend: ((options) => guardInputs(instance.extend(options), config)) as KyInstance['extend'],
 	});
 }
 
@@ -185,6 +224,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			attempts: 0,
 			attemptStart: 0,
 			guard: undefined,
+			request: undefined,
 			plannedDelay: undefined,
 			stop: undefined,
 		};
@@ -214,6 +254,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			return true;
 		};
 		calls.set(shouldRetry, call);
+		latest = call;
 		const delay = (retry: number): number => {
 			// Set by shouldRetry just before; a retry forced by an afterResponse hook (ky.retry()) gets plain backoff.
 			const planned = call.plannedDelay;
@@ -224,6 +265,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 		const fetch = request.fetch;
 		request.fetch = (input, init) => {
 			const sent = input as Request;
+			call.request = sent;
 			call.guard = origins.of(sent.url);
 			const admission = call.guard?.breaker?.admit(Date.now());
 			if (admission && !admission.admitted) {
@@ -299,7 +341,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				],
 			},
 		}),
-		config.secrets,
+		config,
 	);
 }
 

@@ -297,7 +297,7 @@ const normalizeCatalog = (catalog: unknown): Catalog => {
 	}
 	for (const [key, entry] of Object.entries(catalog)) {
 		if (!isCatalogKey(key)) {
-			reject('catalog', "keys that are status codes (100-599), '4xx', '5xx', 'network', 'timeout', 'budget' or 'circuit'", key);
+			reject('catalog', "keys that are status codes (100-599), '4xx', '5xx', 'network', 'timeout', 'budget', 'circuit' or 'body'", key);
 		}
 		if (!isRecord(entry)) {
 			reject(`catalog.${key}`, 'an object with title, description, cause and solution', entry);

@@ -1,10 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** One scripted answer of the loopback server: a response, or a connection reset before any response. */
+/** One scripted answer of the loopback server: a response, a connection reset before any response, or a body cut off. */
 export type LoopbackReply =
 	| { readonly status: number; readonly body?: string; readonly headers?: Record<string, string>; readonly delayMs?: number }
-	| { readonly reset: true };
+	| { readonly reset: true }
+	| { readonly cut: number };
 
 /** A real HTTP server on 127.0.0.1 that answers from a script and counts what it saw. */
 export interface Loopback {
@@ -36,6 +37,13 @@ export async function startLoopback(replies: readonly LoopbackReply[]): Promise<
 		);
 		if ('reset' in reply) {
 			request.socket.destroy();
+			return;
+		}
+		if ('cut' in reply) {
+			// Headers promise 1000 bytes; a few arrive, then the connection drops.
+			response.writeHead(reply.cut, { 'content-type': 'application/json', 'content-length': '1000' });
+			response.write('{"partial":');
+			setTimeout(() => request.socket.destroy(), 10);
 			return;
 		}
 		const send = () => {

@@ -11,8 +11,8 @@ export interface FailureReport {
 	readonly catalog: Readonly<Record<string, CatalogEntry>>;
 	readonly secrets: readonly string[];
 	readonly secretHeaders: readonly string[];
-	/** How the call ended: a status, a failure without a response, or a refusal by the open circuit. */
-	readonly outcome: Outcome | 'circuit';
+	/** How the call ended: a status, a failure without a response, a refusal by the open circuit, or a success whose body was cut off. */
+	readonly outcome: Outcome | 'circuit' | 'body';
 	/** Whether the policy counts the outcome as transient. */
 	readonly retryable: boolean;
 	/** The request as sent (it is copied with secrets masked, never kept). */
@@ -42,7 +42,7 @@ export function createError(report: FailureReport): SteadfetchError {
 				? lookupAdvice(report.catalog, 'circuit')
 				: advice;
 	const details: ErrorDetails = {
-		kind: typeof outcome === 'number' ? 'http' : outcome,
+		kind: typeof outcome === 'number' ? 'http' : outcome === 'body' ? 'network' : outcome,
 		status: response?.status,
 		// A status the docs do not name keeps the server's reason phrase before the class's title.
 		title: (response && (report.catalog[String(outcome)]?.title || response.statusText)) || advice.title,
@@ -56,7 +56,7 @@ export function createError(report: FailureReport): SteadfetchError {
 		retryable,
 		retryAt: retryable ? (decision?.retry ? Date.now() + decision.delayMs : stopped?.retryAt) : undefined,
 		stopReason: retryable ? stopped?.reason : undefined,
-		cause: outcome === 'network' ? safeCause(report.cause, report.secrets) : undefined,
+		cause: outcome === 'network' || outcome === 'body' ? safeCause(report.cause, report.secrets) : undefined,
 	};
 	const init = { details, headers: request.headers, secretHeaders: report.secretHeaders };
 	if (response) {
@@ -65,7 +65,7 @@ export function createError(report: FailureReport): SteadfetchError {
 	if (outcome === 'circuit') {
 		return new CircuitOpenError(init);
 	}
-	if (outcome === 'network') {
+	if (outcome === 'network' || outcome === 'body') {
 		return report.shape === 'fetch'
 			? new FetchNetworkError({ ...init, message: (report.cause as Error | undefined)?.message })
 			: new NetworkError(init);
