@@ -265,10 +265,8 @@ export function normalizeRetryOptions(retry: RetryOptions | number | undefined):
 		if (hint) {
 			throw new TypeError(`\`retry.${key}\` is not a steadfetch option: ${hint}.`);
 		}
-		if (!['limit', 'methods', 'statusCodes', 'baseDelayMs', 'factor', 'maxDelayMs', 'jitter', 'retryOnTimeout'].includes(key)) {
-			throw new TypeError(`Unknown option \`retry.${key}\`.`);
-		}
 	}
+	known('retry', retry, ['limit', 'methods', 'statusCodes', 'baseDelayMs', 'factor', 'maxDelayMs', 'jitter', 'retryOnTimeout']);
 	const { methods = defaultMethods, statusCodes = defaultStatusCodes } = retry;
 	if (!Array.isArray(methods) || !methods.every((method) => typeof method === 'string' && token.test(method))) {
 		reject('retry.methods', 'an array of HTTP method names', methods);
@@ -383,30 +381,35 @@ const known = (path: string, value: Record<string, unknown>, names: readonly str
 	}
 };
 
-const normalizeBudget = (budget: unknown): RequestConfig['budget'] => {
-	if (budget === false) {
+// A feature that is on by default: `false` turns it off, an object of the names given tunes it.
+const feature = (path: string, value: unknown, names: readonly string[]): Record<string, unknown> | undefined => {
+	if (value === false) {
 		return undefined;
 	}
-	const options = budget ?? {};
+	const options = value ?? {};
 	if (!isRecord(options)) {
-		reject('budget', 'an object or false', budget);
+		reject(path, 'an object or false', value);
 	}
-	known('budget', options, ['ratio', 'capacity']);
-	return Object.freeze({
-		ratio: number('budget.ratio', options.ratio, 0.5, 0, 100),
-		capacity: number('budget.capacity', options.capacity, 10, 1, 1_000_000),
-	});
+	known(path, options, names);
+	return options;
+};
+
+const normalizeBudget = (budget: unknown): RequestConfig['budget'] => {
+	const options = feature('budget', budget, ['ratio', 'capacity']);
+	return (
+		options &&
+		Object.freeze({
+			ratio: number('budget.ratio', options.ratio, 0.5, 0, 100),
+			capacity: number('budget.capacity', options.capacity, 10, 1, 1_000_000),
+		})
+	);
 };
 
 const normalizeBreaker = (breaker: unknown): RequestConfig['breaker'] => {
-	if (breaker === false) {
+	const options = feature('breaker', breaker, ['failureThreshold', 'openMs', 'onStateChange']);
+	if (!options) {
 		return undefined;
 	}
-	const options = breaker ?? {};
-	if (!isRecord(options)) {
-		reject('breaker', 'an object or false', breaker);
-	}
-	known('breaker', options, ['failureThreshold', 'openMs', 'onStateChange']);
 	const failureThreshold = options.failureThreshold ?? 5;
 	if (typeof failureThreshold !== 'number' || !Number.isInteger(failureThreshold) || failureThreshold < 1) {
 		reject('breaker.failureThreshold', 'a positive integer', failureThreshold);
