@@ -114,7 +114,7 @@ describe('does not multiply retries across layers', () => {
 			retryJob(() => client.get('items'), { retry: { ...fast, limit: 4 } }),
 			{ name: 'InternalServerError', stopReason: 'circuit-open' },
 		);
-		assert.equal(seen.count, 5, 'five failures in a row open the circuit');
+		assert.equal(seen.count, 10, 'ten failures in a row open the circuit');
 	});
 
 	it('spends the same allowance through job.fetch', async () => {

@@ -103,7 +103,7 @@ export interface RequestPolicyOptions extends SharedOptions {
 	readonly budget?: BudgetOptions | false;
 	/**
 	The circuit breaker per origin: after `failureThreshold` transient failures in a row, calls fail at once with a `CircuitOpenError` for `openMs`, then one probe decides. `false` turns it off.
-	@default {failureThreshold: 5, openMs: 10000}
+	@default {failureThreshold: 10, openMs: 10000}
 	*/
 	readonly breaker?: BreakerOptions | false;
 }
@@ -410,7 +410,7 @@ const normalizeBreaker = (breaker: unknown): RequestConfig['breaker'] => {
 	if (!options) {
 		return undefined;
 	}
-	const failureThreshold = options.failureThreshold ?? 5;
+	const failureThreshold = options.failureThreshold ?? 10;
 	if (typeof failureThreshold !== 'number' || !Number.isInteger(failureThreshold) || failureThreshold < 1) {
 		reject('breaker.failureThreshold', 'a positive integer', failureThreshold);
 	}
