@@ -1,5 +1,6 @@
 import isNetworkError from 'is-network-error';
 import ky, {
+	type BeforeRequestHook,
 	type HTTPError,
 	isHTTPError as isKyHttpError,
 	isNetworkError as isKyNetworkError,
@@ -67,15 +68,16 @@ const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 
 const outcomeOf = (error: unknown): Outcome | undefined =>
 	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
 
-const record = ({ tally, attemptStart, guard, policy }: Call, outcome: Outcome | undefined): void => {
-	if (tally.history.length >= tally.attempts) {
+// Once per attempt: `attempt` guards against a response that arrives after its attempt timed out and the next began.
+const record = ({ tally, attemptStart, guard, policy }: Call, outcome: Outcome | undefined, attempt = tally.attempts): void => {
+	if (tally.history.length !== attempt - 1) {
 		return;
 	}
 	if (outcome !== undefined) {
 		report(guard, isTransient(policy, outcome), Date.now());
 	}
 	tally.history.push({
-		attempt: tally.attempts,
+		attempt,
 		...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
 		durationMs: Math.round(clock() - attemptStart),
 	});
@@ -111,6 +113,27 @@ const enrich = (config: ClientConfig, call: Call, error: Failure, outcome: Outco
 		cause: error.cause,
 	});
 };
+
+// ky copies the retry options for every request: equal arrays count as unchanged.
+const same = (value: unknown, expected: unknown): boolean =>
+	value === expected ||
+	(Array.isArray(value) &&
+		Array.isArray(expected) &&
+		value.length === expected.length &&
+		value.every((item, index) => item === expected[index]));
+
+const addIdempotencyKey =
+	(generate: () => string): BeforeRequestHook =>
+	({ request }) => {
+		if (/^(?:POST|PATCH)$/i.test(request.method) && !request.headers.has('idempotency-key')) {
+			const key = generate();
+			if (typeof key !== 'string' || key === '') {
+				throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
+			}
+			// Set once, before ky clones the request for retries: every attempt carries the same key.
+			request.headers.set('Idempotency-Key', key);
+		}
+	};
 
 // ky builds the Request synchronously, before any hook: the runtime's error for a malformed URL quotes it, query string
 // and all (Node: "Failed to parse URL from …", Deno: "Invalid URL: '…'"). The copy names the URL without its query.
@@ -209,7 +232,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			for (const [key, value] of Object.entries(request.retry)) {
 				if (key === 'limit') {
 					limit = normalizeLimit(value);
-				} else if (!(key in baseRetry) || String(value) !== String(baseRetry[key as keyof typeof baseRetry])) {
+				} else if (!(key in baseRetry) || !same(value, baseRetry[key as keyof typeof baseRetry])) {
 					throw new TypeError(`Only \`retry.limit\` can be set per request or by extend(); \`retry.${key}\` is set by createClient.`);
 				}
 			}
@@ -283,9 +306,13 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				return Promise.reject(refusal);
 			}
 			call.attempts++;
-			call.tally.attempts++;
+			const attempt = ++call.tally.attempts;
 			call.attemptStart = clock();
-			return fetch ? fetch(input, init) : globalThis.fetch(input, init);
+			// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
+			return (fetch ? fetch(input, init) : globalThis.fetch(input, init)).then((response) => {
+				record(call, response.status, attempt);
+				return response;
+			});
 		};
 	};
 
@@ -295,28 +322,9 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			retry: baseRetry,
 			hooks: {
 				init: [begin, ...(hooks.init ?? [])],
-				beforeRequest: [
-					({ request }) => {
-						if (policy.idempotencyKey && /^(?:POST|PATCH)$/i.test(request.method) && !request.headers.has('idempotency-key')) {
-							const key = policy.idempotencyKey();
-							if (typeof key !== 'string' || key === '') {
-								throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
-							}
-							// Set once, before ky clones the request for retries: every attempt carries the same key.
-							request.headers.set('Idempotency-Key', key);
-						}
-					},
-					...(hooks.beforeRequest ?? []),
-				],
-				afterResponse: [
-					({ response, options: normalized }) => {
-						const call = callOf(normalized);
-						if (call) {
-							record(call, response.status);
-						}
-					},
-					...(hooks.afterResponse ?? []),
-				],
+				// Only when keys are generated: every hook ky runs costs every request.
+				beforeRequest: [...(policy.idempotencyKey ? [addIdempotencyKey(policy.idempotencyKey)] : []), ...(hooks.beforeRequest ?? [])],
+				afterResponse: hooks.afterResponse ?? [],
 				beforeRetry: hooks.beforeRetry ?? [],
 				beforeError: [
 					({ error, options: normalized }) => {

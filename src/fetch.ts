@@ -53,6 +53,38 @@ async function readData(response: Response): Promise<unknown> {
 	}
 }
 
+/** What a failed call of the drop-in fetch is described from. */
+interface FailedCall {
+	readonly config: FetchConfig;
+	readonly tally: Tally;
+	readonly url: string;
+	readonly method: string;
+	readonly headers: HeadersInit | undefined;
+}
+
+// Built only on the failure path, so that a success allocates nothing for it.
+const describe = (
+	{ config, tally, url, method, headers }: FailedCall,
+	outcome: Outcome | 'circuit',
+	response: Response | undefined,
+	decision: Decision,
+	cause?: unknown,
+	data?: unknown,
+) =>
+	createError({
+		...config,
+		outcome,
+		retryable: outcome === 'circuit' || isTransient(config.policy, outcome),
+		request: new Request(url, { method, ...(headers ? { headers } : {}) }),
+		response,
+		data,
+		attempts: tally.attempts,
+		history: tally.history,
+		decision,
+		cause,
+		shape: 'fetch',
+	});
+
 /**
 The fetch behind `createFetch`, and behind a job's `job.fetch()`, whose retries draw on the job's allowance and stop at its deadline.
 */
@@ -83,26 +115,12 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 		const tally: Tally = allowance?.tally ?? { attempts: 0, history: [] };
 		const url = request?.url ?? String(input);
 		const guard = origins.of(url);
-		const describe = (outcome: Outcome | 'circuit', response: Response | undefined, decision: Decision, cause?: unknown, data?: unknown) =>
-			createError({
-				...config,
-				outcome,
-				retryable: outcome === 'circuit' || isTransient(policy, outcome),
-				request: new Request(url, { method, ...(headers ? { headers } : {}) }),
-				response,
-				data,
-				attempts: tally.attempts,
-				history: tally.history,
-				decision,
-				cause,
-				shape: 'fetch',
-			});
-
+		const failure: FailedCall = { config, tally, url, method, headers };
 		for (let retry = 1; ; retry++) {
 			signal?.throwIfAborted();
 			const admission = guard?.breaker?.admit(Date.now());
 			if (admission && !admission.admitted) {
-				const refusal = describe('circuit', undefined, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
+				const refusal = describe(failure, 'circuit', undefined, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
 				policy.onGiveUp?.(refusal);
 				throw refusal;
 			}
@@ -110,7 +128,7 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			const started = clock();
 			tally.attempts++;
 			let response: Response | undefined;
-			let failure: unknown;
+			let cause: unknown;
 			try {
 				response = await send(request && request.body !== null && !last ? request.clone() : input, init);
 			} catch (error) {
@@ -118,7 +136,7 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 				if (signal?.aborted || !isNetworkError(error)) {
 					throw error;
 				}
-				failure = error;
+				cause = error;
 			}
 			const outcome: Outcome = response ? response.status : 'network';
 			const record: Tally['history'][number] | undefined =
@@ -163,12 +181,12 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			if (!decision.retry) {
 				if (response && !config.throwHttpErrors) {
 					if (policy.onGiveUp) {
-						policy.onGiveUp(describe(outcome, response, decision, failure));
+						policy.onGiveUp(describe(failure, outcome, response, decision, cause));
 					}
 					// What the server sent, untouched: the caller's own error handling reads it.
 					return response;
 				}
-				const error = describe(outcome, response, decision, failure, response && (await readData(response)));
+				const error = describe(failure, outcome, response, decision, cause, response && (await readData(response)));
 				policy.onGiveUp?.(error);
 				throw error;
 			}
@@ -178,7 +196,7 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			// A response that is not returned must not hold its connection.
 			void response?.body?.cancel().catch(() => undefined);
 			policy.onRetry?.({
-				error: describe(outcome, response, decision, failure),
+				error: describe(failure, outcome, response, decision, cause),
 				attempt: retry + 1,
 				maxAttempts: policy.limit + 1,
 				delayMs: decision.delayMs,

@@ -11,6 +11,19 @@ export interface OriginGuard {
 // A client that talks to endless origins (a crawler) must not grow without bound: the oldest origins are forgotten.
 const maxOrigins = 256;
 
+// Every request asks for its origin: cut it out of a plain absolute URL, and leave anything unusual (user-info,
+// a default port, a relative URL, which in a browser belongs to the page's origin) to the URL parser.
+const plainOrigin = /^https?:\/\/[^/?#@]+/i;
+export const originOf = (url: string): string => {
+	const match = plainOrigin.exec(url);
+	// A default port (:80, :443) is the same origin without it: the parser drops it.
+	if (match && !/:(?:80|443)$/.test(match[0]) && (url.length === match[0].length || '/?#'.includes(url[match[0].length] ?? ''))) {
+		return match[0].toLowerCase();
+	}
+	const base = (globalThis as { location?: { href: string } }).location?.href;
+	return URL.canParse(url, base) ? new URL(url, base).origin : url;
+};
+
 /** The per-origin state of one client or one drop-in fetch. */
 export class Origins {
 	readonly #budget: Required<BudgetOptions> | undefined;
@@ -27,9 +40,7 @@ export class Origins {
 		if (!this.#budget && !this.#breaker) {
 			return undefined;
 		}
-		// A relative URL (a browser's fetch('/api')) belongs to the page's origin.
-		const base = (globalThis as { location?: { href: string } }).location?.href;
-		const origin = URL.canParse(url, base) ? new URL(url, base).origin : url;
+		const origin = originOf(url);
 		let guard = this.#guards.get(origin);
 		if (guard) {
 			// Map order is insertion order: refresh this origin's place.
