@@ -12,8 +12,8 @@ interface Results {
 	};
 	readonly command: string;
 	readonly settings: Record<string, number>;
-	readonly happy1: readonly HappyRow[];
-	readonly happy64: readonly HappyRow[];
+	readonly happy1: { readonly rows: readonly HappyRow[] };
+	readonly happy64: { readonly rows: readonly HappyRow[] };
 	readonly flaky: readonly FailureRow[];
 	readonly outage: readonly FailureRow[];
 	readonly soak: Record<string, number>;
@@ -50,11 +50,11 @@ ${table(results.targets.map(({ target, measured, met }) => ({ target, measured, 
 
 ## Happy path, concurrency 1 (${settings.happy1} requests per round)
 
-${table(results.happy1)}
+${table(results.happy1.rows)}
 
 ## Happy path, concurrency 64 (${settings.happy64} requests per round)
 
-${table(results.happy64)}
+${table(results.happy64.rows)}
 
 ![CPU per request, concurrency 64](benchmarks-cpu.svg)
 
@@ -95,8 +95,10 @@ export function renderChart(rows: readonly HappyRow[]): string {
 		})
 		.join('\n');
 	const height = 40 + rows.length * (bar + 8);
-	return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
-<text x="10" y="16" font-weight="bold">Client CPU per request, happy path, concurrency 64 (ratio to raw fetch)</text>
+	const title = 'Client CPU per request, happy path, concurrency 64 (ratio to raw fetch)';
+	return `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
+<title>${title}</title>
+<text x="10" y="16" font-weight="bold">${title}</text>
 ${bars}
 </svg>
 `;

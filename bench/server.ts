@@ -1,36 +1,23 @@
 // The benchmark's API, in its own process so that its CPU is not billed to the clients: a small JSON body on
 // 127.0.0.1, scripted by path. /ok answers 200; /flaky/<id> answers 500 to a seeded 30% of attempts; /outage
-// answers 500 always. The parent asks for counts over IPC ('reset' → zero them, 'stats' → the counts).
+// answers 500 always. The plan is bench/plan.ts. The parent asks for counts over IPC ('reset' → zero them, 'stats' → the counts).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fails } from './plan.ts';
 
 const body = JSON.stringify({ id: 42, name: 'steadfetch', tags: ['bench', 'json'], ok: true });
-const failureRate = Number(process.env.BENCH_FAILURE_RATE ?? 0.3);
-const seed = Number(process.env.BENCH_SEED ?? 20261125);
 let requests = 0;
 const attempts = new Map<string, number>();
-
-// The same seed and (id, attempt) give the same answer, whatever the order requests arrive in.
-const fails = (id: string, attempt: number): boolean => {
-	let hash = seed ^ attempt;
-	for (const character of id) {
-		hash = Math.imul(hash ^ character.charCodeAt(0), 0x01000193);
-	}
-	hash = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b);
-	return ((hash ^ (hash >>> 16)) >>> 0) / 4294967296 < failureRate;
-};
 
 const server = createServer((request, response) => {
 	requests++;
 	const url = request.url ?? '/';
 	let status = 200;
-	if (url.startsWith('/flaky/')) {
-		const id = url.slice(7);
+	if (url.startsWith('/flaky/') || url.startsWith('/outage/')) {
+		const id = url.slice(url.indexOf('/', 1) + 1);
 		const attempt = (attempts.get(id) ?? 0) + 1;
 		attempts.set(id, attempt);
-		status = fails(id, attempt) ? 500 : 200;
-	} else if (url.startsWith('/outage')) {
-		status = 500;
+		status = url.startsWith('/outage/') || fails(id, attempt) ? 500 : 200;
 	}
 	response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
 	response.end(body);

@@ -345,7 +345,7 @@ async function main(): Promise<void> {
 	// Total outage: every request 500, one call at a time. Server requests per logical request.
 	const outage = async () => {
 		const figures: Record<string, number> = {};
-		const n = quick ? 100 : 500;
+		const n = quick ? 200 : 500;
 		const down = createServer((_request, response) => {
 			down.count++;
 			response.writeHead(500).end();

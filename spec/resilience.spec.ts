@@ -110,16 +110,16 @@ describe('CircuitBreaker', () => {
 
 describe('withholds retries when an origin fails broadly (retry budget)', () => {
 	it('sends at most 1.1x the logical requests under a total outage, where plain ky sends 3x', async () => {
-		const calls = 100;
-		const seen = serve('GET', '/v1/outage', times(400, { status: 500 }));
+		const calls = 200;
+		const seen = serve('GET', '/v1/outage', times(800, { status: 500 }));
 		const api = createClient({ baseUrl: `${origin}/v1/`, retry: fast, breaker: false });
 		for (let call = 0; call < calls; call++) {
 			await failure(api.get('outage'));
 		}
 		assert.ok(seen.count <= calls * 1.1, `${seen.count} requests for ${calls} calls`);
-		assert.equal(seen.count, calls + 10, 'the ten retries the full bucket starts with, then none');
+		assert.equal(seen.count, calls + 20, 'the twenty retries the full bucket starts with, then none');
 
-		const plain = serve('GET', '/v1/plain', times(400, { status: 500 }));
+		const plain = serve('GET', '/v1/plain', times(800, { status: 500 }));
 		for (let call = 0; call < calls; call++) {
 			await failure(ky.get(`${origin}/v1/plain`, { retry: { limit: 2, delay: () => 1 } }));
 		}

@@ -3,13 +3,13 @@ Options of the retry budget: a token bucket per origin, shared by every call of 
 */
 export interface BudgetOptions {
 	/**
-	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run.
-	@default 0.5
+	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run. At 30% failures with 3 retries a call needs about 0.43 retries: 0.6 keeps such flakiness retried (measured in docs/benchmarks.md) while a service failing broadly gets little more than its own traffic.
+	@default 0.6
 	*/
 	readonly ratio?: number;
 	/**
-	Tokens the bucket holds at most, and starts with: the burst of retries allowed before any success.
-	@default 10
+	Tokens the bucket holds at most, and starts with: the burst of retries allowed before any success, and the slack that absorbs a streak of failures.
+	@default 20
 	*/
 	readonly capacity?: number;
 }

@@ -14,13 +14,13 @@ import ky, {
 import type { SteadfetchError } from './errors/base.ts';
 import { createError } from './errors/create.ts';
 import {
+	assertHeaderValues,
 	type ClientConfig,
 	type ClientOptions,
 	normalizeClientOptions,
 	normalizeLimit,
 	ownOptionNames,
 	type Policy,
-	validateHeaders,
 } from './options.ts';
 import { guardDecision, type OriginGuard, Origins, report } from './origins.ts';
 import {
@@ -57,10 +57,9 @@ interface Call {
 
 type Failure = HTTPError | Error;
 
-// ky passes `options.retry.shouldRetry` to every hook: our per-call closure is the key to the call's state.
-const calls = new WeakMap<object, Call>();
-const callOf = (options: Readonly<NormalizedOptions>): Call | undefined =>
-	options.retry.shouldRetry ? calls.get(options.retry.shouldRetry) : undefined;
+// Where a call keeps its state: in ky's per-request `context` (a copy made for each request), which every hook sees.
+const callKey: unique symbol = Symbol('steadfetch.call') as never;
+const callOf = (options: Readonly<NormalizedOptions>): Call | undefined => options.context[callKey as never] as Call | undefined;
 const clock = (): number => globalThis.performance.now();
 // Every method goes through our `shouldRetry`, which applies the policy's own method rule.
 const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 'trace', 'query'];
@@ -220,7 +219,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			}
 		}
 		// Checked before ky builds its Headers, whose error would quote the value (a secret, maybe).
-		validateHeaders(request.headers);
+		assertHeaderValues(request.headers);
 		if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
 			throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
 		}
@@ -276,7 +275,8 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			});
 			return true;
 		};
-		calls.set(shouldRetry, call);
+		// ky copied `context` for this request before init hooks ran: writing to it touches nothing shared.
+		request.context = Object.assign(request.context ?? {}, { [callKey]: call });
 		latest = call;
 		const delay = (retry: number): number => {
 			// Set by shouldRetry just before; a retry forced by an afterResponse hook (ky.retry()) gets plain backoff.

@@ -98,7 +98,7 @@ export interface RequestPolicyOptions extends SharedOptions {
 	readonly idempotencyKey?: boolean | (() => string);
 	/**
 	The retry budget per origin: successes earn tokens, retries spend them, so that retries add at most a fraction of the traffic when a service fails broadly. `false` turns it off.
-	@default {ratio: 0.5, capacity: 10}
+	@default {ratio: 0.6, capacity: 20}
 	*/
 	readonly budget?: BudgetOptions | false;
 	/**
@@ -335,7 +335,25 @@ const validateHooks = (hooks: unknown): void => {
 };
 
 // undici's own message for a bad header value quotes the value, which may be a secret: check first, name only the header.
-export const validateHeaders = (headers: unknown): void => {
+const lineBreak = /[\0\r\n]/;
+
+/**
+The per-request check, on every request: only values that would break the header block, and only in a plain object
+(a Headers object cannot hold them; ky merges into a plain object). The full check of names and types is at creation.
+*/
+export const assertHeaderValues = (headers: unknown): void => {
+	if (!isRecord(headers) || headers instanceof Headers) {
+		return;
+	}
+	for (const name in headers) {
+		const value = headers[name];
+		if (typeof value === 'string' && lineBreak.test(value)) {
+			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
+		}
+	}
+};
+
+const validateHeaders = (headers: unknown): void => {
 	if (headers === undefined) {
 		return;
 	}
@@ -349,7 +367,7 @@ export const validateHeaders = (headers: unknown): void => {
 		if (typeof name !== 'string' || !token.test(name)) {
 			reject('headers', 'valid header names', name);
 		}
-		if (value !== undefined && (typeof value !== 'string' || /[\0\r\n]/.test(value))) {
+		if (value !== undefined && (typeof value !== 'string' || lineBreak.test(value))) {
 			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
 		}
 	}
@@ -399,8 +417,8 @@ const normalizeBudget = (budget: unknown): RequestConfig['budget'] => {
 	return (
 		options &&
 		Object.freeze({
-			ratio: number('budget.ratio', options.ratio, 0.5, 0, 100),
-			capacity: number('budget.capacity', options.capacity, 10, 1, 1_000_000),
+			ratio: number('budget.ratio', options.ratio, 0.6, 0, 100),
+			capacity: number('budget.capacity', options.capacity, 20, 1, 1_000_000),
 		})
 	);
 };
