@@ -10,8 +10,9 @@ import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 
 // Bytes, min+gzip. Set from measurement with a little headroom; raise them only on purpose, and say why in the commit.
-// 2026-11-25: own 11.1 KB, total 20.5 KB; with the retry budget and circuit breaker: own 12.7 KB, total 22.2 KB.
-export const budget = { own: 13_500, total: 23_500 };
+// 2026-11-25: own 11.1 KB, total 20.5 KB; with the retry budget and circuit breaker: own 12.7 KB, total 22.2 KB;
+// with hostile-input hardening and enriched body reads: own 13.4 KB, total 22.7 KB.
+export const budget = { own: 14_000, total: 23_500 };
 const dependencies = ['ky', 'p-retry', 'is-network-error'];
 // Uses of Node's globals, not words in strings ('processed') or other names (ArrayBuffer).
 const nodeOnly: Record<string, RegExp> = {
@@ -19,7 +20,7 @@ const nodeOnly: Record<string, RegExp> = {
 	Buffer: /(?<![\w$.])Buffer\s*\./,
 	require: /(?<![\w$.])require\s*\(/,
 };
-const allowed = /^(?:package\.json|README\.md|LICENSE|dist\/.+\.(?:js|d\.ts)|docs\/.+\.md)$/;
+const allowed = /^(?:package\.json|README\.md|LICENSE|dist\/.+\.(?:js|d\.ts)|docs\/.+\.(?:md|svg))$/;
 
 const root = new URL('../', import.meta.url).pathname;
 const problems: string[] = [];
