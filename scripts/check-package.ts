@@ -4,10 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
+import { bundle, measure, type SizeRow } from '../bench/sizes.ts';
 
 // Bytes, min+gzip. Set from measurement with a little headroom; raise them only on purpose, and say why in the commit.
 // 2026-11-25: own 11.1 KB, total 20.5 KB; with the retry budget and circuit breaker: own 12.7 KB, total 22.2 KB;
@@ -63,31 +62,20 @@ try {
 		problems.push(`attw: ${(error as { stdout?: string }).stdout ?? error}`);
 	}
 
-	const sizes: Record<string, { min: number; gzip: number }> = {};
+	const sizes: Record<string, SizeRow> = {};
 	for (const [name, external] of [
 		['own', dependencies],
 		['total', []],
 	] as const) {
 		// The browser platform fails on any node: import; the scans below catch Node globals.
-		const output = await build({
-			entryPoints: [join(root, 'dist/index.js')],
-			bundle: true,
-			minify: true,
-			format: 'esm',
-			platform: 'browser',
-			target: 'es2022',
-			write: false,
-			external: [...external],
-			logLevel: 'silent',
-		});
-		const code = output.outputFiles[0]?.contents ?? new Uint8Array();
+		const code = await bundle(root, { file: 'dist/index.js' }, external);
 		const text = new TextDecoder().decode(code);
 		for (const [global, use] of Object.entries(nodeOnly)) {
 			if (use.test(text)) {
 				problems.push(`the ${name} browser bundle uses ${global}: Node-only code is reachable`);
 			}
 		}
-		sizes[name] = { min: code.length, gzip: gzipSync(code, { level: 9 }).length };
+		sizes[name] = measure(name, code);
 	}
 	for (const [name, size] of Object.entries(sizes)) {
 		const limit = budget[name as keyof typeof budget];
