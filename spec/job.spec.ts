@@ -117,6 +117,27 @@ describe('does not multiply retries across layers', () => {
 		assert.equal(seen.count, 10, 'ten failures in a row open the circuit');
 	});
 
+	it('numbers every attempt of calls that run side by side in one job', async () => {
+		const seen = serve('GET', '/v1/a', times(20, { status: 500 }));
+		const other = serve('GET', '/v1/b', times(20, { status: 503 }));
+		const error = await retryJob(
+			async (job) => {
+				const client = job.client(api({ ...fast, limit: 2 }));
+				const [first] = await Promise.allSettled([client.get('a'), client.get('b')]);
+				throw (first as PromiseRejectedResult).reason;
+			},
+			{ retry: { ...fast, limit: 3 } },
+		).catch((caught: unknown) => caught);
+		assert.ok(isSteadfetchError(error));
+		const total = seen.count + other.count;
+		assert.ok(total <= 2 * (3 + 1), `${total} requests`);
+		assert.equal(error.attempts, total);
+		assert.deepEqual(
+			error.history.map((record) => record.attempt).sort((x, y) => x - y),
+			Array.from({ length: total }, (_, index) => index + 1),
+		);
+	});
+
 	it('spends the same allowance through job.fetch', async () => {
 		const seen = serve('GET', '/v1/items', times(40, { status: 502 }));
 		const response = await retryJob((job) => job.fetch(`${origin}/v1/items`), { retry: { ...fast, limit: 3 } });

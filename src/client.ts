@@ -46,7 +46,8 @@ interface Call {
 	readonly allowance: Allowance | undefined;
 	/** This call's own attempts (the tally may count a whole job's). */
 	attempts: number;
-	attemptStart: number;
+	/** The attempt in flight: its number (in the tally) and start, and whether its outcome is recorded. */
+	pending: Pending | undefined;
 	/** The budget and breaker of the origin of the attempt in flight. */
 	guard: OriginGuard | undefined;
 	/** The request of the last attempt, as sent. */
@@ -67,18 +68,26 @@ const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 
 const outcomeOf = (error: unknown): Outcome | undefined =>
 	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
 
-// Once per attempt: `attempt` guards against a response that arrives after its attempt timed out and the next began.
-const record = ({ tally, attemptStart, guard, policy }: Call, outcome: Outcome | undefined, attempt = tally.attempts): void => {
-	if (tally.history.length !== attempt - 1) {
+interface Pending {
+	readonly attempt: number;
+	readonly start: number;
+	done: boolean;
+}
+
+// Once per attempt, whoever sees its outcome first: the response, or ky's retry decision on a failure. A response that
+// arrives after its attempt timed out finds it done; calls of one job that run side by side each fill their own.
+const record = ({ tally, guard, policy }: Call, outcome: Outcome | undefined, pending: Pending | undefined): void => {
+	if (!pending || pending.done) {
 		return;
 	}
+	pending.done = true;
 	if (outcome !== undefined) {
 		report(guard, isTransient(policy, outcome), Date.now());
 	}
 	tally.history.push({
-		attempt,
+		attempt: pending.attempt,
 		...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
-		durationMs: Math.round(clock() - attemptStart),
+		durationMs: Math.round(clock() - pending.start),
 	});
 };
 
@@ -244,7 +253,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 			tally: allowance?.tally ?? { attempts: 0, history: [] },
 			allowance,
 			attempts: 0,
-			attemptStart: 0,
+			pending: undefined,
 			guard: undefined,
 			request: undefined,
 			plannedDelay: undefined,
@@ -252,7 +261,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 		};
 		const shouldRetry = ({ error, retryCount }: ShouldRetryState): boolean => {
 			const outcome = outcomeOf(error);
-			record(call, outcome);
+			record(call, outcome, call.pending);
 			if (outcome === undefined) {
 				return false;
 			}
@@ -263,9 +272,10 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				return false;
 			}
 			call.plannedDelay = decision.delayMs;
-			const last = call.tally.history.at(-1);
-			if (last) {
-				last.delayMs = decision.delayMs;
+			// This call's record: in a job's shared tally, the last one may be another call's.
+			const own = call.tally.history.findLast((entry) => entry.attempt === call.pending?.attempt);
+			if (own) {
+				own.delayMs = decision.delayMs;
 			}
 			policy.onRetry?.({
 				error: enrich(config, call, error, outcome, decision),
@@ -306,11 +316,11 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 				return Promise.reject(refusal);
 			}
 			call.attempts++;
-			const attempt = ++call.tally.attempts;
-			call.attemptStart = clock();
+			const pending: Pending = { attempt: ++call.tally.attempts, start: clock(), done: false };
+			call.pending = pending;
 			// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
 			return (fetch ? fetch(input, init) : globalThis.fetch(input, init)).then((response) => {
-				record(call, response.status, attempt);
+				record(call, response.status, pending);
 				return response;
 			});
 		};
@@ -334,7 +344,7 @@ export function createClient(options: ClientOptions = {}): KyInstance {
 						if (!call || outcome === undefined) {
 							return error;
 						}
-						record(call, outcome);
+						record(call, outcome, call.pending);
 						// ky stops at the limit without asking shouldRetry: work out the reason and the retry time here.
 						let decision = call.stop ?? (isTransient(call.policy, outcome) ? judge(call, error, call.attempts, outcome) : undefined);
 						if (decision?.retry) {
