@@ -66,6 +66,14 @@ describe('parses Retry-After', () => {
 	it('reads delay-seconds', () => assert.equal(parse({ 'retry-after': '120' }), 120_000));
 	it('reads an IMF-fixdate', () => assert.equal(parse({ 'retry-after': 'Wed, 25 Nov 2026 12:00:30 GMT' }), 30_000));
 	it('reads a past date as 0', () => assert.equal(parse({ 'retry-after': 'Wed, 25 Nov 2026 11:00:00 GMT' }), 0));
+	it('reads the obsolete RFC 850 form', () => assert.equal(parse({ 'retry-after': 'Wednesday, 25-Nov-26 12:00:30 GMT' }), 30_000));
+	it('reads the obsolete asctime form, day padded with a space', () => {
+		assert.equal(parse({ 'retry-after': 'Wed Nov 25 12:01:00 2026' }), 60_000);
+		assert.equal(parseRetryAfter(new Headers({ 'retry-after': 'Tue Dec  1 12:00:00 2026' }), Date.UTC(2026, 11, 1, 11, 59, 0)), 60_000);
+	});
+	it('puts an RFC 850 two-digit year more than 50 years ahead in the past century', () => {
+		assert.equal(parse({ 'retry-after': 'Sunday, 06-Nov-94 08:49:37 GMT' }), 0);
+	});
 	it('reads retry-after-ms first, rounding up', () => assert.equal(parse({ 'retry-after-ms': '12.2', 'retry-after': '9' }), 13));
 	it('ignores a bad retry-after-ms and reads Retry-After', () => assert.equal(parse({ 'retry-after-ms': 'x', 'retry-after': '2' }), 2000));
 	for (const value of [
@@ -77,6 +85,8 @@ describe('parses Retry-After', () => {
 		'Wed, 25 Nov 2026 25:00:00 GMT',
 		'2026-11-25T12:00:30Z',
 		'Wed, 25 Foo 2026 12:00:30 GMT',
+		'Wednesday, 25-Nov-2026 12:00:30 GMT',
+		'Wed Nov 25 12:01:00 26',
 	]) {
 		it(`treats ${JSON.stringify(value)} as absent`, () => assert.equal(parse({ 'retry-after': value }), undefined));
 	}

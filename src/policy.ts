@@ -81,8 +81,31 @@ export interface FailedAttempt {
 // The largest time a Date can hold; later instants make an Invalid Date.
 const maxTime = 8.64e15;
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-// RFC 9110 §5.6.7: senders MUST use IMF-fixdate. V8's Date.parse accepts nearly anything ('-5' is a date), so match strictly.
+// RFC 9110 §5.6.7: recipients MUST accept IMF-fixdate and the two obsolete forms. V8's Date.parse accepts nearly
+// anything ('-5' is a date), so each form is matched strictly: IMF-fixdate, RFC 850, asctime.
 const imfFixdate = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const rfc850 = /^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const asctime = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ( \d|\d{2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+// The parts of an HTTP-date in any of its three forms, in one order: day, month (0-11), year, hours, minutes, seconds.
+const dateParts = (value: string, now: number): number[] | undefined => {
+	const fixed = imfFixdate.exec(value);
+	if (fixed) {
+		return [fixed[1], months.indexOf(fixed[2] ?? ''), fixed[3], fixed[4], fixed[5], fixed[6]].map(Number);
+	}
+	const obsolete = rfc850.exec(value);
+	if (obsolete) {
+		// A two-digit year more than 50 years ahead is the latest past year with those digits (RFC 9110 §5.6.7).
+		const thisYear = new Date(now).getUTCFullYear();
+		let year = thisYear - (thisYear % 100) + Number(obsolete[3]);
+		if (year > thisYear + 50) {
+			year -= 100;
+		}
+		return [obsolete[1], months.indexOf(obsolete[2] ?? ''), year, obsolete[4], obsolete[5], obsolete[6]].map(Number);
+	}
+	const ansi = asctime.exec(value);
+	return ansi ? [ansi[2], months.indexOf(ansi[1] ?? ''), ansi[6], ansi[3], ansi[4], ansi[5]].map(Number) : undefined;
+};
 
 /** Whether this outcome is worth another attempt at all (ignoring method and counts). */
 export const isTransient = (policy: Policy, outcome: Outcome): boolean =>
@@ -101,7 +124,7 @@ export function backoffDelay(policy: Policy, retry: number, random: () => number
 }
 
 /**
-The wait the server asks for, in milliseconds: `retry-after-ms` (milliseconds, as sent by OpenAI-style APIs), else `Retry-After` as delay-seconds or an IMF-fixdate HTTP-date. A date in the past means now. Anything malformed counts as absent.
+The wait the server asks for, in milliseconds: `retry-after-ms` (milliseconds, as sent by OpenAI-style APIs), else `Retry-After` as delay-seconds or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms). A date in the past means now. Anything malformed counts as absent.
 */
 export function parseRetryAfter(headers: Headers, now: number = Date.now()): number | undefined {
 	const milliseconds = headers.get('retry-after-ms')?.trim();
@@ -115,13 +138,11 @@ export function parseRetryAfter(headers: Headers, now: number = Date.now()): num
 	if (/^\d+$/.test(value)) {
 		return Number(value) * 1000;
 	}
-	const date = imfFixdate.exec(value);
-	if (!date) {
+	const parts = dateParts(value, now);
+	if (!parts) {
 		return undefined;
 	}
-	const [day, month, year, hours, minutes, seconds] = [date[1], months.indexOf(date[2] ?? ''), date[3], date[4], date[5], date[6]].map(
-		Number,
-	) as [number, number, number, number, number, number];
+	const [day, month, year, hours, minutes, seconds] = parts as [number, number, number, number, number, number];
 	const time = Date.UTC(year, month, day, hours, minutes, seconds);
 	const parsed = new Date(time);
 	// Date.UTC rolls 31 Feb over into March: a date that does not round-trip is malformed.
