@@ -78,6 +78,18 @@ describe('meets hostile input with a clear error or neutralises it', () => {
 		});
 	});
 
+	it('rejects a bad URL or header value through the drop-in fetch without quoting the secret', async () => {
+		const fetch = createFetch({ retry: fast });
+		await assert.rejects(
+			fetch('http://exa mple.test/x?token=SECRET3'),
+			(error: unknown) => error instanceof TypeError && error.message === 'Invalid URL: http://exa mple.test/x',
+		);
+		await assert.rejects(
+			fetch(`${origin}/x`, { headers: { 'x-trace': 'SECRET4\r\nX-Injected: 1' } }),
+			(error: unknown) => error instanceof TypeError && /header value is invalid/.test(error.message) && !error.message.includes('SECRET4'),
+		);
+	});
+
 	it('rejects a fetch input that is no URL at all with a TypeError and no retry', async () => {
 		let calls = 0;
 		const fetch = createFetch({

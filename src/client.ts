@@ -34,7 +34,7 @@ import {
 	spend,
 	type Tally,
 } from './policy.ts';
-import { redactUrl } from './redact.ts';
+import { sanitizeRuntimeError } from './redact.ts';
 
 /** What one call (one `client.get(...)`, all its attempts) keeps while it runs. */
 interface Call {
@@ -143,13 +143,6 @@ const addIdempotencyKey =
 		}
 	};
 
-// ky builds the Request synchronously, before any hook: the runtime's error for a malformed URL quotes it, query string
-// and all (Node: "Failed to parse URL from …", Deno: "Invalid URL: '…'"). The copy names the URL without its query.
-const unparsable = /^(?:Failed to parse URL from |Invalid URL: )'?(.*?)'?$/s;
-const sanitize = (error: unknown, secrets: readonly string[]): unknown => {
-	const match = error instanceof TypeError ? unparsable.exec(error.message) : null;
-	return match ? new TypeError(`Invalid URL: ${redactUrl(match[1] ?? '', secrets)}`) : error;
-};
 const requestMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'query'] as const;
 const bodyMethods = ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes'] as const;
 // The call that ky's init hook set up last. Init hooks run synchronously inside the call to ky, so right after that
@@ -193,7 +186,7 @@ function guardInputs(instance: KyInstance, config: ClientConfig): KyInstance {
 				enrichBodyReads(promise, latest, config);
 				return promise;
 			} catch (error) {
-				throw sanitize(error, config.secrets);
+				throw sanitizeRuntimeError(error, config.secrets);
 			}
 		}) as F;
 	return Object.assign(guarded(instance), instance, {

@@ -3,6 +3,7 @@ import { createError } from './errors/create.ts';
 import { type FetchConfig, type FetchOptions, normalizeFetchOptions } from './options.ts';
 import { guardDecision, Origins, report } from './origins.ts';
 import { type Allowance, type Decision, decide, isRepeatable, isTransient, type Outcome, sleep, spend, type Tally } from './policy.ts';
+import { sanitizeRuntimeError } from './redact.ts';
 
 const clock = (): number => globalThis.performance.now();
 // Duck-typed: SDKs may build their Requests from another realm or a polyfill.
@@ -132,9 +133,13 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			try {
 				response = await send(request && request.body !== null && !last ? request.clone() : input, init);
 			} catch (error) {
-				// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the caller's: both pass through.
-				if (signal?.aborted || !isNetworkError(error)) {
+				// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the
+				// caller's: both pass through, the latter without the URL's query or the header's value.
+				if (signal?.aborted) {
 					throw error;
+				}
+				if (!isNetworkError(error)) {
+					throw sanitizeRuntimeError(error, config.secrets);
 				}
 				cause = error;
 			}

@@ -72,3 +72,23 @@ export function redactHeaders(headers: Headers, extra: readonly string[] = []): 
 	}
 	return copy;
 }
+
+// The runtime's own errors for bad input quote it: a malformed URL whole, query string and all (Node: "Failed to parse
+// URL from …", Deno: "Invalid URL: '…'"), a bad header value whole (undici: 'Headers.append: "…" is an invalid header
+// value.'). Such input never reached the network; the copy says what was wrong without the secret it may hold.
+const unparsable = /^(?:Failed to parse URL from |Invalid URL: )'?(.*?)'?$/s;
+const badHeaderValue = /is an invalid header value/;
+
+/** The runtime's error for a malformed URL or header value, with the URL redacted and the value left out; any other error as it is. */
+export function sanitizeRuntimeError(error: unknown, secrets: readonly string[] = []): unknown {
+	if (!(error instanceof TypeError)) {
+		return error;
+	}
+	const url = unparsable.exec(error.message);
+	if (url) {
+		return new TypeError(`Invalid URL: ${redactUrl(url[1] ?? '', secrets)}`);
+	}
+	return badHeaderValue.test(error.message)
+		? new TypeError('A header value is invalid: it holds CR, LF or NUL (the value is not shown).')
+		: error;
+}
