@@ -4,7 +4,7 @@ import pRetry from 'p-retry';
 import type { SteadfetchError } from './errors/base.ts';
 import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
-import { type FetchOptions, normalizeFetchOptions, normalizePolicy, type RetryEvent, type RetryOptions } from './options.ts';
+import { callback, type FetchOptions, normalizeFetchOptions, normalizePolicy, type RetryEvent, type RetryOptions } from './options.ts';
 import { type Allowance, allowanceKey, backoffDelay, type StopReason, sleep } from './policy.ts';
 
 /** Options of `retryJob`. */
@@ -86,12 +86,8 @@ export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, o
 	}
 	const { signal, maxRetryTime = Number.POSITIVE_INFINITY, onRetry, onGiveUp } = options;
 	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
-	if (onRetry !== undefined && typeof onRetry !== 'function') {
-		throw new TypeError('Expected `onRetry` to be a function.');
-	}
-	if (onGiveUp !== undefined && typeof onGiveUp !== 'function') {
-		throw new TypeError('Expected `onGiveUp` to be a function.');
-	}
+	callback('onRetry', onRetry);
+	callback('onGiveUp', onGiveUp);
 	if (typeof maxRetryTime !== 'number' || !(maxRetryTime > 0)) {
 		throw new TypeError(`Expected \`maxRetryTime\` to be a positive number of milliseconds, got ${String(maxRetryTime)}.`);
 	}

@@ -373,7 +373,8 @@ const validateHeaders = (headers: unknown): void => {
 	}
 };
 
-const callback = (name: string, value: unknown): void => {
+/** Throw a TypeError naming the option unless `value` is a function or undefined. */
+export const callback = (name: string, value: unknown): void => {
 	if (value !== undefined && typeof value !== 'function') {
 		reject(name, 'a function', value);
 	}

@@ -1,5 +1,5 @@
 import type { StopReason } from '../policy.ts';
-import { mask, redactText } from '../redact.ts';
+import { mask, redactHeaders, redactText } from '../redact.ts';
 
 // A brand that survives realms (iframes, workers' messages aside) and duplicate copies of the package, where instanceof does not.
 const brand: unique symbol = Symbol.for('steadfetch.error') as never;
@@ -160,12 +160,20 @@ export function formatMessage(details: ErrorDetails): string {
 	return `${what} ${details.method} ${details.url}${attempts}: ${details.description || details.title}${solution}${note}${when}`;
 }
 
+/** What every error class is built from: its details and the request's original headers (the error keeps redacted copies). */
+export interface FailureInit {
+	readonly details: ErrorDetails;
+	readonly headers: Headers;
+	/** Header names to mask beyond the usual credential headers. */
+	readonly secretHeaders?: readonly string[];
+}
+
 /**
 A stand-in for the request that failed, safe to keep: redacted URL (user-info dropped, as Request refuses it) and headers.
 */
-export function safeRequest(method: string, url: string, headers?: Headers): Request {
-	const init = { method, ...(headers ? { headers } : {}) };
-	const href = url.replace(`//${mask}@`, '//');
+export function safeRequest({ details, headers, secretHeaders }: FailureInit): Request {
+	const init = { method: details.method, headers: redactHeaders(headers, secretHeaders) };
+	const href = details.url.replace(`//${mask}@`, '//');
 	try {
 		return new Request(href, init);
 	} catch {

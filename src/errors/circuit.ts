@@ -1,6 +1,4 @@
-import { redactHeaders } from '../redact.ts';
-import { decorate, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
-import type { FailureInit } from './network.ts';
+import { decorate, type FailureInit, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
 
 export interface CircuitOpenError extends SteadfetchFields {
 	readonly request: Request;
@@ -16,7 +14,7 @@ export class CircuitOpenError extends Error {
 	constructor(init: FailureInit) {
 		super('circuit open');
 		Object.defineProperty(this, 'request', {
-			value: safeRequest(init.details.method, init.details.url, redactHeaders(init.headers, init.secretHeaders)),
+			value: safeRequest(init),
 			writable: true,
 			configurable: true,
 		});

@@ -1,14 +1,10 @@
 import { HTTPError, type NormalizedOptions } from 'ky';
 import { redactHeaders } from '../redact.ts';
-import { decorate, type ErrorDetails, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
+import { decorate, type FailureInit, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
 
 /** What an HTTP status error is built from. `response` and `headers` are the originals; the error keeps only redacted copies. */
-export interface HttpErrorInit {
-	readonly details: ErrorDetails;
+export interface HttpErrorInit extends FailureInit {
 	readonly response: Response;
-	readonly headers: Headers;
-	/** Header names to mask beyond the usual credential headers. */
-	readonly secretHeaders?: readonly string[];
 }
 
 // A Response the error can keep: status and redacted headers. ky has already read the body into `data`.
@@ -39,7 +35,7 @@ export class HttpStatusError extends HTTPError {
 	static readonly errorName: string = 'HttpStatusError';
 
 	constructor(init: HttpErrorInit) {
-		const request = safeRequest(init.details.method, init.details.url, redactHeaders(init.headers, init.secretHeaders));
+		const request = safeRequest(init);
 		// ky's `options` holds every header of the call; keep only what cannot leak.
 		const options = Object.freeze({
 			method: request.method,

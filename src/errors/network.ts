@@ -1,16 +1,7 @@
 import { NetworkError as KyNetworkError, TimeoutError as KyTimeoutError } from 'ky';
-import { redactHeaders } from '../redact.ts';
-import { decorate, type ErrorDetails, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
+import { decorate, type FailureInit, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
 
-/** What a network or timeout error is built from. */
-export interface FailureInit {
-	readonly details: ErrorDetails;
-	readonly headers: Headers;
-	readonly secretHeaders?: readonly string[];
-}
-
-const request = (init: FailureInit): Request =>
-	safeRequest(init.details.method, init.details.url, redactHeaders(init.headers, init.secretHeaders));
+export type { FailureInit } from './base.ts';
 
 export interface NetworkError extends SteadfetchFields {
 	/** Always undefined: no response arrived. */
@@ -23,7 +14,7 @@ No response arrived: DNS, refused or reset connection, TLS, offline. Extends ky'
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
 export class NetworkError extends KyNetworkError {
 	constructor(init: FailureInit) {
-		super(request(init));
+		super(safeRequest(init));
 		decorate(this, 'NetworkError', init.details);
 	}
 
@@ -53,7 +44,7 @@ export class FetchNetworkError extends TypeError {
 			summary: { value: this.message, enumerable: true },
 			name: { value: 'TypeError', writable: true, configurable: true },
 			message: { value: init.message ?? 'fetch failed', writable: true, configurable: true },
-			request: { value: request(init), writable: true, configurable: true },
+			request: { value: safeRequest(init), writable: true, configurable: true },
 		});
 		this.stack = `TypeError: ${this.message}\n${(this.stack ?? '').split('\n').slice(1).join('\n')}`;
 	}
@@ -74,7 +65,7 @@ An attempt ran past `timeout`, or the call past `totalTimeout`. Extends ky's `Ti
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
 export class TimeoutError extends KyTimeoutError {
 	constructor(init: FailureInit) {
-		super(request(init));
+		super(safeRequest(init));
 		decorate(this, 'TimeoutError', init.details);
 	}
 
