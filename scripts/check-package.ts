@@ -11,7 +11,9 @@ import { bundle, measure, type SizeRow } from '../bench/sizes.ts';
 // Bytes, min+gzip. Set from measurement with a little headroom; raise them only on purpose, and say why in the commit.
 // 2026-11-25: own 11.1 KB, total 20.5 KB; with the retry budget and circuit breaker: own 12.7 KB, total 22.2 KB;
 // with hostile-input hardening and enriched body reads: own 13.4 KB, total 22.7 KB.
-export const budget = { own: 14_000, total: 23_500 };
+// 2026-11-27: one attempt engine and options split into rules, defaults and normalizers: own 14.2 KB, total 23.5 KB
+// (class members and private fields are not mangled). The weight issue's per-import budgets replace these.
+export const budget = { own: 14_400, total: 23_800 };
 const dependencies = ['ky', 'p-retry', 'is-network-error'];
 // Uses of Node's globals, not words in strings ('processed') or other names (ArrayBuffer).
 const nodeOnly: Record<string, RegExp> = {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient, isSteadfetchError, NotFoundError, queueDecision, type RetryEvent, retryJob } from '../src/index.ts';
+import { runJob } from '../src/job.ts';
+import { clockedClient, FakeClock } from './support/clocked.ts';
 import { origin, serve, times } from './support/server.ts';
 
 const fast = { baseDelayMs: 1, maxDelayMs: 20 };
@@ -153,18 +155,20 @@ describe('waits as the server asks', () => {
 			{ status: 503, headers: { 'retry-after-ms': '80' } },
 			{ status: 200, body: { ok: 1 } },
 		]);
-		const started = performance.now();
-		await retryJob(
+		const clock = new FakeClock();
+		await runJob(
 			(job) =>
 				job
-					.client(api({ ...fast, limit: 0 }))
+					.client(clockedClient({ baseUrl: `${origin}/v1/`, retry: { ...fast, limit: 0 } }, clock))
 					.get('items')
 					.json(),
 			{ retry: { ...fast, maxDelayMs: 1000 }, onRetry: (event) => events.push(event) },
+			clock,
 		);
-		assert.ok(performance.now() - started >= 75);
+		// The job's backoff after its first pass is at most 1 ms: the wait is the server's.
+		assert.deepEqual(clock.waits, [80]);
 		assert.equal(events.length, 1);
-		assert.ok((events[0]?.delayMs ?? 0) >= 75);
+		assert.equal(events[0]?.delayMs, 80);
 		assert.ok(isSteadfetchError(events[0]?.error));
 		assert.equal(events[0]?.attempt, 2);
 		assert.equal(seen.count, 2);
@@ -181,6 +185,8 @@ describe('waits as the server asks', () => {
 });
 
 describe('stops when asked', () => {
+	// Aborts and deadlines run on real timers here: what is measured is that a 10 s wait or a 3 s response is cut short,
+	// so the bounds leave a busy machine ten times the time the cut takes.
 	it('rejects with the signal reason during a wait, promptly', async () => {
 		const controller = new AbortController();
 		const reason = new Error('SIGTERM');

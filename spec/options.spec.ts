@@ -82,6 +82,41 @@ describe('rejects steadfetch options outside createClient', () => {
 		assert.equal(seen.count, 0);
 	});
 
+	for (const name of ['budget', 'breaker', 'onRetry', 'idempotencyKey', 'catalog']) {
+		it(`refuses ${name} per request and through extend(), naming it, before any request`, () => {
+			const seen = serve('GET', '/x', [{ status: 200 }]);
+			const pattern = new RegExp(`^TypeError: \`${name}\` is set by createClient`);
+			assert.throws(() => createClient().get(`${origin}/x`, { [name]: false } as object), pattern);
+			assert.throws(
+				() =>
+					createClient()
+						.extend({ [name]: false } as object)
+						.get(`${origin}/x`),
+				pattern,
+			);
+			assert.equal(seen.count, 0);
+		});
+	}
+
+	it("hands none of steadfetch's own options to a custom fetch", async () => {
+		const seen: RequestInit[] = [];
+		const api = createClient({
+			budget: { ratio: 1 },
+			breaker: { openMs: 5 },
+			idempotencyKey: true,
+			onRetry: () => undefined,
+			fetch: async (_input, init) => {
+				seen.push(init ?? {});
+				return new Response('{}');
+			},
+		});
+		await api.post(`${origin}/x`, { json: {} });
+		assert.equal(seen.length, 1);
+		for (const name of ['budget', 'breaker', 'idempotencyKey', 'onRetry', 'apiKey', 'catalog']) {
+			assert.ok(!(name in (seen[0] ?? {})), `fetch() received \`${name}\``);
+		}
+	});
+
 	it('refuses a retry policy change per request, other than limit', () => {
 		assert.throws(() => createClient().get(`${origin}/x`, { retry: { statusCodes: [404] } }), /Only `retry\.limit` can be set per request/);
 	});

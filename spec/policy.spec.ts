@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { normalizeClientOptions, type RetryOptions } from '../src/options.ts';
+import { normalizeClientOptions } from '../src/normalize.ts';
+import type { RetryOptions } from '../src/options.ts';
 import { backoffDelay, decide, type FailedAttempt, parseRetryAfter } from '../src/policy.ts';
 
 const policy = (retry: RetryOptions = {}) => normalizeClientOptions({ retry }).policy;

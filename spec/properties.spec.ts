@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { createClient, isSteadfetchError, redactUrl } from '../src/index.ts';
-import { normalizeClientOptions, normalizeRetryOptions } from '../src/options.ts';
+import { normalizeClientOptions, normalizeRetryOptions } from '../src/normalize.ts';
 import { backoffDelay, decide } from '../src/policy.ts';
 
 // Seeded: a failure prints its seed and path, and the same run reproduces it.

@@ -3,6 +3,7 @@ import ky from 'ky';
 import { type BreakerEvent, CircuitBreaker } from '../src/breaker.ts';
 import { RetryBudget } from '../src/budget.ts';
 import { CircuitOpenError, type ClientOptions, createClient, createFetch, isCircuitOpenError, isSteadfetchError } from '../src/index.ts';
+import { clockedClient, FakeClock } from './support/clocked.ts';
 import { withLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 
@@ -188,17 +189,19 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 	it('opens after failureThreshold failures in a row: later calls fail at once without a request', async () => {
 		const events: BreakerEvent[] = [];
 		const seen = serve('GET', '/v1/x', times(10, { status: 502 }));
-		const api = createClient(options(events));
+		const clock = new FakeClock();
+		const api = clockedClient(options(events), clock);
 		for (let call = 0; call < 3; call++) {
 			await failure(api.get('x'));
 		}
-		const started = Date.now();
+		const opened = clock.now();
+		clock.advance(79);
 		const error = await failure(api.get('x'));
 		assert.ok(error instanceof CircuitOpenError);
 		assert.ok(isCircuitOpenError(error));
 		assert.equal(error.name, 'CircuitOpenError');
 		assert.equal(error.retryable, true);
-		assert.ok((error.retryAt?.getTime() ?? 0) >= started && (error.retryAt?.getTime() ?? 0) <= started + 100);
+		assert.equal(error.retryAt?.getTime(), opened + 80);
 		assert.match(
 			error.message,
 			/^Circuit Open GET https:\/\/api\.example\.test\/v1\/x: Calls to this service fail at once while it recovers\. Solution: .* Retry after /,
@@ -214,11 +217,12 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 	it('lets a probe through after openMs and closes on its success', async () => {
 		const events: BreakerEvent[] = [];
 		const seen = serve('GET', '/v1/x', [...times(3, { status: 500 }), { status: 200, body: { ok: true } }, { status: 200 }]);
-		const api = createClient(options(events));
+		const clock = new FakeClock();
+		const api = clockedClient(options(events), clock);
 		for (let call = 0; call < 3; call++) {
 			await failure(api.get('x'));
 		}
-		await new Promise((resolve) => setTimeout(resolve, 100));
+		clock.advance(80);
 		assert.deepEqual(await api.get('x').json(), { ok: true });
 		await api.get('x');
 		assert.equal(seen.count, 5);

@@ -1,11 +1,11 @@
 import isNetworkError from 'is-network-error';
-import { createError } from './errors/create.ts';
-import { type FetchConfig, type FetchOptions, normalizeFetchOptions } from './options.ts';
-import { guardDecision, Origins, report } from './origins.ts';
-import { type Allowance, type Decision, decide, isRepeatable, isTransient, type Outcome, sleep, spend, type Tally } from './policy.ts';
+import { Engine, type Failure, newIdempotencyKey } from './attempt.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { type FetchConfig, normalizeFetchOptions } from './normalize.ts';
+import type { FetchOptions } from './options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
+import type { Allowance } from './types.ts';
 
-const clock = (): number => globalThis.performance.now();
 // Duck-typed: SDKs may build their Requests from another realm or a polyfill.
 const isRequest = (input: unknown): input is Request =>
 	typeof input === 'object' &&
@@ -54,44 +54,18 @@ async function readData(response: Response): Promise<unknown> {
 	}
 }
 
-/** What a failed call of the drop-in fetch is described from. */
-interface FailedCall {
-	readonly config: FetchConfig;
-	readonly tally: Tally;
-	readonly url: string;
-	readonly method: string;
-	readonly headers: HeadersInit | undefined;
+/** What a job hands to its `job.fetch`: the allowance its retries spend, and the monotonic time it must end by. */
+export interface JobBinding {
+	readonly allowance: Allowance;
+	readonly deadline: number | undefined;
 }
 
-// Built only on the failure path, so that a success allocates nothing for it.
-const describe = (
-	{ config, tally, url, method, headers }: FailedCall,
-	outcome: Outcome | 'circuit',
-	response: Response | undefined,
-	decision: Decision,
-	cause?: unknown,
-	data?: unknown,
-) =>
-	createError({
-		...config,
-		outcome,
-		retryable: outcome === 'circuit' || isTransient(config.policy, outcome),
-		request: new Request(url, { method, ...(headers ? { headers } : {}) }),
-		response,
-		data,
-		attempts: tally.attempts,
-		history: tally.history,
-		decision,
-		cause,
-		shape: 'fetch',
-	});
-
 /**
-The fetch behind `createFetch`, and behind a job's `job.fetch()`, whose retries draw on the job's allowance and stop at its deadline.
+The fetch behind `createFetch`, and behind a job's `job.fetch`, whose retries draw on the job's allowance and stop at its deadline.
 */
-export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?: number): typeof globalThis.fetch {
+export function fetchWith(config: FetchConfig, clock: Clock = systemClock, job?: JobBinding): typeof globalThis.fetch {
+	const engine = new Engine(config, clock, 'fetch');
 	const { policy } = config;
-	const origins = new Origins(config.budget, config.breaker);
 	const steadfetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
 		const send = config.fetch ?? globalThis.fetch;
 		const request = isRequest(input) ? input : undefined;
@@ -103,8 +77,9 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 		if (!policy.methods.has(method)) {
 			const withKey = new Headers(headers);
 			hasKey = withKey.has('idempotency-key');
-			if (!hasKey && policy.idempotencyKey && (method === 'POST' || method === 'PATCH')) {
-				withKey.set('Idempotency-Key', policy.idempotencyKey());
+			const key = newIdempotencyKey(policy, method, hasKey);
+			if (key !== undefined) {
+				withKey.set('Idempotency-Key', key);
 				headers = withKey;
 				hasKey = true;
 				init = { ...init, headers };
@@ -112,22 +87,14 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 		}
 		// A stream handed in as the body can be read once; a Request's body can be cloned (tee'd) for every attempt.
 		const replayable = !(init?.body instanceof ReadableStream);
-		const repeatable = replayable && policy.limit > 0 && isRepeatable(policy, method, hasKey);
-		const tally: Tally = allowance?.tally ?? { attempts: 0, history: [] };
 		const url = request?.url ?? String(input);
-		const guard = origins.of(url);
-		const failure: FailedCall = { config, tally, url, method, headers };
-		for (let retry = 1; ; retry++) {
+		// Built only on the failure path, so that a success allocates nothing for it.
+		const described = () => new Request(url, { method, ...(headers ? { headers } : {}) });
+		const call = engine.call({ allowance: job?.allowance, deadline: job?.deadline });
+		for (;;) {
 			signal?.throwIfAborted();
-			const admission = guard?.breaker?.admit(Date.now());
-			if (admission && !admission.admitted) {
-				const refusal = describe(failure, 'circuit', undefined, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
-				policy.onGiveUp?.(refusal);
-				throw refusal;
-			}
-			const last = !repeatable || retry > policy.limit;
-			const started = clock();
-			tally.attempts++;
+			const attempt = call.begin(url, described);
+			const last = !replayable || !call.canRetry(method, hasKey);
 			let response: Response | undefined;
 			let cause: unknown;
 			try {
@@ -135,78 +102,40 @@ export function fetchWith(config: FetchConfig, allowance?: Allowance, deadline?:
 			} catch (error) {
 				// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the
 				// caller's: both pass through, the latter without the URL's query or the header's value.
-				if (signal?.aborted) {
-					throw error;
-				}
-				if (!isNetworkError(error)) {
-					throw sanitizeRuntimeError(error, config.secrets);
+				if (signal?.aborted || !isNetworkError(error)) {
+					call.settle(attempt, undefined);
+					throw signal?.aborted ? error : sanitizeRuntimeError(error, config.secrets);
 				}
 				cause = error;
 			}
-			const outcome: Outcome = response ? response.status : 'network';
-			const record: Tally['history'][number] | undefined =
-				// A job's tally counts its successes too; a plain call's success needs no record.
-				allowance || !response || response.status >= 400
-					? {
-							attempt: tally.attempts,
-							...(response ? { status: response.status } : { failure: 'network' }),
-							durationMs: Math.round(clock() - started),
-						}
-					: undefined;
-			if (record) {
-				tally.history.push(record);
-			}
-			report(guard, !response || isTransient(policy, response.status), Date.now());
 			// Below 400 is no failure: 2xx, a 3xx the caller asked to see (redirect: 'manual', 304), an opaque response.
 			if (response && response.status < 400) {
+				call.settle(attempt, response.status);
 				return response;
 			}
-			const now = Date.now();
-			const decision: Decision = replayable
-				? spend(
-						allowance,
-						guardDecision(
-							guard,
-							decide(policy, {
-								outcome,
-								method,
-								hasIdempotencyKey: hasKey,
-								retry,
-								headers: response?.headers,
-								remainingMs: deadline === undefined ? undefined : deadline - now,
-								now,
-							}),
-							now,
-						),
-						now,
-					)
-				: isTransient(policy, outcome)
-					? { retry: false, reason: 'unreplayable-body' }
-					: { retry: false, reason: 'permanent' };
+			const failure: Failure = {
+				outcome: response ? response.status : 'network',
+				method,
+				hasIdempotencyKey: hasKey,
+				request: described,
+				response,
+				cause,
+				replayable,
+			};
+			const decision = call.judge(failure);
 			if (!decision.retry) {
 				if (response && !config.throwHttpErrors) {
 					if (policy.onGiveUp) {
-						policy.onGiveUp(describe(failure, outcome, response, decision, cause));
+						call.giveUp(failure, decision);
 					}
 					// What the server sent, untouched: the caller's own error handling reads it.
 					return response;
 				}
-				const error = describe(failure, outcome, response, decision, cause, response && (await readData(response)));
-				policy.onGiveUp?.(error);
-				throw error;
-			}
-			if (record) {
-				record.delayMs = decision.delayMs;
+				throw call.giveUp({ ...failure, data: response && (await readData(response)) }, decision);
 			}
 			// A response that is not returned must not hold its connection.
 			void response?.body?.cancel().catch(() => undefined);
-			policy.onRetry?.({
-				error: describe(failure, outcome, response, decision, cause),
-				attempt: retry + 1,
-				maxAttempts: policy.limit + 1,
-				delayMs: decision.delayMs,
-			});
-			await sleep(decision.delayMs, signal);
+			await clock.sleep(decision.delayMs, signal);
 		}
 	};
 	return steadfetch as typeof globalThis.fetch;

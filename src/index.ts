@@ -3,18 +3,8 @@ export type { BudgetOptions } from './budget.ts';
 export type { Catalog, CatalogEntry } from './catalog.ts';
 export { parseCatalog } from './catalog.ts';
 export { createClient, steadfetch, steadfetch as default } from './client.ts';
-export type {
-	Advice,
-	AttemptRecord,
-	ErrorDetails,
-	ErrorKind,
-	SteadfetchError,
-	SteadfetchErrorJson,
-	SteadfetchFields,
-} from './errors/base.ts';
 export { CircuitOpenError } from './errors/circuit.ts';
 export { isCircuitOpenError, isHttpStatusError, isNetworkError, isSteadfetchError, isTimeoutError } from './errors/guards.ts';
-export type { HttpErrorInit } from './errors/http.ts';
 export {
 	BadRequestError,
 	ClientError,
@@ -24,12 +14,21 @@ export {
 	ServerError,
 	UnauthenticatedError,
 } from './errors/http.ts';
-export type { FailureInit } from './errors/network.ts';
-export { FetchNetworkError, NetworkError, TimeoutError } from './errors/network.ts';
+export { FetchNetworkError, NetworkError } from './errors/network.ts';
+export { TimeoutError } from './errors/timeout.ts';
 export { createFetch } from './fetch.ts';
 export type { JobContext, JobOptions, QueueDecision } from './job.ts';
 export { queueDecision, retryJob } from './job.ts';
 export type { ClientOptions, FetchOptions, Policy, RequestPolicyOptions, RetryEvent, RetryOptions, SharedOptions } from './options.ts';
-export type { Outcome, StopReason } from './policy.ts';
 export { backoffDelay, parseRetryAfter } from './policy.ts';
 export { redactUrl } from './redact.ts';
+export type {
+	Advice,
+	AttemptRecord,
+	ErrorKind,
+	Outcome,
+	SteadfetchError,
+	SteadfetchErrorJson,
+	SteadfetchFields,
+	StopReason,
+} from './types.ts';

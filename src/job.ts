@@ -1,11 +1,15 @@
-import isNetworkError from 'is-network-error';
 import type { KyInstance } from 'ky';
 import pRetry from 'p-retry';
-import type { SteadfetchError } from './errors/base.ts';
+import { isBug, type JobState, judgeJobFailure } from './attempt.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
-import { callback, type FetchOptions, normalizeFetchOptions, normalizePolicy, type RetryEvent, type RetryOptions } from './options.ts';
-import { type Allowance, allowanceKey, backoffDelay, type StopReason, sleep } from './policy.ts';
+import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
+import type { RetryEvent, RetryOptions } from './options.ts';
+import { allowanceKey } from './policy.ts';
+import { callback } from './rules.ts';
+import type { Allowance, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
 export interface JobOptions {
@@ -53,19 +57,6 @@ export interface JobContext {
 /** What a job queue should do with a job that failed. */
 export type QueueDecision = { readonly permanent: true } | { readonly permanent: false; readonly retryAt: Date | undefined };
 
-// Transient failures that a retry of the whole job cannot help: the request itself said no more.
-const final: ReadonlySet<StopReason | undefined> = new Set([
-	'wait-over-cap',
-	'deadline',
-	'allowance',
-	'not-idempotent',
-	'unreplayable-body',
-]);
-
-const maxTime = 8.64e15;
-// A TypeError that is no network failure is a bug in the job: p-retry's own rule, applied before any wait.
-const isBug = (error: unknown): boolean => !errorKind(error) && error instanceof TypeError && !isNetworkError(error);
-
 /**
 Run `fn` and retry it as a whole on failure, with the same classification as the client: a fail-fast error (400, 401, 404, a bad option's `TypeError`) stops at once; transient ones (5xx, 429, network, timeouts) are retried with backoff, never sooner than the `Retry-After` they carry; errors that are not steadfetch's are retried, but a non-network `TypeError` (a bug) is not. Rejects with the last error, whose `attempts` and `history` cover every HTTP attempt the job made through `job.client()` or `job.fetch()`.
 
@@ -80,11 +71,16 @@ await retryJob(async job => {
 }, {signal: shutdown.signal, maxRetryTime: 60_000});
 ```
 */
-export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options: JobOptions = {}): Promise<T> {
+export function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options: JobOptions = {}): Promise<T> {
+	return runJob(fn, options, systemClock);
+}
+
+/** `retryJob` on a given clock: the system's for users, a spec's own in specs. */
+export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options: JobOptions, clock: Clock): Promise<T> {
 	if (typeof fn !== 'function') {
 		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
 	}
-	const { signal, maxRetryTime = Number.POSITIVE_INFINITY, onRetry, onGiveUp } = options;
+	const { signal, maxRetryTime = defaults.job.maxRetryTime, onRetry, onGiveUp } = options;
 	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
 	callback('onRetry', onRetry);
 	callback('onGiveUp', onGiveUp);
@@ -94,50 +90,31 @@ export async function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, o
 	if (signal !== undefined && !(signal instanceof AbortSignal)) {
 		throw new TypeError('Expected `signal` to be an AbortSignal.');
 	}
-	const deadline = Number.isFinite(maxRetryTime) ? Date.now() + maxRetryTime : undefined;
+	const deadline = Number.isFinite(maxRetryTime) ? clock.monotonic() + maxRetryTime : undefined;
 	const allowance: Allowance = { retriesLeft: policy.limit, tally: { attempts: 0, history: [] } };
-	const fetchOptions: FetchOptions = { retry: options.retry ?? {} };
-	const fetch = fetchWith(normalizeFetchOptions(fetchOptions), allowance, deadline);
+	const job: JobState = { policy, clock, allowance, deadline, onRetry };
+	const fetch = fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline });
 	const client = (instance: KyInstance): KyInstance =>
 		instance.extend({
 			context: { [allowanceKey]: allowance },
 			...(signal ? { signal } : {}),
-			...(deadline === undefined ? {} : { totalTimeout: Math.max(1, deadline - Date.now()) }),
+			...(deadline === undefined ? {} : { totalTimeout: Math.max(1, Math.round(deadline - clock.monotonic())) }),
 		});
 
-	const giveUp = (error: Error): never => {
-		onGiveUp?.(error);
-		throw error;
-	};
-
 	return pRetry((attempt) => fn(Object.freeze({ attempt, retriesLeft: allowance.retriesLeft, signal, client, fetch })), {
-		// The allowance is the real bound; p-retry's count only backs it up. Waits are ours (full jitter, Retry-After), so p-retry's are zero.
+		// The allowance is the real bound; p-retry's count only backs it up. Waits are the engine's (full jitter,
+		// Retry-After), so p-retry's are zero.
 		retries: policy.limit,
 		minTimeout: 0,
 		unref: true,
 		...(signal ? { signal } : {}),
 		onFailedAttempt: async ({ error, attemptNumber }) => {
-			const kind = errorKind(error);
-			const enriched = kind ? (error as SteadfetchError) : undefined;
-			if (enriched && (!enriched.retryable || final.has(enriched.stopReason))) {
-				giveUp(error);
+			const decision = judgeJobFailure(job, error, attemptNumber);
+			if (!decision.retry) {
+				onGiveUp?.(error);
+				throw error;
 			}
-			if (isBug(error)) {
-				giveUp(error);
-			}
-			const now = Date.now();
-			const asked = enriched?.retryAt ? Math.min(maxTime, enriched.retryAt.getTime()) - now : 0;
-			const delayMs = Math.max(asked, backoffDelay(policy, attemptNumber));
-			if (allowance.retriesLeft <= 0 || asked > policy.maxDelayMs || (deadline !== undefined && now + delayMs >= deadline)) {
-				giveUp(error);
-			}
-			allowance.retriesLeft--;
-			const last = allowance.tally.history.at(-1);
-			if (enriched && last && last.delayMs === undefined) {
-				last.delayMs = delayMs;
-			}
-			onRetry?.({ error, attempt: attemptNumber + 1, maxAttempts: policy.limit + 1, delayMs });
-			await sleep(delayMs, signal, true);
+			await clock.sleep(decision.delayMs, signal, true);
 		},
 	});
 }

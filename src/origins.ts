@@ -1,6 +1,6 @@
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
 import { type BudgetOptions, RetryBudget } from './budget.ts';
-import type { Decision } from './policy.ts';
+import type { Decision } from './types.ts';
 
 /** The budget and breaker of one origin; either is undefined when turned off. */
 export interface OriginGuard {

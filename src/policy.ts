@@ -1,53 +1,5 @@
-import type { AttemptRecord } from './errors/base.ts';
 import type { Policy } from './options.ts';
-
-/** What an attempt ended with: a response status, or a failure without a response. */
-export type Outcome = number | 'network' | 'timeout';
-
-/** Why a failed call was not retried. */
-export type StopReason =
-	/** The failure is permanent for this request (400, 401, 404, ...): sending it again cannot help. */
-	| 'permanent'
-	/** Timeouts are not retried (`retry.retryOnTimeout: false`). */
-	| 'timeout-not-retried'
-	/** The request is not safe to repeat: POST or PATCH without an `Idempotency-Key`, or a method outside `retry.methods`. */
-	| 'not-idempotent'
-	/** `retry.limit` retries were made already. */
-	| 'limit'
-	/** The server asked for a wait longer than `retry.maxDelayMs`. */
-	| 'wait-over-cap'
-	/** The next attempt could not start before `totalTimeout` (or a job's `maxRetryTime`) runs out. */
-	| 'deadline'
-	/** The job this call ran in has spent its retries. */
-	| 'allowance'
-	/** The origin's retry budget is spent: the service is failing broadly, and retries were withheld to protect it. */
-	| 'budget'
-	/** The origin's circuit breaker is open. */
-	| 'circuit-open'
-	/** The request body is a stream that was sent once and cannot be sent again. */
-	| 'unreplayable-body';
-
-export type Decision =
-	| { readonly retry: true; readonly delayMs: number }
-	| {
-			readonly retry: false;
-			readonly reason: StopReason;
-			readonly retryAt?: number;
-	  };
-
-/** The attempts of one call, or of every call in a job: numbered across them all. */
-export interface Tally {
-	attempts: number;
-	readonly history: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] }[];
-}
-
-/**
-A job's one allowance of retries: each retry inside the job, by a client through `job.client()` or by the job itself, spends one; when none is left, nobody retries. Its tally numbers every HTTP attempt of the job.
-*/
-export interface Allowance {
-	retriesLeft: number;
-	readonly tally: Tally;
-}
+import type { Allowance, Decision, Outcome } from './types.ts';
 
 /** Where a job hands its allowance to a client's calls: a key of ky's `context` option. */
 export const allowanceKey: unique symbol = Symbol('steadfetch.allowance') as never;
@@ -111,9 +63,12 @@ const dateParts = (value: string, now: number): number[] | undefined => {
 export const isTransient = (policy: Policy, outcome: Outcome): boolean =>
 	typeof outcome === 'number' ? policy.statusCodes.has(outcome) : true;
 
+/** POST and PATCH: not idempotent by themselves, safe to repeat with an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header). */
+export const isKeyedMethod = (method: string): boolean => /^(?:POST|PATCH)$/i.test(method);
+
 /** Whether sending the request again is safe: an idempotent method, or POST/PATCH carrying an `Idempotency-Key`. */
 export const isRepeatable = (policy: Policy, method: string, hasIdempotencyKey: boolean): boolean =>
-	policy.methods.has(method.toUpperCase()) || (hasIdempotencyKey && /^(?:POST|PATCH)$/i.test(method));
+	policy.methods.has(method.toUpperCase()) || (hasIdempotencyKey && isKeyedMethod(method));
 
 /**
 The backoff before retry `retry` (1 for the first): `baseDelayMs * factor ** (retry - 1)`, capped at `maxDelayMs`, then with full jitter drawn uniformly from 0 to that value.
@@ -181,28 +136,4 @@ export function decide(policy: Policy, attempt: FailedAttempt, random: () => num
 		return { retry: false, reason: 'deadline', retryAt };
 	}
 	return { retry: true, delayMs };
-}
-
-/**
-Wait `ms` milliseconds; an abort of `signal` ends the wait at once with the signal's reason. With `unref`, the timer does not keep a Node process alive.
-*/
-export function sleep(ms: number, signal?: AbortSignal, unref = false): Promise<void> {
-	return new Promise((resolve, reject) => {
-		if (signal?.aborted) {
-			reject(signal.reason);
-			return;
-		}
-		const onAbort = () => {
-			clearTimeout(timer);
-			reject(signal?.reason);
-		};
-		const timer = setTimeout(() => {
-			signal?.removeEventListener('abort', onAbort);
-			resolve();
-		}, ms);
-		if (unref) {
-			(timer as { unref?: () => void }).unref?.();
-		}
-		signal?.addEventListener('abort', onAbort, { once: true });
-	});
 }

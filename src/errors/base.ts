@@ -1,88 +1,9 @@
-import type { StopReason } from '../policy.ts';
 import { mask, redactHeaders, redactText } from '../redact.ts';
+import type { Advice, AttemptRecord, ErrorKind, SteadfetchError, SteadfetchErrorJson, StopReason } from '../types.ts';
 
 // A brand that survives realms (iframes, workers' messages aside) and duplicate copies of the package, where instanceof does not.
 const brand: unique symbol = Symbol.for('steadfetch.error') as never;
 const redactedUrl: unique symbol = Symbol('url') as never;
-
-/** The kinds of failure a steadfetch error stands for. */
-export type ErrorKind = 'http' | 'network' | 'timeout' | 'circuit';
-
-/** The API documentation's troubleshooting advice for a failure. */
-export interface Advice {
-	/** Why it happens. */
-	readonly cause: string;
-	/** What to do about it. */
-	readonly solution: string;
-}
-
-/** One request of a call. */
-export interface AttemptRecord {
-	/** 1 for the first request. */
-	readonly attempt: number;
-	/** The response status, when a response arrived. */
-	readonly status?: number;
-	/** What went wrong when no response arrived. */
-	readonly failure?: 'network' | 'timeout';
-	/** From sending the request to the retry decision (the error body read included), in milliseconds. */
-	readonly durationMs: number;
-	/** The wait before the next attempt, in milliseconds; absent on the last. */
-	readonly delayMs?: number;
-}
-
-/** What `toJSON()` gives: a log-ready object with no secret in it. */
-export interface SteadfetchErrorJson {
-	readonly name: string;
-	readonly message: string;
-	readonly status?: number;
-	readonly title: string;
-	readonly description: string;
-	readonly advice: Advice;
-	readonly request: { readonly method: string; readonly url: string };
-	readonly data?: unknown;
-	readonly attempts: number;
-	readonly history: readonly AttemptRecord[];
-	readonly retryable: boolean;
-	readonly retryAt?: string;
-	readonly stopReason?: StopReason;
-	readonly cause?: {
-		readonly name: string;
-		readonly message: string;
-		readonly code?: string;
-	};
-}
-
-/** The fields steadfetch adds to the error classes it inherits from ky. */
-export interface SteadfetchFields {
-	/** The response status; undefined for network errors and timeouts. */
-	readonly status: number | undefined;
-	/** The status's name in the API docs, e.g. `Not Found`. */
-	readonly title: string;
-	/** The API docs' one-line description, e.g. `The requested resource doesn't exist.` */
-	readonly description: string;
-	/** The API docs' Cause and Solution. */
-	readonly advice: Advice;
-	/** How many requests the call made. */
-	readonly attempts: number;
-	/** Every request of the call, in order. */
-	readonly history: readonly AttemptRecord[];
-	/** Whether the failure is transient: the same request may succeed later (5xx, 408, 429, network, timeout, by `retry.statusCodes`). */
-	readonly retryable: boolean;
-	/** When a retry makes sense (from `Retry-After`, else the next backoff); undefined when `retryable` is false. */
-	readonly retryAt: Date | undefined;
-	/** Why the call stopped retrying a transient failure: `limit`, `not-idempotent`, `wait-over-cap`, `deadline`... */
-	readonly stopReason: StopReason | undefined;
-	/** A log-ready object, free of secrets. */
-	toJSON(): SteadfetchErrorJson;
-}
-
-/** Any error steadfetch raises: `HttpStatusError` and its subclasses, `NetworkError`, `TimeoutError`. */
-export interface SteadfetchError extends Error, SteadfetchFields {
-	/** A copy of the request that failed: method, URL and headers with secrets replaced by `***`. Never the original. */
-	readonly request: Request;
-	/** The response body (parsed JSON, or text) when it fits in 8 KiB, else a text excerpt of 8 KiB; undefined without a response. */
-	readonly data: unknown;
-}
 
 /** What the factories hand to an error's constructor. */
 export interface ErrorDetails {

@@ -1,4 +1,5 @@
-import { decorate, type FailureInit, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
+import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
+import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 
 export interface CircuitOpenError extends SteadfetchFields {
 	readonly request: Request;
@@ -11,6 +12,7 @@ The call was refused without a request: the origin's circuit breaker is open aft
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor.
 export class CircuitOpenError extends Error {
+	/** @internal */
 	constructor(init: FailureInit) {
 		super('circuit open');
 		Object.defineProperty(this, 'request', {

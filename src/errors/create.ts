@@ -1,10 +1,11 @@
 import { type CatalogEntry, lookupAdvice } from '../catalog.ts';
-import type { Decision, Outcome } from '../policy.ts';
 import { redactUrl } from '../redact.ts';
-import { type AttemptRecord, type ErrorDetails, type SteadfetchError, safeCause } from './base.ts';
+import type { AttemptRecord, Decision, Outcome, SteadfetchError } from '../types.ts';
+import { type ErrorDetails, safeCause } from './base.ts';
 import { CircuitOpenError } from './circuit.ts';
 import { createHttpError } from './http.ts';
-import { FetchNetworkError, NetworkError, TimeoutError } from './network.ts';
+import { FetchNetworkError, NetworkError } from './network.ts';
+import { TimeoutError } from './timeout.ts';
 
 /** Everything known about a failed call, from the client, the drop-in fetch or a job. */
 export interface FailureReport {
@@ -23,6 +24,8 @@ export interface FailureReport {
 	readonly history: readonly AttemptRecord[];
 	/** The retry decision on the last attempt: a retry about to happen, or why retrying stopped. */
 	readonly decision: Decision | undefined;
+	/** The time of the report, in epoch milliseconds: a retry about to happen is due at `now + decision.delayMs`. */
+	readonly now: number;
 	/** The runtime's error, for network failures. */
 	readonly cause?: unknown;
 	/** `fetch` keeps fetch's rejection shape: a network failure is a `TypeError`. */
@@ -54,7 +57,7 @@ export function createError(report: FailureReport): SteadfetchError {
 		attempts: report.attempts,
 		history: report.history,
 		retryable,
-		retryAt: retryable ? (decision?.retry ? Date.now() + decision.delayMs : stopped?.retryAt) : undefined,
+		retryAt: retryable ? (decision?.retry ? report.now + decision.delayMs : stopped?.retryAt) : undefined,
 		stopReason: retryable ? stopped?.reason : undefined,
 		cause: outcome === 'network' || outcome === 'body' ? safeCause(report.cause, report.secrets) : undefined,
 	};

@@ -1,7 +1,9 @@
-import { errorKind, type SteadfetchError } from './base.ts';
+import type { SteadfetchError } from '../types.ts';
+import { errorKind } from './base.ts';
 import type { CircuitOpenError } from './circuit.ts';
 import type { HttpStatusError } from './http.ts';
-import type { NetworkError, TimeoutError } from './network.ts';
+import type { NetworkError } from './network.ts';
+import type { TimeoutError } from './timeout.ts';
 
 /** True for any error steadfetch raised, across realms and duplicate copies of the package. */
 export const isSteadfetchError = (value: unknown): value is SteadfetchError => errorKind(value) !== undefined;

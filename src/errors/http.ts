@@ -1,6 +1,7 @@
 import { HTTPError, type NormalizedOptions } from 'ky';
 import { redactHeaders } from '../redact.ts';
-import { decorate, type FailureInit, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
+import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
+import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 
 /** What an HTTP status error is built from. `response` and `headers` are the originals; the error keeps only redacted copies. */
 export interface HttpErrorInit extends FailureInit {
@@ -34,6 +35,7 @@ export class HttpStatusError extends HTTPError {
 	/** The stable `name` of errors of this class. */
 	static readonly errorName: string = 'HttpStatusError';
 
+	/** @internal */
 	constructor(init: HttpErrorInit) {
 		const request = safeRequest(init);
 		// ky's `options` holds every header of the call; keep only what cannot leak.

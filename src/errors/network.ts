@@ -1,7 +1,6 @@
-import { NetworkError as KyNetworkError, TimeoutError as KyTimeoutError } from 'ky';
-import { decorate, type FailureInit, type SteadfetchErrorJson, type SteadfetchFields, safeRequest, toJson } from './base.ts';
-
-export type { FailureInit } from './base.ts';
+import { NetworkError as KyNetworkError } from 'ky';
+import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
+import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 
 export interface NetworkError extends SteadfetchFields {
 	/** Always undefined: no response arrived. */
@@ -13,6 +12,7 @@ No response arrived: DNS, refused or reset connection, TLS, offline. Extends ky'
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
 export class NetworkError extends KyNetworkError {
+	/** @internal */
 	constructor(init: FailureInit) {
 		super(safeRequest(init));
 		decorate(this, 'NetworkError', init.details);
@@ -37,6 +37,7 @@ export class FetchNetworkError extends TypeError {
 	/** The one-line steadfetch message: method, redacted URL, attempts, description, solution. */
 	declare readonly summary: string;
 
+	/** @internal */
 	constructor(init: FailureInit & { readonly message?: string | undefined }) {
 		super(init.message ?? 'fetch failed');
 		decorate(this, 'NetworkError', init.details);
@@ -51,25 +52,5 @@ export class FetchNetworkError extends TypeError {
 
 	toJSON(): SteadfetchErrorJson {
 		return { ...toJson(this), name: 'NetworkError', message: this.summary };
-	}
-}
-
-export interface TimeoutError extends SteadfetchFields {
-	/** Always undefined: no response arrived. */
-	readonly data: unknown;
-}
-
-/**
-An attempt ran past `timeout`, or the call past `totalTimeout`. Extends ky's `TimeoutError`. Attempts that time out are retried for repeatable requests (`retry.retryOnTimeout`); the call's deadline is final.
-*/
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
-export class TimeoutError extends KyTimeoutError {
-	constructor(init: FailureInit) {
-		super(safeRequest(init));
-		decorate(this, 'TimeoutError', init.details);
-	}
-
-	toJSON(): SteadfetchErrorJson {
-		return toJson(this);
 	}
 }

@@ -1,0 +1,15 @@
+import type { KyInstance } from 'ky';
+import { clientWith } from '../../src/client.ts';
+import { fetchWith } from '../../src/fetch.ts';
+import { normalizeClientOptions, normalizeFetchOptions } from '../../src/normalize.ts';
+import type { ClientOptions, FetchOptions } from '../../src/options.ts';
+import { FakeClock } from './clock.ts';
+
+export { FakeClock };
+
+/** `createClient(options)` on a spec's clock. */
+export const clockedClient = (options: ClientOptions, clock: FakeClock): KyInstance => clientWith(normalizeClientOptions(options), clock);
+
+/** `createFetch(options)` on a spec's clock. */
+export const clockedFetch = (options: FetchOptions, clock: FakeClock): typeof globalThis.fetch =>
+	fetchWith(normalizeFetchOptions(options), clock);

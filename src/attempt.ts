@@ -1,0 +1,310 @@
+import isNetworkError from 'is-network-error';
+import type { Clock } from './clock.ts';
+import { errorKind } from './errors/base.ts';
+import { createError } from './errors/create.ts';
+import type { RequestConfig } from './normalize.ts';
+import type { Policy, RetryEvent } from './options.ts';
+import { guardDecision, type OriginGuard, Origins, report } from './origins.ts';
+import { backoffDelay, decide, isKeyedMethod, isRepeatable, isTransient, spend, timeAfter } from './policy.ts';
+import type { Allowance, Decision, Outcome, SteadfetchError, StopReason, Tally } from './types.ts';
+
+/*
+The step around every attempt, once for every surface: admit by the origin's breaker, count and time the attempt,
+record its outcome and tell the origin's guard, decide (policy, then budget and breaker, then a job's allowance),
+note the wait, tell onRetry or onGiveUp, build the enriched error. The drivers (client.ts, fetch.ts, job.ts) only
+carry the decision out: they send, sleep, throw or return.
+*/
+
+/** How a failed attempt, or a failed call, is described; the request and the data are read only on the failure path. */
+export interface Failure {
+	/** How the attempt ended; `body` is a success whose body was cut off while read, `circuit` a refusal by the breaker. */
+	readonly outcome: Outcome | 'body' | 'circuit';
+	readonly method: string;
+	readonly hasIdempotencyKey: boolean;
+	/** The request as sent; the error keeps only a redacted copy. */
+	readonly request: () => Request;
+	readonly response?: Response | undefined;
+	readonly data?: unknown;
+	/** The runtime's error, for failures without a response. */
+	readonly cause?: unknown;
+	/** False when the body was a stream sent once: a transient failure then stops. */
+	readonly replayable?: boolean;
+}
+
+/** One attempt of a call, from the moment it is admitted until its outcome is recorded. */
+export interface Attempt {
+	readonly number: number;
+	readonly start: number;
+	settled: boolean;
+}
+
+/** How one call is bounded, beyond the engine's policy. */
+export interface CallOptions {
+	/** A per-request `retry.limit`. */
+	readonly limit?: number | undefined;
+	/** The job this call runs in: its retries spend the job's allowance, its attempts count in the job's tally. */
+	readonly allowance?: Allowance | undefined;
+	/** The monotonic time (`clock.monotonic()`) by which the call must end: no retry may start after it. */
+	readonly deadline?: number | undefined;
+}
+
+/** What every call of one client or one drop-in fetch shares: its validated options, its guards per origin, its clock. */
+export class Engine {
+	readonly config: RequestConfig;
+	readonly clock: Clock;
+	readonly origins: Origins;
+	/** The drop-in fetch keeps fetch's rejection shape: a network failure is a `TypeError`. */
+	readonly shape: 'ky' | 'fetch';
+
+	constructor(config: RequestConfig, clock: Clock, shape: 'ky' | 'fetch') {
+		this.config = config;
+		this.clock = clock;
+		this.shape = shape;
+		this.origins = new Origins(config.budget, config.breaker);
+	}
+
+	/** Start a call: its own count of attempts, or its job's. */
+	call(options: CallOptions = {}): Call {
+		return new Call(this, options);
+	}
+}
+
+/** The attempts of one call: one `client.get(...)` or one `fetch(...)`, with all its retries. */
+export class Call {
+	readonly policy: Policy;
+	/** The call's own tally, or its job's, shared by every call of the job. */
+	readonly tally: Tally;
+	/** This call's own attempts (the tally may count a whole job's). */
+	attempts = 0;
+	/** Retries decided so far: ky asks for the wait of a retry this call already slept, and gets 0. */
+	retries = 0;
+	readonly #engine: Engine;
+	readonly #allowance: Allowance | undefined;
+	readonly #deadline: number | undefined;
+	#guard: OriginGuard | undefined;
+	#current: Attempt | undefined;
+
+	constructor(engine: Engine, { limit, allowance, deadline }: CallOptions) {
+		const { policy } = engine.config;
+		this.#engine = engine;
+		this.policy = limit === undefined || limit === policy.limit ? policy : Object.freeze({ ...policy, limit });
+		this.#allowance = allowance;
+		this.tally = allowance?.tally ?? { attempts: 0, history: [] };
+		this.#deadline = deadline;
+	}
+
+	/**
+	Admit the next attempt to the URL's origin, count it and start its timer. An open breaker refuses: the call ends with
+	a `CircuitOpenError` (thrown here, after `onGiveUp`), and nothing is sent.
+	*/
+	begin(url: string, request: () => Request): Attempt {
+		const { clock, origins } = this.#engine;
+		this.#guard = origins.of(url);
+		const admission = this.#guard?.breaker?.admit(clock.now());
+		if (admission && !admission.admitted) {
+			const refusal: Failure = { outcome: 'circuit', method: '', hasIdempotencyKey: false, request };
+			throw this.giveUp(refusal, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
+		}
+		this.attempts++;
+		const attempt: Attempt = { number: ++this.tally.attempts, start: clock.monotonic(), settled: false };
+		this.#current = attempt;
+		return attempt;
+	}
+
+	/**
+	Record how an attempt ended, once, whoever sees it first (the response, or the retry decision on a failure: a response
+	that arrives after its attempt timed out finds it settled), and tell the origin's guard. `undefined`: it ended without
+	an outcome of its own (aborted).
+	*/
+	settle(attempt: Attempt | undefined, outcome: Outcome | undefined): void {
+		if (!attempt || attempt.settled) {
+			return;
+		}
+		attempt.settled = true;
+		const { clock } = this.#engine;
+		if (outcome !== undefined) {
+			report(this.#guard, isTransient(this.policy, outcome), clock.now());
+		}
+		this.tally.history.push({
+			attempt: attempt.number,
+			...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
+			durationMs: Math.round(clock.monotonic() - attempt.start),
+		});
+	}
+
+	/** Settle the attempt in flight without an outcome of its own: it was aborted, or a hook threw. */
+	abandon(): void {
+		this.settle(this.#current, undefined);
+	}
+
+	/** Whether one more attempt could be a retry: the method is safe to repeat, and the count is not spent. */
+	canRetry(method: string, hasIdempotencyKey: boolean): boolean {
+		return this.attempts <= this.policy.limit && isRepeatable(this.policy, method, hasIdempotencyKey);
+	}
+
+	/**
+	The one step after a failed attempt: record it, decide (the policy, then the origin's budget and breaker, then the
+	job's allowance), and on a retry note the wait in the attempt's record and tell `onRetry`. The driver sleeps
+	`delayMs` and sends again, or ends the call with `giveUp`.
+	*/
+	judge(failure: Failure): Decision {
+		const { clock } = this.#engine;
+		const attempt = this.#current;
+		const outcome = failure.outcome as Outcome;
+		this.settle(attempt, outcome);
+		const now = clock.now();
+		const decision =
+			failure.replayable === false
+				? ({ retry: false, reason: isTransient(this.policy, outcome) ? 'unreplayable-body' : 'permanent' } as const)
+				: spend(this.#allowance, guardDecision(this.#guard, this.#decide(failure, now), now), now);
+		if (!decision.retry) {
+			return decision;
+		}
+		this.retries++;
+		const record = this.tally.history.findLast((entry) => entry.attempt === attempt?.number);
+		if (record) {
+			record.delayMs = decision.delayMs;
+		}
+		const { onRetry } = this.policy;
+		onRetry?.({
+			error: this.describe(failure, decision),
+			attempt: this.attempts + 1,
+			maxAttempts: this.policy.limit + 1,
+			delayMs: decision.delayMs,
+		});
+		return decision;
+	}
+
+	/**
+	The decision for a failure that ended the call without a `judge` (ky stops at its limit, or at `totalTimeout`, on its
+	own): the policy's reason, and a retry the policy would still make means the deadline stopped it.
+	*/
+	conclude(failure: Failure): Decision {
+		this.settle(this.#current, failure.outcome as Outcome);
+		const now = this.#engine.clock.now();
+		const decision = this.#decide(failure, now);
+		return decision.retry ? { retry: false, reason: 'deadline', retryAt: timeAfter(now, decision.delayMs) } : decision;
+	}
+
+	/** End the call: the enriched error, after `onGiveUp` has seen it. */
+	giveUp(failure: Failure, decision: Decision | undefined): SteadfetchError {
+		const error = this.describe(failure, decision);
+		this.policy.onGiveUp?.(error);
+		return error;
+	}
+
+	/** The enriched error for a failure: class by status or kind, the docs' advice, the tally, nothing secret. */
+	describe(failure: Failure, decision: Decision | undefined): SteadfetchError {
+		const { config, clock, shape } = this.#engine;
+		const { outcome } = failure;
+		return createError({
+			catalog: config.catalog,
+			secrets: config.secrets,
+			secretHeaders: config.secretHeaders,
+			outcome,
+			retryable: outcome === 'circuit' || outcome === 'body' || isTransient(this.policy, outcome),
+			request: failure.request(),
+			response: failure.response,
+			data: failure.data,
+			attempts: this.tally.attempts,
+			history: this.tally.history,
+			decision,
+			cause: failure.cause,
+			shape,
+			now: clock.now(),
+		});
+	}
+
+	#decide(failure: Failure, now: number): Decision {
+		const { clock } = this.#engine;
+		return decide(
+			this.policy,
+			{
+				outcome: failure.outcome as Outcome,
+				method: failure.method,
+				hasIdempotencyKey: failure.hasIdempotencyKey,
+				retry: this.attempts,
+				headers: failure.response?.headers,
+				remainingMs: this.#deadline === undefined ? undefined : this.#deadline - clock.monotonic(),
+				now,
+			},
+			clock.random,
+		);
+	}
+}
+
+/**
+The `Idempotency-Key` a POST or PATCH gets when the policy generates keys and the request carries none; undefined
+otherwise. One key per call, set before the first attempt, so that every attempt carries the same.
+*/
+export function newIdempotencyKey(policy: Policy, method: string, hasKey: boolean): string | undefined {
+	if (hasKey || !policy.idempotencyKey || !isKeyedMethod(method)) {
+		return undefined;
+	}
+	const key = policy.idempotencyKey();
+	if (typeof key !== 'string' || key === '') {
+		throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
+	}
+	return key;
+}
+
+/** What a job's own retries are bounded by: the step after a pass of the job failed reads it. */
+export interface JobState {
+	readonly policy: Policy;
+	readonly clock: Clock;
+	readonly allowance: Allowance;
+	/** The monotonic time by which the job must end (`maxRetryTime`). */
+	readonly deadline: number | undefined;
+	readonly onRetry: ((event: RetryEvent<Error>) => void) | undefined;
+}
+
+// Transient failures that a retry of the whole job cannot help: the request itself said no more. A retry the origin's
+// budget withheld is final too: the job's own retry would send the same request again, the load the budget sheds.
+const final: ReadonlySet<StopReason | undefined> = new Set([
+	'wait-over-cap',
+	'deadline',
+	'allowance',
+	'not-idempotent',
+	'unreplayable-body',
+	'budget',
+]);
+
+/** A TypeError that is no network failure is a bug, not a failure of the API: p-retry's own rule. */
+export const isBug = (error: unknown): boolean => !errorKind(error) && error instanceof TypeError && !isNetworkError(error);
+
+/**
+The step after a failed pass of a job: a fail-fast error, a final stop or a bug ends the job; anything else is retried
+after the longer of the error's `retryAt` and the job's backoff, if the job's allowance and deadline allow. On a retry
+the wait is noted in the record of the error's own last attempt (not the tally's last, which may be another call's)
+and `onRetry` is told.
+*/
+export function judgeJobFailure(job: JobState, error: unknown, pass: number): Decision {
+	const { policy, clock, allowance, deadline } = job;
+	const enriched = errorKind(error) ? (error as SteadfetchError) : undefined;
+	if (enriched && (!enriched.retryable || final.has(enriched.stopReason))) {
+		return { retry: false, reason: enriched.stopReason ?? 'permanent' };
+	}
+	if (isBug(error)) {
+		return { retry: false, reason: 'permanent' };
+	}
+	const now = clock.now();
+	const asked = enriched?.retryAt ? enriched.retryAt.getTime() - now : 0;
+	const delayMs = Math.max(asked, backoffDelay(policy, pass, clock.random));
+	if (asked > policy.maxDelayMs) {
+		return { retry: false, reason: 'wait-over-cap', retryAt: timeAfter(now, delayMs) };
+	}
+	if (deadline !== undefined && clock.monotonic() + delayMs >= deadline) {
+		return { retry: false, reason: 'deadline', retryAt: timeAfter(now, delayMs) };
+	}
+	const decision = spend(allowance, { retry: true, delayMs }, now);
+	if (!decision.retry) {
+		return decision;
+	}
+	const own = enriched?.history.at(-1)?.attempt;
+	const record = allowance.tally.history.findLast((entry) => entry.attempt === own);
+	if (record && record.delayMs === undefined) {
+		record.delayMs = delayMs;
+	}
+	job.onRetry?.({ error: error as Error, attempt: pass + 1, maxAttempts: policy.limit + 1, delayMs });
+	return decision;
+}

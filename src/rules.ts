@@ -1,0 +1,252 @@
+/*
+The rules an option must meet, checked once at creation, as p-retry does: a TypeError that names the
+option path and the value received. The checks fill in nothing of their own: a fallback is handed in from `defaults`.
+*/
+import { type Catalog, isCatalogKey } from './catalog.ts';
+
+/** The longest delay a timer holds (2^31 - 1 ms); a longer one fires at once. */
+export const maxTimer = 2_147_483_647;
+/** An HTTP token (RFC 9110, section 5.6.2): what a method, a header name or an auth scheme may be. */
+export const token: RegExp = /^[!#$%&'*+.^`|~\w-]+$/;
+// undici's own message for a bad header value quotes the value, which may be a secret: check first, name only the header.
+const lineBreak = /[\0\r\n]/;
+// ky's names for what steadfetch calls otherwise: a renamed option names its successor.
+const kyRetryNames: Readonly<Record<string, string>> = {
+	backoffLimit: 'use `retry.maxDelayMs`',
+	maxRetryAfter: 'use `retry.maxDelayMs`',
+	delay: 'use `retry.baseDelayMs` and `retry.factor`',
+	afterStatusCodes: 'Retry-After is honoured for every status in `retry.statusCodes`',
+	shouldRetry: 'set `retry.statusCodes` and `retry.methods`',
+};
+
+const show = (value: unknown): string => {
+	if (typeof value === 'string') {
+		return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+	}
+	if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
+		return String(value);
+	}
+	return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+};
+
+/** Throw the TypeError of a wrong option: ``Expected `path` to be expected, got value.`` */
+export function rejectOption(path: string, expected: string, value: unknown): never {
+	throw new TypeError(`Expected \`${path}\` to be ${expected}, got ${show(value)}.`);
+}
+
+/** Whether `value` is a plain object of options (not null, not an array). */
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
+	typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A number from `min` to `max`, or `fallback` when not given. */
+export const checkNumber = (path: string, value: unknown, fallback: number, min: number, max: number = maxTimer): number => {
+	if (value === undefined) {
+		return fallback;
+	}
+	if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+		rejectOption(path, `a number from ${min} to ${max}`, value);
+	}
+	return value as number;
+};
+
+/** An integer of at least `min` (0 or 1), or `fallback` when not given. */
+export const checkCount = (path: string, value: unknown, fallback: number, min: 0 | 1): number => {
+	if (value === undefined) {
+		return fallback;
+	}
+	if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+		rejectOption(path, min === 0 ? 'a non-negative integer' : 'a positive integer', value);
+	}
+	return value as number;
+};
+
+/** A boolean, or `fallback` when not given. */
+export const checkFlag = (path: string, value: unknown, fallback: boolean): boolean => {
+	if (value === undefined) {
+		return fallback;
+	}
+	return typeof value === 'boolean' ? value : rejectOption(path, 'a boolean', value);
+};
+
+/** Throw a TypeError naming the option unless `value` is a function or undefined. */
+export const checkCallback = (name: string, value: unknown): void => {
+	if (value !== undefined && typeof value !== 'function') {
+		rejectOption(name, 'a function', value);
+	}
+};
+export { checkCallback as callback };
+
+/** Throw on a key of `value` that is not in `names`. */
+export const checkKnownNames = (path: string, value: Record<string, unknown>, names: readonly string[]): void => {
+	for (const key of Object.keys(value)) {
+		if (!names.includes(key)) {
+			throw new TypeError(`Unknown option \`${path}.${key}\`.`);
+		}
+	}
+};
+
+/** A feature that is on by default: `false` turns it off (undefined), an object of the names given tunes it. */
+export const checkFeature = (path: string, value: unknown, names: readonly string[]): Record<string, unknown> | undefined => {
+	if (value === false) {
+		return undefined;
+	}
+	const options = value ?? {};
+	if (!isRecord(options)) {
+		rejectOption(path, 'an object or false', value);
+	}
+	checkKnownNames(path, options, names);
+	return options;
+};
+
+/** Throw on ky's retry options, naming steadfetch's successor; then on any other unknown name. */
+export const checkRetryNames = (retry: Record<string, unknown>, names: readonly string[]): void => {
+	for (const key of Object.keys(retry)) {
+		const hint = kyRetryNames[key];
+		if (hint) {
+			throw new TypeError(`\`retry.${key}\` is not a steadfetch option: ${hint}.`);
+		}
+	}
+	checkKnownNames('retry', retry, names);
+};
+
+/** An array of HTTP method names. */
+export const checkMethods = (methods: unknown): readonly string[] => {
+	if (!Array.isArray(methods) || !methods.every((method) => typeof method === 'string' && token.test(method))) {
+		rejectOption('retry.methods', 'an array of HTTP method names', methods);
+	}
+	return methods as readonly string[];
+};
+
+/** An array of status codes; the message shows the first bad one. */
+export const checkStatusCodes = (statusCodes: unknown): readonly number[] => {
+	const isStatus = (code: unknown): boolean => Number.isInteger(code) && (code as number) >= 100 && (code as number) <= 599;
+	if (!Array.isArray(statusCodes) || !statusCodes.every(isStatus)) {
+		const bad = Array.isArray(statusCodes) ? statusCodes.find((code) => !isStatus(code)) : statusCodes;
+		rejectOption('retry.statusCodes', 'an array of status codes from 100 to 599', bad);
+	}
+	return statusCodes as readonly number[];
+};
+
+/** `idempotencyKey`: a boolean or a function that makes a key. */
+export const checkIdempotencyKey = (value: unknown): boolean | (() => string) =>
+	typeof value === 'boolean' || typeof value === 'function'
+		? (value as boolean | (() => string))
+		: rejectOption('idempotencyKey', 'a boolean or a function that returns a key', value);
+
+const catalogKeys = "keys that are status codes (100-599), '4xx', '5xx', 'network', 'timeout', 'budget', 'circuit' or 'body'";
+
+/** A catalog given by the caller: known keys, entries of four strings at most. */
+export const checkCatalog = (catalog: unknown): Catalog => {
+	if (!isRecord(catalog)) {
+		return rejectOption('catalog', 'an object keyed by status', catalog);
+	}
+	for (const [key, entry] of Object.entries(catalog)) {
+		if (!isCatalogKey(key)) {
+			rejectOption('catalog', catalogKeys, key);
+		}
+		if (!isRecord(entry)) {
+			rejectOption(`catalog.${key}`, 'an object with title, description, cause and solution', entry);
+		}
+		for (const [field, text] of Object.entries(entry as object)) {
+			if (!['title', 'description', 'cause', 'solution'].includes(field)) {
+				throw new TypeError(`Unknown option \`catalog.${key}.${field}\`: an entry has title, description, cause and solution.`);
+			}
+			if (typeof text !== 'string') {
+				rejectOption(`catalog.${key}.${field}`, 'a string', text);
+			}
+		}
+	}
+	return catalog as Catalog;
+};
+
+/** The options argument itself: an object. */
+export const checkOptionsObject = (options: unknown): void => {
+	if (!isRecord(options)) {
+		rejectOption('options', 'an object', options);
+	}
+};
+
+const checkHooks = (hooks: unknown): void => {
+	if (hooks === undefined) {
+		return;
+	}
+	if (!isRecord(hooks)) {
+		rejectOption('hooks', 'an object of hook arrays', hooks);
+	}
+	for (const [name, list] of Object.entries(hooks)) {
+		if (!['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'].includes(name)) {
+			throw new TypeError(`Unknown option \`hooks.${name}\`.`);
+		}
+		if (!Array.isArray(list)) {
+			rejectOption(`hooks.${name}`, 'an array of functions', list);
+		}
+		for (const [index, hook] of (list as unknown[]).entries()) {
+			if (typeof hook !== 'function') {
+				rejectOption(`hooks.${name}[${index}]`, 'a function', hook);
+			}
+		}
+	}
+};
+
+const checkHeaders = (headers: unknown): void => {
+	if (headers === undefined) {
+		return;
+	}
+	const entries =
+		headers instanceof Headers ? [...headers] : Array.isArray(headers) ? headers : isRecord(headers) ? Object.entries(headers) : undefined;
+	if (!entries) {
+		rejectOption('headers', 'a Headers object, an array of pairs or a plain object', headers);
+	}
+	for (const pair of entries as unknown[]) {
+		const [name, value] = Array.isArray(pair) ? pair : [];
+		if (typeof name !== 'string' || !token.test(name)) {
+			rejectOption('headers', 'valid header names', name);
+		}
+		if (value !== undefined && (typeof value !== 'string' || lineBreak.test(value))) {
+			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
+		}
+	}
+};
+
+/**
+The per-request check, on every request: only values that would break the header block, and only in a plain object
+(a Headers object cannot hold them; ky merges into a plain object). The full check of names and types is at creation.
+*/
+export const assertHeaderValues = (headers: unknown): void => {
+	if (!isRecord(headers) || headers instanceof Headers) {
+		return;
+	}
+	for (const name in headers) {
+		const value = headers[name];
+		if (typeof value === 'string' && lineBreak.test(value)) {
+			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
+		}
+	}
+};
+
+/** The ky options that steadfetch checks at creation, so that a mistake shows there and not on the first request. */
+export const checkKyOptions = (options: Record<string, unknown>): void => {
+	if ('throwHttpErrors' in options && options.throwHttpErrors !== true) {
+		throw new TypeError(
+			'`throwHttpErrors` cannot be turned off in createClient: ky then skips every status retry. Catch the error, or read `error.response` and `error.data`.',
+		);
+	}
+	for (const name of ['timeout', 'totalTimeout']) {
+		const value = options[name];
+		if (value !== undefined && value !== false && (typeof value !== 'number' || !(value > 0) || value > maxTimer)) {
+			rejectOption(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
+		}
+	}
+	for (const name of ['baseUrl', 'prefix']) {
+		const value = options[name];
+		if (value !== undefined && typeof value !== 'string' && !(value instanceof URL)) {
+			rejectOption(name, 'a string or a URL', value);
+		}
+	}
+	if (options.baseUrl !== undefined && !URL.canParse(String(options.baseUrl))) {
+		throw new TypeError('Expected `baseUrl` to be an absolute URL.');
+	}
+	checkCallback('fetch', options.fetch);
+	checkHooks(options.hooks);
+	checkHeaders(options.headers);
+};

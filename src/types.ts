@@ -1,0 +1,133 @@
+/*
+The types that several rooms of the house share: what an attempt ended with, why a call stopped, the records of a call,
+and the error interface that option callbacks name. A leaf: it imports nothing, so options, policy, the attempt engine
+and the errors can all stand on it without a circle.
+*/
+
+/** What an attempt ended with: a response status, or a failure without a response. */
+export type Outcome = number | 'network' | 'timeout';
+
+/** Why a failed call was not retried. */
+export type StopReason =
+	/** The failure is permanent for this request (400, 401, 404, ...): sending it again cannot help. */
+	| 'permanent'
+	/** Timeouts are not retried (`retry.retryOnTimeout: false`). */
+	| 'timeout-not-retried'
+	/** The request is not safe to repeat: POST or PATCH without an `Idempotency-Key`, or a method outside `retry.methods`. */
+	| 'not-idempotent'
+	/** `retry.limit` retries were made already. */
+	| 'limit'
+	/** The server asked for a wait longer than `retry.maxDelayMs`. */
+	| 'wait-over-cap'
+	/** The next attempt could not start before `totalTimeout` (or a job's `maxRetryTime`) runs out. */
+	| 'deadline'
+	/** The job this call ran in has spent its retries. */
+	| 'allowance'
+	/** The origin's retry budget is spent: the service is failing broadly, and retries were withheld to protect it. */
+	| 'budget'
+	/** The origin's circuit breaker is open. */
+	| 'circuit-open'
+	/** The request body is a stream that was sent once and cannot be sent again. */
+	| 'unreplayable-body';
+
+/** The verdict on a failed attempt: retry after `delayMs`, or stop, and why. */
+export type Decision =
+	| { readonly retry: true; readonly delayMs: number }
+	| {
+			readonly retry: false;
+			readonly reason: StopReason;
+			readonly retryAt?: number;
+	  };
+
+/** One request of a call. */
+export interface AttemptRecord {
+	/** 1 for the first request. */
+	readonly attempt: number;
+	/** The response status, when a response arrived. */
+	readonly status?: number;
+	/** What went wrong when no response arrived. */
+	readonly failure?: 'network' | 'timeout';
+	/** From sending the request to the retry decision (the error body read included), in milliseconds. */
+	readonly durationMs: number;
+	/** The wait before the next attempt, in milliseconds; absent on the last. */
+	readonly delayMs?: number;
+}
+
+/** The attempts of one call, or of every call in a job: numbered across them all. */
+export interface Tally {
+	attempts: number;
+	readonly history: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] }[];
+}
+
+/**
+A job's one allowance of retries: each retry inside the job, by a client through `job.client()` or by the job itself, spends one; when none is left, nobody retries. Its tally numbers every HTTP attempt of the job.
+*/
+export interface Allowance {
+	retriesLeft: number;
+	readonly tally: Tally;
+}
+
+/** The kinds of failure a steadfetch error stands for. */
+export type ErrorKind = 'http' | 'network' | 'timeout' | 'circuit';
+
+/** The API documentation's troubleshooting advice for a failure. */
+export interface Advice {
+	/** Why it happens. */
+	readonly cause: string;
+	/** What to do about it. */
+	readonly solution: string;
+}
+
+/** What `toJSON()` gives: a log-ready object with no secret in it. */
+export interface SteadfetchErrorJson {
+	readonly name: string;
+	readonly message: string;
+	readonly status?: number;
+	readonly title: string;
+	readonly description: string;
+	readonly advice: Advice;
+	readonly request: { readonly method: string; readonly url: string };
+	readonly data?: unknown;
+	readonly attempts: number;
+	readonly history: readonly AttemptRecord[];
+	readonly retryable: boolean;
+	readonly retryAt?: string;
+	readonly stopReason?: StopReason;
+	readonly cause?: {
+		readonly name: string;
+		readonly message: string;
+		readonly code?: string;
+	};
+}
+
+/** The fields steadfetch adds to the error classes it inherits from ky. */
+export interface SteadfetchFields {
+	/** The response status; undefined for network errors and timeouts. */
+	readonly status: number | undefined;
+	/** The status's name in the API docs, e.g. `Not Found`. */
+	readonly title: string;
+	/** The API docs' one-line description, e.g. `The requested resource doesn't exist.` */
+	readonly description: string;
+	/** The API docs' Cause and Solution. */
+	readonly advice: Advice;
+	/** How many requests the call made. */
+	readonly attempts: number;
+	/** Every request of the call, in order. */
+	readonly history: readonly AttemptRecord[];
+	/** Whether the failure is transient: the same request may succeed later (5xx, 408, 429, network, timeout, by `retry.statusCodes`). */
+	readonly retryable: boolean;
+	/** When a retry makes sense (from `Retry-After`, else the next backoff); undefined when `retryable` is false. */
+	readonly retryAt: Date | undefined;
+	/** Why the call stopped retrying a transient failure: `limit`, `not-idempotent`, `wait-over-cap`, `deadline`... */
+	readonly stopReason: StopReason | undefined;
+	/** A log-ready object, free of secrets. */
+	toJSON(): SteadfetchErrorJson;
+}
+
+/** Any error steadfetch raises: `HttpStatusError` and its subclasses, `NetworkError`, `TimeoutError`, `CircuitOpenError`. */
+export interface SteadfetchError extends Error, SteadfetchFields {
+	/** A copy of the request that failed: method, URL and headers with secrets replaced by `***`. Never the original. */
+	readonly request: Request;
+	/** The response body (parsed JSON, or text) when it fits in 8 KiB, else a text excerpt of 8 KiB; undefined without a response. */
+	readonly data: unknown;
+}
