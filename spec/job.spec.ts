@@ -111,7 +111,8 @@ describe('does not multiply retries across layers', () => {
 
 	it("is cut short by the client's circuit breaker even without the job context", async () => {
 		const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
-		const client = api({ ...fast, limit: 2 });
+		// A window of 0: the streak here lasts milliseconds, where the default breaker waits for a second of failures.
+		const client = createClient({ baseUrl: `${origin}/v1/`, retry: { ...fast, limit: 2 }, breaker: { failureWindowMs: 0 } });
 		await assert.rejects(
 			retryJob(() => client.get('items'), { retry: { ...fast, limit: 4 } }),
 			{ name: 'InternalServerError', stopReason: 'circuit-open' },

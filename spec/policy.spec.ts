@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { normalizeClientOptions } from '../src/normalize.ts';
 import type { RetryOptions } from '../src/options.ts';
-import { backoffDelay, decide, type FailedAttempt, parseRetryAfter } from '../src/policy.ts';
+import { backoffDelay, decide, type FailedAttempt, minAttemptMs, parseRetryAfter } from '../src/policy.ts';
 
 const policy = (retry: RetryOptions = {}) => normalizeClientOptions({ retry }).policy;
 const attempt = (overrides: Partial<FailedAttempt> = {}): FailedAttempt => ({
@@ -122,9 +122,9 @@ describe('decides in one ordered function', () => {
 		});
 	});
 
-	it('stops when the wait would reach the deadline', () => {
-		assert.equal(decide(policy({ jitter: false }), attempt({ remainingMs: 300 })).retry, false);
-		assert.equal(decide(policy({ jitter: false }), attempt({ remainingMs: 301 })).retry, true);
+	it('stops unless the wait leaves the retry at least minAttemptMs before the deadline', () => {
+		assert.equal(decide(policy({ jitter: false }), attempt({ remainingMs: 300 + minAttemptMs - 1 })).retry, false);
+		assert.equal(decide(policy({ jitter: false }), attempt({ remainingMs: 300 + minAttemptMs })).retry, true);
 	});
 
 	it('retries network failures and timeouts, unless timeouts are off', () => {

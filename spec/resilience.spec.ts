@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import ky from 'ky';
 import { type BreakerEvent, CircuitBreaker } from '../src/breaker.ts';
 import { RetryBudget } from '../src/budget.ts';
+import { defaults } from '../src/defaults.ts';
 import { CircuitOpenError, type ClientOptions, createClient, createFetch, isCircuitOpenError, isSteadfetchError } from '../src/index.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { withLoopback } from './support/loopback.ts';
@@ -37,7 +40,12 @@ describe('RetryBudget', () => {
 
 describe('CircuitBreaker', () => {
 	const breaker = (events: BreakerEvent[] = []) =>
-		new CircuitBreaker('https://a.test', { failureThreshold: 3, openMs: 1000, onStateChange: (event) => events.push(event) });
+		new CircuitBreaker('https://a.test', {
+			failureThreshold: 3,
+			failureWindowMs: 0,
+			openMs: 1000,
+			onStateChange: (event) => events.push(event),
+		});
 
 	it('opens after failureThreshold failures in a row and refuses until openMs has passed', () => {
 		const events: BreakerEvent[] = [];
@@ -106,6 +114,125 @@ describe('CircuitBreaker', () => {
 	it('serializes its state', () => {
 		const circuit = breaker();
 		assert.deepEqual(circuit.toJSON(), { origin: 'https://a.test', state: 'closed', failures: 0 });
+	});
+});
+
+describe('opens on an outage, not on bad luck (breaker defaults)', () => {
+	const settings = { ...defaults.client.breaker, onStateChange: undefined };
+	// A seeded plan of attempts every `everyMs`, each failing with probability `failureRate`; the breaker's admission and
+	// reports as the engine makes them. Returns the attempts admitted in [from, to) and the calls made then.
+	const simulate = (
+		plan: { everyMs: number; untilMs: number; failureRate: (now: number) => number },
+		windowMs = settings.failureWindowMs,
+	) => {
+		const clock = new FakeClock();
+		const breaker = new CircuitBreaker('https://a.test', { ...settings, failureWindowMs: windowMs });
+		const admitted: number[] = [];
+		let opened = 0;
+		for (let now = 0; now < plan.untilMs; now += plan.everyMs) {
+			if (!breaker.admit(now).admitted) {
+				continue;
+			}
+			admitted.push(now);
+			const before = breaker.state;
+			if (clock.random() < plan.failureRate(now)) {
+				breaker.failure(now + 1);
+			} else {
+				breaker.success();
+			}
+			opened += before !== 'open' && breaker.state === 'open' ? 1 : 0;
+		}
+		const between = (from: number, to: number) => ({
+			requests: admitted.filter((time) => time >= from && time < to).length,
+			calls: Math.ceil((to - from) / plan.everyMs),
+		});
+		return { opened, between };
+	};
+
+	it('stays closed through a streak of failures shorter than failureWindowMs, however many', () => {
+		const breaker = new CircuitBreaker('https://a.test', settings);
+		for (let now = 0; now < 1000; now++) {
+			breaker.failure(now);
+		}
+		assert.equal(breaker.state, 'closed', 'a thousand failures within 999 ms');
+		breaker.failure(1000);
+		assert.equal(breaker.state, 'open');
+	});
+
+	it('starts the window over on any success', () => {
+		const breaker = new CircuitBreaker('https://a.test', settings);
+		for (let now = 0; now < 900; now += 10) {
+			breaker.failure(now);
+		}
+		breaker.success();
+		for (let now = 900; now < 1800; now += 10) {
+			breaker.failure(now);
+		}
+		assert.equal(breaker.state, 'closed');
+	});
+
+	it('never opens at 200 attempts a second with half of them failing at random for a minute (seeded)', () => {
+		assert.equal(simulate({ everyMs: 5, untilMs: 60_000, failureRate: () => 0.5 }).opened, 0);
+		// The same plan against a breaker that counts failures alone: it opens and refuses good calls again and again.
+		assert.ok(simulate({ everyMs: 5, untilMs: 60_000, failureRate: () => 0.5 }, 0).opened >= 5);
+	});
+
+	it('sheds a sustained outage to one probe per openMs after its first second: at most 0.1 requests per call at 200 calls/s', () => {
+		const { between } = simulate({ everyMs: 5, untilMs: 6000, failureRate: () => 1 });
+		const { requests, calls } = between(1100, 6000);
+		assert.ok(requests / calls <= 0.1, `${requests} requests for ${calls} calls`);
+		assert.ok(requests >= 40, 'a probe about every openMs');
+	});
+
+	it('closes with the first probe after the API recovers: within openMs, at 20 calls/s as at 500', () => {
+		for (const everyMs of [50, 2]) {
+			const { between } = simulate({ everyMs, untilMs: 4000, failureRate: (now) => (now < 1500 ? 1 : 0) });
+			const first = between(1500, 1500 + settings.openMs);
+			const after = between(1500 + settings.openMs, 4000);
+			assert.ok(first.requests >= 1, `a probe within openMs at one call every ${everyMs} ms`);
+			assert.equal(after.requests, after.calls, `every call admitted once it closed, at one call every ${everyMs} ms`);
+		}
+	});
+
+	it('lets a client recover within openMs of its API (defaults, fake clock, loopback API)', async () => {
+		let healthy = false;
+		let seen = 0;
+		const server = createServer((_request, response) => {
+			seen++;
+			response.writeHead(healthy ? 200 : 500).end('{}');
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		try {
+			const clock = new FakeClock();
+			const api = clockedClient(
+				{ prefix: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, retry: { limit: 0 }, budget: false },
+				clock,
+			);
+			const outcomes: string[] = [];
+			// One call every 50 ms: 1.5 s of outage, then 1 s of a healthy API.
+			for (let call = 0; call < 50; call++) {
+				healthy = call >= 30;
+				const error = await api.get('x').then(
+					() => undefined,
+					(caught: unknown) => caught as Error,
+				);
+				outcomes.push(error ? error.name : 'ok');
+				clock.advance(50);
+			}
+			const refusedDuring = outcomes.slice(0, 30).filter((name) => name === 'CircuitOpenError').length;
+			assert.ok(refusedDuring >= 5, 'open after a second of failures');
+			const refusedAfter = outcomes.slice(30).filter((name) => name !== 'ok').length;
+			// One call every 50 ms, one probe every openMs (100): at most the one call before the next probe is refused.
+			assert.ok(refusedAfter <= 1, `${refusedAfter} calls refused after the API recovered`);
+			assert.equal(
+				outcomes.slice(30 + refusedAfter).every((name) => name === 'ok'),
+				true,
+			);
+			assert.equal(seen, 50 - refusedDuring - refusedAfter);
+		} finally {
+			server.closeAllConnections();
+			await new Promise((resolve) => server.close(resolve));
+		}
 	});
 });
 
@@ -183,7 +310,7 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 		baseUrl: `${origin}/v1/`,
 		retry: { ...fast, limit: 0 },
 		budget: false,
-		breaker: { failureThreshold: 3, openMs: 80, onStateChange: (event) => events.push(event) },
+		breaker: { failureThreshold: 3, failureWindowMs: 0, openMs: 80, onStateChange: (event) => events.push(event) },
 	});
 
 	it('opens after failureThreshold failures in a row: later calls fail at once without a request', async () => {
@@ -234,7 +361,12 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 
 	it('stops retrying a call once its failure opens the circuit', async () => {
 		const seen = serve('GET', '/v1/x', times(10, { status: 500 }));
-		const api = createClient({ baseUrl: `${origin}/v1/`, retry: { ...fast, limit: 8 }, budget: false, breaker: { failureThreshold: 4 } });
+		const api = createClient({
+			baseUrl: `${origin}/v1/`,
+			retry: { ...fast, limit: 8 },
+			budget: false,
+			breaker: { failureThreshold: 4, failureWindowMs: 0 },
+		});
 		const error = await failure(api.get('x'));
 		assert.ok(isSteadfetchError(error));
 		assert.equal(error.stopReason, 'circuit-open');
@@ -244,7 +376,7 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 
 	it('refuses through the drop-in fetch with a CircuitOpenError', async () => {
 		const seen = serve('GET', '/x', times(10, { status: 503 }));
-		const fetch = createFetch({ retry: { limit: 0 }, breaker: { failureThreshold: 2 } });
+		const fetch = createFetch({ retry: { limit: 0 }, breaker: { failureThreshold: 2, failureWindowMs: 0 } });
 		assert.equal((await fetch(`${origin}/x`)).status, 503);
 		assert.equal((await fetch(`${origin}/x`)).status, 503);
 		await assert.rejects(fetch(`${origin}/x`), CircuitOpenError);

@@ -382,7 +382,7 @@ const scenarios: readonly Scenario[] = [
 		// limit 0: each failing call is one request, so the breaker opens on the second call, not within the first.
 		title: 'refuses the next call without a request once two failures open the circuit',
 		replies: times(5, { status: 500 }),
-		options: { retry: { ...retry, limit: 0 }, budget: false, breaker: { failureThreshold: 2, openMs: 60_000 } },
+		options: { retry: { ...retry, limit: 0 }, budget: false, breaker: { failureThreshold: 2, failureWindowMs: 0, openMs: 60_000 } },
 		calls: [{ method: 'GET' }, { method: 'GET' }, { method: 'GET' }],
 		requests: ['GET', 'GET'],
 		expected: [

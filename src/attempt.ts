@@ -180,7 +180,13 @@ export class Call {
 	own): the policy's reason, and a retry the policy would still make means the deadline stopped it.
 	*/
 	conclude(failure: Failure): Decision {
-		this.settle(this.#current, failure.outcome as Outcome);
+		const attempt = this.#current;
+		this.settle(attempt, failure.outcome as Outcome);
+		// A wait was announced, then the call ended before the attempt it was for: the record must not promise it.
+		const record = this.tally.history.findLast((entry) => entry.attempt === attempt?.number);
+		if (record) {
+			delete record.delayMs;
+		}
 		const now = this.#engine.clock.now();
 		const decision = this.#decide(failure, now);
 		return decision.retry ? { retry: false, reason: 'deadline', retryAt: timeAfter(now, decision.delayMs) } : decision;

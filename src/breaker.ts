@@ -12,17 +12,22 @@ export interface BreakerEvent {
 }
 
 /**
-Options of the circuit breaker: one per origin, owned by a client (or a drop-in fetch). After `failureThreshold` transient failures in a row it opens: calls to that origin fail at once with a `CircuitOpenError` for `openMs`; then one probe goes through, and its outcome closes or reopens the circuit.
+Options of the circuit breaker: one per origin, owned by a client (or a drop-in fetch). It opens on an outage, not on bad luck: after at least `failureThreshold` transient failures in a row that span at least `failureWindowMs`. While open, calls to that origin fail at once with a `CircuitOpenError`, except one probe every `openMs`: the first probe that succeeds closes the circuit, so calls succeed again within about `openMs` of the API's recovery.
 */
 export interface BreakerOptions {
 	/**
-	Transient failures in a row (5xx in `retry.statusCodes`, 408, 429, network errors, timeouts) that open the circuit. Any other outcome resets the count. Ten in a row almost never happens by chance to a healthy but flaky service (at 30% failures, 0.3^10: once in 170,000 attempts), and takes a dead one a second or two.
+	Transient failures in a row (5xx in `retry.statusCodes`, 408, 429, network errors, timeouts) that may open the circuit. Any other outcome resets the count. Ten in a row almost never happens by chance to a healthy but flaky service (at 30% failures, 0.3^10: once in 170,000 attempts).
 	@default 10
 	*/
 	readonly failureThreshold?: number;
 	/**
-	How long the circuit stays open before it lets a probe through, in milliseconds.
-	@default 10000
+	How long, in milliseconds, the failures in a row must last before the circuit opens. A shorter streak is a blip that retries and the retry budget absorb; at high call rates ten failures in a row also happen by chance to a service that fails half the time, a whole second of them does not.
+	@default 1000
+	*/
+	readonly failureWindowMs?: number;
+	/**
+	How long the circuit stays open before it lets the next probe through, in milliseconds: the most time between the API's recovery and the first call that sees it. A probe that fails reopens the circuit for as long; one that never reports (aborted, hanging) stops blocking the next after as long.
+	@default 100
 	*/
 	readonly openMs?: number;
 	/**
@@ -35,6 +40,7 @@ export interface BreakerOptions {
 /** Breaker options after validation. */
 export interface BreakerSettings {
 	readonly failureThreshold: number;
+	readonly failureWindowMs: number;
 	readonly openMs: number;
 	readonly onStateChange: ((event: BreakerEvent) => void) | undefined;
 }
@@ -48,6 +54,8 @@ export class CircuitBreaker {
 	readonly #options: BreakerSettings;
 	#state: BreakerState = 'closed';
 	#failures = 0;
+	// When the current streak of transient failures began.
+	#streakStart = 0;
 	#openUntil = 0;
 	// When the half-open probe went out. A probe that never reports (aborted by its caller) stops blocking after openMs.
 	#probeAt: number | undefined;
@@ -84,6 +92,7 @@ export class CircuitBreaker {
 	/** Record an attempt that did not fail transiently. */
 	success(): void {
 		this.#failures = 0;
+		this.#streakStart = 0;
 		this.#probeAt = undefined;
 		if (this.#state !== 'closed') {
 			this.#move('closed');
@@ -92,10 +101,17 @@ export class CircuitBreaker {
 
 	/** Record a transient failure. */
 	failure(now: number): void {
-		this.#failures++;
+		if (this.#failures++ === 0) {
+			this.#streakStart = now;
+		}
+		// The next probe is due openMs after the failed one was sent, not after it failed: one probe every openMs, so the
+		// time from the API's recovery to the first call that sees it does not grow with the probe's round trip.
+		const sent = this.#state === 'half-open' ? (this.#probeAt ?? now) : now;
 		this.#probeAt = undefined;
-		if (this.#state === 'half-open' || (this.#state === 'closed' && this.#failures >= this.#options.failureThreshold)) {
-			this.#openUntil = now + this.#options.openMs;
+		const { failureThreshold, failureWindowMs } = this.#options;
+		const sustained = this.#failures >= failureThreshold && now - this.#streakStart >= failureWindowMs;
+		if (this.#state === 'half-open' || (this.#state === 'closed' && sustained)) {
+			this.#openUntil = Math.max(now, sent + this.#options.openMs);
 			this.#move('open');
 		}
 	}

@@ -25,7 +25,12 @@ export interface Defaults {
 		readonly onRetry: undefined;
 		readonly onGiveUp: undefined;
 		readonly budget: { readonly ratio: number; readonly capacity: number };
-		readonly breaker: { readonly failureThreshold: number; readonly openMs: number; readonly onStateChange: undefined };
+		readonly breaker: {
+			readonly failureThreshold: number;
+			readonly failureWindowMs: number;
+			readonly openMs: number;
+			readonly onStateChange: undefined;
+		};
 		readonly apiKey: undefined;
 		readonly apiKeyHeader: string;
 		/** A function of `apiKeyHeader`: a bare key is what APIs that take it in a header of their own expect. */
@@ -74,7 +79,7 @@ export const defaults: Defaults = deepFreeze({
 		onRetry: undefined,
 		onGiveUp: undefined,
 		budget: { ratio: 0.6, capacity: 20 },
-		breaker: { failureThreshold: 10, openMs: 10_000, onStateChange: undefined },
+		breaker: { failureThreshold: 10, failureWindowMs: 1000, openMs: 100, onStateChange: undefined },
 		apiKey: undefined,
 		apiKeyHeader: 'Authorization',
 		apiKeyScheme: (apiKeyHeader: string): string | null => (apiKeyHeader.toLowerCase() === 'authorization' ? 'Bearer' : null),

@@ -118,6 +118,7 @@ const normalizeBreaker = (breaker: unknown): RequestConfig['breaker'] => {
 	checkCallback('breaker.onStateChange', options.onStateChange);
 	return Object.freeze({
 		failureThreshold,
+		failureWindowMs: checkNumber('breaker.failureWindowMs', options.failureWindowMs, fallback.failureWindowMs, 0),
 		openMs: checkNumber('breaker.openMs', options.openMs, fallback.openMs, 1),
 		onStateChange: given(options.onStateChange, fallback.onStateChange) as BreakerOptions['onStateChange'],
 	});

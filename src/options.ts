@@ -106,8 +106,8 @@ export interface RequestPolicyOptions extends SharedOptions {
 	*/
 	readonly budget?: BudgetOptions | false;
 	/**
-	The circuit breaker per origin: after `failureThreshold` transient failures in a row, calls fail at once with a `CircuitOpenError` for `openMs`, then one probe decides. `false` turns it off.
-	@default {failureThreshold: 10, openMs: 10000}
+	The circuit breaker per origin: after `failureThreshold` transient failures in a row spanning `failureWindowMs`, calls fail at once with a `CircuitOpenError`, but for one probe every `openMs`; the first probe that succeeds closes it. `false` turns it off.
+	@default {failureThreshold: 10, failureWindowMs: 1000, openMs: 100}
 	*/
 	readonly breaker?: BreakerOptions | false;
 }

@@ -107,11 +107,18 @@ export function parseRetryAfter(headers: Headers, now: number = Date.now()): num
 	return Math.max(0, time - now);
 }
 
+/**
+The least time a retry must have left before the deadline once its wait is over. A retry with less could not get an
+answer anyway, and its wait races the deadline's own timer (which Node may fire a millisecond early): it announced a
+retry, then ky timed the call out before the attempt began.
+*/
+export const minAttemptMs = 10;
+
 /** A time `delayMs` from `now`, clamped to what a Date can hold. */
 export const timeAfter = (now: number, delayMs: number): number => Math.min(maxTime, now + delayMs);
 
 /**
-The one place that decides whether a failed attempt is retried, and after how long. Checks, in order: is the failure transient, is the count spent, is the request safe to repeat, does the server's wait fit under the cap, does the wait fit before the deadline.
+The one place that decides whether a failed attempt is retried, and after how long. Checks, in order: is the failure transient, is the count spent, is the request safe to repeat, does the server's wait fit under the cap, do the wait and `minAttemptMs` fit before the deadline.
 */
 export function decide(policy: Policy, attempt: FailedAttempt, random: () => number = Math.random): Decision {
 	if (!isTransient(policy, attempt.outcome)) {
@@ -132,7 +139,7 @@ export function decide(policy: Policy, attempt: FailedAttempt, random: () => num
 	if (asked !== undefined && asked > policy.maxDelayMs) {
 		return { retry: false, reason: 'wait-over-cap', retryAt };
 	}
-	if (attempt.remainingMs !== undefined && delayMs >= attempt.remainingMs) {
+	if (attempt.remainingMs !== undefined && delayMs + minAttemptMs > attempt.remainingMs) {
 		return { retry: false, reason: 'deadline', retryAt };
 	}
 	return { retry: true, delayMs };

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { Engine, type Failure } from '../src/attempt.ts';
+import { normalizeFetchOptions } from '../src/normalize.ts';
+import type { RetryEvent } from '../src/options.ts';
+import { FakeClock } from './support/clock.ts';
+
+const url = 'https://api.example.test/x';
+const failure = (status: number, method = 'GET'): Failure => ({
+	outcome: status,
+	method,
+	hasIdempotencyKey: false,
+	request: () => new Request(url, { method }),
+	response: new Response(null, { status }),
+});
+const engine = (options: object = {}, clock = new FakeClock()) =>
+	new Engine(
+		normalizeFetchOptions({ retry: { baseDelayMs: 100, jitter: false }, budget: false, breaker: false, ...options }),
+		clock,
+		'fetch',
+	);
+
+describe('the attempt engine', () => {
+	it('records each attempt once, with its status and duration, and the wait before the next', () => {
+		const clock = new FakeClock();
+		const call = engine({}, clock).call();
+		const first = call.begin(url, () => new Request(url));
+		clock.advance(7);
+		assert.deepEqual(call.judge(failure(500)), { retry: true, delayMs: 100 });
+		call.settle(first, 200);
+		const second = call.begin(url, () => new Request(url));
+		call.settle(second, 200);
+		assert.deepEqual(call.tally.history, [
+			{ attempt: 1, status: 500, durationMs: 7, delayMs: 100 },
+			{ attempt: 2, status: 200, durationMs: 0 },
+		]);
+	});
+
+	it('takes back the announced wait when the call ends before the attempt it was for', () => {
+		const call = engine().call();
+		call.begin(url, () => new Request(url));
+		assert.equal(call.judge(failure(503)).retry, true);
+		assert.equal(call.tally.history[0]?.delayMs, 100);
+		assert.deepEqual(call.conclude({ ...failure(503), outcome: 'timeout' }), {
+			retry: false,
+			reason: 'deadline',
+			retryAt: new FakeClock().now() + 100,
+		});
+		assert.deepEqual(call.tally.history, [{ attempt: 1, status: 503, durationMs: 0 }]);
+	});
+
+	it('stops a retry that would start less than minAttemptMs before the deadline', () => {
+		const clock = new FakeClock();
+		const call = engine({}, clock).call({ deadline: clock.monotonic() + 109 });
+		call.begin(url, () => new Request(url));
+		assert.deepEqual(call.judge(failure(500)), { retry: false, reason: 'deadline', retryAt: clock.now() + 100 });
+		assert.equal(call.tally.history[0]?.delayMs, undefined);
+	});
+
+	it('tells onRetry before the wait, with the attempt about to be made', () => {
+		const events: RetryEvent[] = [];
+		const call = engine({ onRetry: (event: RetryEvent) => events.push(event) }).call();
+		call.begin(url, () => new Request(url));
+		call.judge(failure(502));
+		assert.deepEqual(
+			events.map(({ attempt, maxAttempts, delayMs, error }) => [attempt, maxAttempts, delayMs, error.status]),
+			[[2, 3, 100, 502]],
+		);
+	});
+
+	it('refuses without counting an attempt while the origin is open, and tells onGiveUp', () => {
+		const given: Error[] = [];
+		const clock = new FakeClock();
+		const shared = engine(
+			{ breaker: { failureThreshold: 1, failureWindowMs: 0, openMs: 100 }, onGiveUp: (error: Error) => given.push(error) },
+			clock,
+		);
+		const first = shared.call();
+		first.begin(url, () => new Request(url));
+		first.judge(failure(500));
+		const second = shared.call();
+		assert.throws(() => second.begin(url, () => new Request(url)), { name: 'CircuitOpenError', stopReason: 'circuit-open' });
+		assert.equal(second.attempts, 0);
+		assert.deepEqual(
+			given.map(({ name }) => name),
+			['CircuitOpenError'],
+		);
+	});
+});
