@@ -230,13 +230,33 @@ describe('stops when asked', () => {
 		assert.equal(seen.count, 1);
 	});
 
-	it('never keeps the process alive on a timer', () => {
-		const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
-		const script = `import { retryJob } from ${JSON.stringify(entry)};
-retryJob(() => { throw new Error('always'); }, { retry: { limit: 5, baseDelayMs: 60000, jitter: false } }).catch(() => {});`;
+	const entry = JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)));
+	const run = (script: string) => spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+
+	it('keeps a script alive until its job ends: result printed, exit code 0', () => {
+		const child = run(`import { retryJob } from ${entry};
+let runs = 0;
+const result = await retryJob(() => { if (++runs < 3) throw new Error('busy'); return 'done after ' + runs; }, { retry: { baseDelayMs: 200, jitter: false } });
+console.log(result);`);
+		assert.equal(child.stderr, '');
+		assert.equal(child.stdout, 'done after 3\n');
+		assert.equal(child.status, 0);
+	});
+
+	it('keeps a script alive until its job fails, through main().then(...)', () => {
+		const child = run(`import { retryJob } from ${entry};
+const main = () => retryJob(() => { throw new Error('always'); }, { retry: { limit: 1, baseDelayMs: 200, jitter: false } });
+main().then(() => console.log('no'), (error) => console.log('gave up:', error.message));`);
+		assert.equal(child.stdout, 'gave up: always\n');
+		assert.equal(child.status, 0);
+	});
+
+	it('lets the process exit during a wait with unref: true', () => {
 		const started = performance.now();
-		const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+		const child = run(`import { retryJob } from ${entry};
+retryJob(() => { throw new Error('always'); }, { unref: true, retry: { limit: 5, baseDelayMs: 60000, jitter: false } }).catch(() => {});`);
 		assert.equal(child.status, 0, child.stderr);
+		// A bound ten times what the exit takes: the process did not wait the minute.
 		assert.ok(performance.now() - started < 10_000, 'the process exited instead of waiting a minute');
 	});
 });
@@ -272,6 +292,7 @@ describe('validates its options', () => {
 		[{ onRetry: 'log' }, /`onRetry` to be a function/],
 		[{ onGiveUp: 1 }, /`onGiveUp` to be a function/],
 		[{ signal: {} }, /`signal` to be an AbortSignal/],
+		[{ unref: 'yes' }, /`unref` to be a boolean/],
 	] as const) {
 		it(`rejects ${JSON.stringify(options)} before running the job`, async () => {
 			let runs = 0;

@@ -46,6 +46,7 @@ export interface Defaults {
 	readonly job: {
 		readonly signal: undefined;
 		readonly maxRetryTime: number;
+		readonly unref: boolean;
 		readonly onRetry: undefined;
 		readonly onGiveUp: undefined;
 	};
@@ -91,6 +92,7 @@ export const defaults: Defaults = deepFreeze({
 	job: {
 		signal: undefined,
 		maxRetryTime: Number.POSITIVE_INFINITY,
+		unref: false,
 		onRetry: undefined,
 		onGiveUp: undefined,
 	},

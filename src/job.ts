@@ -8,7 +8,7 @@ import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { allowanceKey } from './policy.ts';
-import { callback } from './rules.ts';
+import { callback, checkFlag } from './rules.ts';
 import type { Allowance, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
@@ -38,6 +38,11 @@ export interface JobOptions {
 	@default undefined
 	*/
 	readonly onGiveUp?: (error: Error) => void;
+	/**
+	Let a Node process exit while the job waits to retry. By default a pending job keeps the process alive, as p-retry does: a script whose only work is `await retryJob(...)` runs it to its end. A long-lived service that must not be held open by a job's wait sets it.
+	@default false
+	*/
+	readonly unref?: boolean;
 }
 
 /** What the job's function is handed on each attempt. */
@@ -60,7 +65,7 @@ export type QueueDecision = { readonly permanent: true } | { readonly permanent:
 /**
 Run `fn` and retry it as a whole on failure, with the same classification as the client: a fail-fast error (400, 401, 404, a bad option's `TypeError`) stops at once; transient ones (5xx, 429, network, timeouts) are retried with backoff, never sooner than the `Retry-After` they carry; errors that are not steadfetch's are retried, but a non-network `TypeError` (a bug) is not. Rejects with the last error, whose `attempts` and `history` cover every HTTP attempt the job made through `job.client()` or `job.fetch()`.
 
-Retries do not multiply across layers: the job and the requests it makes through the job's context spend one allowance of `retry.limit` retries, so a job whose requests always fail makes at most `retry.limit + 1` requests per request it makes in one pass. Timers never keep a process alive.
+Retries do not multiply across layers: the job and the requests it makes through the job's context spend one allowance of `retry.limit` retries, so a job whose requests always fail makes at most `retry.limit + 1` requests per request it makes in one pass. A pending job keeps a Node process alive, unless `unref` is set.
 
 @example
 ```
@@ -81,6 +86,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, opt
 		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
 	}
 	const { signal, maxRetryTime = defaults.job.maxRetryTime, onRetry, onGiveUp } = options;
+	const unref = checkFlag('unref', options.unref, defaults.job.unref);
 	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
 	callback('onRetry', onRetry);
 	callback('onGiveUp', onGiveUp);
@@ -106,7 +112,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, opt
 		// Retry-After), so p-retry's are zero.
 		retries: policy.limit,
 		minTimeout: 0,
-		unref: true,
+		unref,
 		...(signal ? { signal } : {}),
 		onFailedAttempt: async ({ error, attemptNumber }) => {
 			const decision = judgeJobFailure(job, error, attemptNumber);
@@ -114,7 +120,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, opt
 				onGiveUp?.(error);
 				throw error;
 			}
-			await clock.sleep(decision.delayMs, signal, true);
+			await clock.sleep(decision.delayMs, signal, unref);
 		},
 	});
 }
