@@ -12,6 +12,7 @@ const failure = (status: number, method = 'GET'): Failure => ({
 	request: () => new Request(url, { method }),
 	response: new Response(null, { status }),
 });
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
 const engine = (options: object = {}, clock = new FakeClock()) =>
 	new Engine(
 		normalizeFetchOptions({ retry: { baseDelayMs: 100, jitter: false }, budget: false, breaker: false, ...options }),
@@ -65,6 +66,18 @@ describe('the attempt engine', () => {
 			events.map(({ attempt, maxAttempts, delayMs, error }) => [attempt, maxAttempts, delayMs, error.status]),
 			[[2, 3, 100, 502]],
 		);
+	});
+
+	it('keeps the first 10 and the last 40 records of a long history, counting those left out', () => {
+		const call = engine({ retry: { limit: 200, baseDelayMs: 0 } }).call();
+		for (let attempt = 1; attempt <= 100; attempt++) {
+			call.begin(url, () => new Request(url));
+			call.judge(failure(503));
+		}
+		const numbers = call.tally.history.map((record) => record.attempt);
+		assert.deepEqual(numbers, [...range(1, 10), ...range(61, 100)]);
+		assert.equal(call.tally.omitted, 50);
+		assert.equal(call.tally.attempts, 100);
 	});
 
 	it('refuses without counting an attempt while the origin is open, and tells onGiveUp', () => {

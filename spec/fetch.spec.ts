@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock } from '../src/clock.ts';
+import { fetchWith } from '../src/fetch.ts';
 import {
 	createFetch,
 	FetchNetworkError,
@@ -8,6 +12,7 @@ import {
 	NotFoundError,
 	type RetryEvent,
 } from '../src/index.ts';
+import { normalizeFetchOptions } from '../src/normalize.ts';
 import { type LoopbackReply, startLoopback, withLoopback as withServer } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 
@@ -300,6 +305,34 @@ describe('throws enriched errors with throwHttpErrors: true', () => {
 		assert.equal(seen.count, 3);
 	});
 
+	it('settles when an error body drips forever: it keeps what arrived within the read bound', async () => {
+		let requests = 0;
+		const drips = new Set<NodeJS.Timeout>();
+		const server = createServer((_request, response) => {
+			requests++;
+			response.writeHead(404, { 'content-type': 'text/plain' });
+			response.write('partial');
+			// One byte a second, for as long as the connection lasts.
+			const drip = setInterval(() => response.write('.'), 1000);
+			drips.add(drip);
+			response.on('close', () => clearInterval(drip));
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		try {
+			const fetch = fetchWith(normalizeFetchOptions({ throwHttpErrors: true }), systemClock, undefined, 200);
+			const error = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`).catch((caught: unknown) => caught);
+			assert.ok(error instanceof NotFoundError);
+			assert.equal(error.data, 'partial');
+			assert.equal(requests, 1);
+		} finally {
+			for (const drip of drips) {
+				clearInterval(drip);
+			}
+			server.closeAllConnections();
+			await new Promise((resolve) => server.close(resolve));
+		}
+	});
+
 	it('still resolves with a success', async () => {
 		serve('GET', '/x', [{ status: 200, body: 'fine' }]);
 		assert.equal(await (await make({ throwHttpErrors: true })(`${origin}/x`)).text(), 'fine');
@@ -312,6 +345,8 @@ describe('validates its options when created', () => {
 		[{ fetch: 42 }, /`fetch` to be a function/],
 		[{ retry: { limit: -1 } }, /`retry\.limit`/],
 		[{ onGiveUp: true }, /`onGiveUp` to be a function/],
+		[{ timeout: 5 }, /^Unknown option `timeout` for createFetch: the drop-in fetch has no timeout of its own; pass a `signal`/],
+		[{ apiKey: 'k' }, /^Unknown option `apiKey` for createFetch: it takes `retry`, /],
 	] as const) {
 		it(`rejects ${JSON.stringify(options)}`, () => {
 			assert.throws(

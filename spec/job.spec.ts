@@ -293,6 +293,7 @@ describe('validates its options', () => {
 		[{ onGiveUp: 1 }, /`onGiveUp` to be a function/],
 		[{ signal: {} }, /`signal` to be an AbortSignal/],
 		[{ unref: 'yes' }, /`unref` to be a boolean/],
+		[{ timeout: 1000 }, /^Unknown option `timeout` for retryJob: it takes `retry`, `signal`, `maxRetryTime`/],
 	] as const) {
 		it(`rejects ${JSON.stringify(options)} before running the job`, async () => {
 			let runs = 0;

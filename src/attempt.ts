@@ -48,6 +48,22 @@ export interface CallOptions {
 	readonly deadline?: number | undefined;
 }
 
+// How much of a long history is kept: the first attempts (how it began) and the last (how it ended).
+const historyHead = 10;
+const historyTail = 40;
+
+/** An empty tally, for a call or a job. */
+export const newTally = (): Tally => ({ attempts: 0, history: [], omitted: 0 });
+
+// Keep the record, leaving out the oldest of the tail once the history is full: bounded, whatever a job makes.
+const keep = (tally: Tally, record: Tally['history'][number]): void => {
+	if (tally.history.length >= historyHead + historyTail) {
+		tally.history.splice(historyHead, 1);
+		tally.omitted++;
+	}
+	tally.history.push(record);
+};
+
 /** What every call of one client or one drop-in fetch shares: its validated options, its guards per origin, its clock. */
 export class Engine {
 	readonly config: RequestConfig;
@@ -89,7 +105,7 @@ export class Call {
 		this.#engine = engine;
 		this.policy = limit === undefined || limit === policy.limit ? policy : Object.freeze({ ...policy, limit });
 		this.#allowance = allowance;
-		this.tally = allowance?.tally ?? { attempts: 0, history: [] };
+		this.tally = allowance?.tally ?? newTally();
 		this.#deadline = deadline;
 	}
 
@@ -125,7 +141,7 @@ export class Call {
 		if (outcome !== undefined) {
 			report(this.#guard, isTransient(this.policy, outcome), clock.now());
 		}
-		this.tally.history.push({
+		keep(this.tally, {
 			attempt: attempt.number,
 			...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
 			durationMs: Math.round(clock.monotonic() - attempt.start),

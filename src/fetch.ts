@@ -16,13 +16,19 @@ const isRequest = (input: unknown): input is Request =>
 // Read no more of an error body than an error keeps; the rest is cancelled.
 const maxDataBytes = 64 * 1024;
 
-async function readData(response: Response): Promise<unknown> {
+// ky bounds its error-body reads by the attempt's timeout, 10 s when there is none: the same bound here, so that a body
+// dripping a byte every few seconds cannot hold the call open.
+const maxDataReadMs = 10_000;
+
+async function readData(response: Response, readMs: number): Promise<unknown> {
 	const reader = response.body?.getReader();
 	if (!reader) {
 		return undefined;
 	}
 	const chunks: Uint8Array[] = [];
 	let size = 0;
+	// Cancelling the reader ends a pending read() as done: what arrived by then is kept.
+	const timer = setTimeout(() => void reader.cancel().catch(() => undefined), readMs);
 	try {
 		while (size < maxDataBytes) {
 			const { done, value } = await reader.read();
@@ -35,6 +41,7 @@ async function readData(response: Response): Promise<unknown> {
 	} catch {
 		// A body cut off mid-way still tells something: keep what arrived.
 	} finally {
+		clearTimeout(timer);
 		void reader.cancel().catch(() => undefined);
 	}
 	const bytes = new Uint8Array(size);
@@ -63,7 +70,12 @@ export interface JobBinding {
 /**
 The fetch behind `createFetch`, and behind a job's `job.fetch`, whose retries draw on the job's allowance and stop at its deadline.
 */
-export function fetchWith(config: FetchConfig, clock: Clock = systemClock, job?: JobBinding): typeof globalThis.fetch {
+export function fetchWith(
+	config: FetchConfig,
+	clock: Clock = systemClock,
+	job?: JobBinding,
+	dataReadMs: number = maxDataReadMs,
+): typeof globalThis.fetch {
 	const engine = new Engine(config, clock, 'fetch');
 	const { policy } = config;
 	const steadfetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
@@ -131,7 +143,7 @@ export function fetchWith(config: FetchConfig, clock: Clock = systemClock, job?:
 					// What the server sent, untouched: the caller's own error handling reads it.
 					return response;
 				}
-				throw call.giveUp({ ...failure, data: response && (await readData(response)) }, decision);
+				throw call.giveUp({ ...failure, data: response && (await readData(response, dataReadMs)) }, decision);
 			}
 			// A response that is not returned must not hold its connection.
 			void response?.body?.cancel().catch(() => undefined);

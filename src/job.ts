@@ -1,6 +1,6 @@
 import type { KyInstance } from 'ky';
 import pRetry from 'p-retry';
-import { isBug, type JobState, judgeJobFailure } from './attempt.ts';
+import { isBug, type JobState, judgeJobFailure, newTally } from './attempt.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
@@ -8,7 +8,7 @@ import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { allowanceKey } from './policy.ts';
-import { callback, checkFlag } from './rules.ts';
+import { callback, checkFlag, checkOptionNames } from './rules.ts';
 import type { Allowance, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
@@ -59,6 +59,8 @@ export interface JobContext {
 	readonly fetch: typeof globalThis.fetch;
 }
 
+const jobOptionNames: readonly string[] = ['retry', ...Object.keys(defaults.job)];
+
 /** What a job queue should do with a job that failed. */
 export type QueueDecision = { readonly permanent: true } | { readonly permanent: false; readonly retryAt: Date | undefined };
 
@@ -85,6 +87,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, opt
 	if (typeof fn !== 'function') {
 		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
 	}
+	checkOptionNames('retryJob', options as Record<string, unknown>, jobOptionNames);
 	const { signal, maxRetryTime = defaults.job.maxRetryTime, onRetry, onGiveUp } = options;
 	const unref = checkFlag('unref', options.unref, defaults.job.unref);
 	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
@@ -97,7 +100,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, opt
 		throw new TypeError('Expected `signal` to be an AbortSignal.');
 	}
 	const deadline = Number.isFinite(maxRetryTime) ? clock.monotonic() + maxRetryTime : undefined;
-	const allowance: Allowance = { retriesLeft: policy.limit, tally: { attempts: 0, history: [] } };
+	const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
 	const job: JobState = { policy, clock, allowance, deadline, onRetry };
 	const fetch = fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline });
 	const client = (instance: KyInstance): KyInstance =>

@@ -19,6 +19,7 @@ import {
 	checkKyOptions,
 	checkMethods,
 	checkNumber,
+	checkOptionNames,
 	checkOptionsObject,
 	checkRetryNames,
 	checkStatusCodes,
@@ -134,11 +135,21 @@ const requestConfig = (options: RequestPolicyOptions, secrets: readonly string[]
 	secretHeaders: Object.freeze(secretHeaders),
 });
 
+// What createFetch takes: the policy's options (the client's own, less the API key) and its own.
+const fetchOptionNames: readonly string[] = [
+	'retry',
+	...ownOptionNames.filter((name) => !name.startsWith('apiKey')),
+	...Object.keys(defaults.fetch),
+];
+
 /**
 Validate every option of `createFetch` once, fill in the defaults, and freeze the result.
 */
 export function normalizeFetchOptions(options: FetchOptions = {}): FetchConfig {
 	checkOptionsObject(options);
+	checkOptionNames('createFetch', options as Record<string, unknown>, fetchOptionNames, {
+		timeout: 'the drop-in fetch has no timeout of its own; pass a `signal` per call, such as `AbortSignal.timeout(ms)`',
+	});
 	checkCallback('fetch', options.fetch);
 	return Object.freeze({
 		...requestConfig(options, [], []),

@@ -85,6 +85,24 @@ export const checkKnownNames = (path: string, value: Record<string, unknown>, na
 	}
 };
 
+/**
+Refuse an option a surface does not have, naming it: accepted and ignored, it would mislead (a `timeout` given to the
+drop-in fetch would leave it with no timeout at all). `hints` name what to use instead.
+*/
+export const checkOptionNames = (
+	surface: string,
+	options: Record<string, unknown>,
+	names: readonly string[],
+	hints: Readonly<Record<string, string>> = {},
+): void => {
+	for (const key of Object.keys(options)) {
+		if (!names.includes(key)) {
+			const hint = hints[key] ?? `it takes ${names.map((name) => `\`${name}\``).join(', ')}`;
+			throw new TypeError(`Unknown option \`${key}\` for ${surface}: ${hint}.`);
+		}
+	}
+};
+
 /** A feature that is on by default: `false` turns it off (undefined), an object of the names given tunes it. */
 export const checkFeature = (path: string, value: unknown, names: readonly string[]): Record<string, unknown> | undefined => {
 	if (value === false) {

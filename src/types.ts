@@ -56,7 +56,10 @@ export interface AttemptRecord {
 /** The attempts of one call, or of every call in a job: numbered across them all. */
 export interface Tally {
 	attempts: number;
+	/** The first and the last records: a job that made 100,000 requests must not carry 100,000 of them. */
 	readonly history: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] }[];
+	/** How many records were left out of `history`, between its first and its last. */
+	omitted: number;
 }
 
 /**
