@@ -35,6 +35,17 @@ describe('derives the advice catalog from the docs', () => {
 		}
 	});
 
+	it("speaks of the API in steadfetch's own advice, never as its provider", () => {
+		// Only the API's own page (docs/error-codes.md) may say "our support": a client of any API gets the general advice.
+		const provider = /\b(?:we|our|ours|us)\b/i;
+		for (const [key, entry] of Object.entries(generalCatalog)) {
+			for (const text of Object.values(entry)) {
+				assert.doesNotMatch(text, provider, `general advice for ${key}`);
+			}
+		}
+		assert.doesNotMatch(doc('general-advice.md'), provider);
+	});
+
 	it('reads the four documented statuses with plain-text advice', () => {
 		assert.deepEqual(apiCatalog['500'], {
 			title: 'Internal Server Error',

@@ -106,8 +106,10 @@ export const generalCatalog: Frozen = /* @__PURE__ */ Object.freeze({
 	circuit: {
 		title: 'Circuit Open',
 		description: 'Calls to this service fail at once while it recovers.',
-		cause: 'Requests to this service failed many times in a row, so the client stopped sending them for a while to let it recover.',
-		solution: 'Retry after the time given in retryAt: one probe request then checks whether the service is back.',
+		cause:
+			'Requests to this service failed many times in a row for a while, so the client sends it only an occasional probe request until one succeeds, to shed the load of an outage.',
+		solution:
+			"Retry in a moment: calls go through again as soon as a probe request finds the service back; check the service's status page if it lasts.",
 	},
 	body: {
 		title: 'Body Cut Off',
