@@ -180,6 +180,28 @@ describe('carries the fields a person needs', () => {
 		assert.ok((error.data as string).startsWith('{"items":[{"index":0'));
 	});
 
+	it('keeps an error body sent as JSON that is not valid JSON, as text', async () => {
+		const seen = serve('GET', '/v1/x', [{ status: 400, body: '{"error": "bad', headers: { 'content-type': 'application/json' } }]);
+		const error = await failure(client().get('x'));
+		assert.equal(error.data, '{"error": "bad');
+		assert.equal(seen.count, 1);
+	});
+
+	it('still fails to parse a success that is not valid JSON, as ky does', async () => {
+		serve('GET', '/v1/x', [{ status: 200, body: '{"items": [', headers: { 'content-type': 'application/json' } }]);
+		await assert.rejects(client().get('x').json(), SyntaxError);
+	});
+
+	it('keeps the body a parseJson option makes of an error, and its failure on a success', async () => {
+		serve('GET', '/v1/x', [
+			{ status: 404, body: '{"n": 1}', headers: { 'content-type': 'application/json' } },
+			{ status: 200, body: 'not json', headers: { 'content-type': 'application/json' } },
+		]);
+		const api = client({ parseJson: (text) => ({ parsed: JSON.parse(text) }) });
+		assert.deepEqual((await failure(api.get('x'))).data, { parsed: { n: 1 } });
+		await assert.rejects(api.get('x').json(), SyntaxError);
+	});
+
 	it('gives toJSON a log-ready object', async () => {
 		serve('GET', '/v1/x', [{ status: 401, body: { error: 'bad key' }, headers: { 'content-type': 'application/json' } }]);
 		const error = await failure(client().get('x'));

@@ -108,6 +108,21 @@ const enrichBodyReads = (promise: ResponsePromise, slot: Slot): void => {
 	}
 };
 
+// ky drops an error body that is not valid JSON (its data becomes undefined): keep the text, bounded later like any
+// body. A success's body still fails to parse as it would with ky, whoever parses it.
+const keepErrorText =
+	(parse: KyOptions['parseJson']): NonNullable<KyOptions['parseJson']> =>
+	(text, context) => {
+		try {
+			return parse ? parse(text, context) : JSON.parse(text);
+		} catch (error) {
+			if (context.response.ok) {
+				throw error;
+			}
+			return text;
+		}
+	};
+
 // Each call gets its slot here, in ky's per-request `context`, which every hook of that call sees.
 const withSlot = (options: unknown, slot: Slot): unknown => {
 	if (options === undefined) {
@@ -220,6 +235,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 	return wrap(
 		ky.create({
 			...kyOptions,
+			parseJson: keepErrorText(kyOptions.parseJson),
 			retry: baseRetry,
 			hooks: {
 				init: [open, ...(hooks.init ?? [])],
