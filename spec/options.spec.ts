@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { type ClientOptions, createClient } from '../src/index.ts';
+import { type ClientOptions, createClient, type FetchOptions } from '../src/index.ts';
+import { normalizeClientOptions, normalizeFetchOptions } from '../src/normalize.ts';
 import { origin, serve } from './support/server.ts';
 
 const rejects = (options: unknown, pattern: RegExp) =>
@@ -125,6 +126,18 @@ describe('rejects steadfetch options outside createClient', () => {
 		assert.throws(() => createClient().get(`${origin}/x`, { retry: -1 }), /`retry` to be a non-negative integer/);
 	});
 
+	it('checks options given to extend() at once, not at the first call', () => {
+		const api = createClient();
+		assert.throws(() => api.extend({ retry: -1 }), /^TypeError: Expected `retry` to be a non-negative integer, got -1\.$/);
+		assert.throws(() => api.extend({ retry: { statusCodes: [404] } }), /Only `retry\.limit` can be set per request or by extend\(\)/);
+		assert.throws(() => api.extend({ breaker: false } as object), /`breaker` is set by createClient/);
+		assert.throws(
+			() => api.extend({ headers: { 'X-Api-Key': 'SEC\nRET' } }),
+			(error: unknown) => !String(error).includes('SEC'),
+		);
+		assert.equal(api.extend({ retry: 4 }).extend({ retry: { limit: 0 } }) !== undefined, true);
+	});
+
 	it('refuses throwHttpErrors: false per request', () => {
 		assert.throws(() => createClient().get(`${origin}/x`, { throwHttpErrors: false }), /`throwHttpErrors` cannot be turned off/);
 	});
@@ -145,4 +158,28 @@ describe('sends the API key', () => {
 			assert.equal(seen.headers[0]?.[header], value);
 		});
 	}
+});
+
+describe('treats an option given as undefined as not given', () => {
+	// `apiKey: process.env.API_KEY` is what users write: under exactOptionalPropertyTypes the types must take it too.
+	const unset: ClientOptions = { apiKey: undefined, retry: undefined, budget: undefined, breaker: undefined, onRetry: undefined };
+
+	it('gives createClient the defaults', () => {
+		assert.deepEqual(normalizeClientOptions(unset), normalizeClientOptions({}));
+	});
+
+	it('gives createFetch the defaults', () => {
+		const options: FetchOptions = { retry: undefined, budget: undefined, fetch: undefined, throwHttpErrors: undefined };
+		assert.deepEqual(normalizeFetchOptions(options), normalizeFetchOptions({}));
+	});
+
+	it('sends no API key and retries a 503, in two requests', async () => {
+		const seen = serve('GET', '/x', [
+			{ status: 503, headers: { 'retry-after': '0' } },
+			{ status: 200, body: { ok: true } },
+		]);
+		assert.deepEqual(await createClient(unset).get(`${origin}/x`).json(), { ok: true });
+		assert.equal(seen.count, 2);
+		assert.equal(seen.headers[0]?.authorization, undefined);
+	});
 });

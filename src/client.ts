@@ -135,7 +135,7 @@ const withSlot = (options: unknown, slot: Slot): unknown => {
 	return { ...options, context: { ...options.context, [slotKey]: slot } };
 };
 
-function wrap(instance: KyInstance, config: ClientConfig): KyInstance {
+function wrap(instance: KyInstance, config: ClientConfig, check: (options: KyOptions) => void): KyInstance {
 	const guarded = <F extends (...parameters: never[]) => unknown>(method: F): F =>
 		((input: unknown, options?: unknown) => {
 			const slot: Slot = {};
@@ -149,7 +149,18 @@ function wrap(instance: KyInstance, config: ClientConfig): KyInstance {
 		}) as unknown as F;
 	return Object.assign(guarded(instance), instance, {
 		...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
-		extend: ((options) => wrap(instance.extend(options), config)) as KyInstance['extend'],
+		// Checked at once: a bad option given to extend() must not wait for the first call to fail. (A function given to
+		// extend() is checked on each call, by the init hook, as everything else.)
+		extend: ((options) => {
+			if (isRecord(options)) {
+				check(options);
+			}
+			try {
+				return wrap(instance.extend(options), config, check);
+			} catch (error) {
+				throw sanitizeRuntimeError(error, config.secrets);
+			}
+		}) as KyInstance['extend'],
 	});
 }
 
@@ -259,6 +270,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			},
 		}),
 		config,
+		(options) => checkRequestOptions(options, config, baseRetry),
 	);
 }
 
