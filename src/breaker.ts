@@ -19,22 +19,22 @@ export interface BreakerOptions {
 	Transient failures in a row (5xx in `retry.statusCodes`, 408, 429, network errors, timeouts) that may open the circuit. Any other outcome resets the count. Ten in a row almost never happens by chance to a healthy but flaky service (at 30% failures, 0.3^10: once in 170,000 attempts).
 	@default 10
 	*/
-	readonly failureThreshold?: number;
+	readonly failureThreshold?: number | undefined;
 	/**
 	How long, in milliseconds, the failures in a row must last before the circuit opens. A shorter streak is a blip that retries and the retry budget absorb; at high call rates ten failures in a row also happen by chance to a service that fails half the time, a whole second of them does not.
 	@default 1000
 	*/
-	readonly failureWindowMs?: number;
+	readonly failureWindowMs?: number | undefined;
 	/**
 	How long the circuit stays open before it lets the next probe through, in milliseconds: the most time between the API's recovery and the first call that sees it. A probe that fails reopens the circuit for as long; one that never reports (aborted, hanging) stops blocking the next after as long.
 	@default 100
 	*/
-	readonly openMs?: number;
+	readonly openMs?: number | undefined;
 	/**
 	Called on every change of state. Nothing is logged by default.
 	@default undefined
 	*/
-	readonly onStateChange?: (event: BreakerEvent) => void;
+	readonly onStateChange?: ((event: BreakerEvent) => void) | undefined;
 }
 
 /** Breaker options after validation. */

@@ -6,12 +6,18 @@ export interface BudgetOptions {
 	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run. At 30% failures with 3 retries a call needs about 0.43 retries: 0.6 keeps such flakiness retried (measured in docs/benchmarks.md) while a service failing broadly gets little more than its own traffic.
 	@default 0.6
 	*/
-	readonly ratio?: number;
+	readonly ratio?: number | undefined;
 	/**
 	Tokens the bucket holds at most, and starts with: the burst of retries allowed before any success, and the slack that absorbs a streak of failures.
 	@default 20
 	*/
-	readonly capacity?: number;
+	readonly capacity?: number | undefined;
+}
+
+/** Budget options after validation. */
+export interface BudgetSettings {
+	readonly ratio: number;
+	readonly capacity: number;
 }
 
 /** A token bucket: successes earn `ratio`, a retry spends 1, never more than `capacity`. */
@@ -20,7 +26,7 @@ export class RetryBudget {
 	readonly #ratio: number;
 	#tokens: number;
 
-	constructor(options: Required<BudgetOptions>) {
+	constructor(options: BudgetSettings) {
 		this.#capacity = options.capacity;
 		this.#ratio = options.ratio;
 		this.#tokens = options.capacity;

@@ -17,32 +17,32 @@ export interface JobOptions {
 	The job's retry policy. `retry.limit` is the job's whole allowance of retries: retries of the job itself and retries of the requests it makes through `job.client()` and `job.fetch()` all spend from it. The delays (`baseDelayMs`, `factor`, `maxDelayMs`, `jitter`) time the job's own retries.
 	@default {limit: 2, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
 	*/
-	readonly retry?: RetryOptions | number;
+	readonly retry?: RetryOptions | number | undefined;
 	/**
 	Stops the job: an attempt in flight (through `job.signal`, `job.client()`, `job.fetch()`) or a wait between attempts ends at once, and the job rejects with the signal's reason.
 	@default undefined
 	*/
-	readonly signal?: AbortSignal;
+	readonly signal?: AbortSignal | undefined;
 	/**
 	The most time the job may take, in milliseconds: no retry starts after it, and requests through `job.client()` get what is left as their `totalTimeout`.
 	@default Infinity
 	*/
-	readonly maxRetryTime?: number;
+	readonly maxRetryTime?: number | undefined;
 	/**
 	Called before each retry of the job with what the attempt threw, the next attempt's number and the wait.
 	@default undefined
 	*/
-	readonly onRetry?: (event: RetryEvent<Error>) => void;
+	readonly onRetry?: ((event: RetryEvent<Error>) => void) | undefined;
 	/**
 	Called once when the job fails for good, with the error it rejects with.
 	@default undefined
 	*/
-	readonly onGiveUp?: (error: Error) => void;
+	readonly onGiveUp?: ((error: Error) => void) | undefined;
 	/**
 	Let a Node process exit while the job waits to retry. By default a pending job keeps the process alive, as p-retry does: a script whose only work is `await retryJob(...)` runs it to its end. A long-lived service that must not be held open by a job's wait sets it.
 	@default false
 	*/
-	readonly unref?: boolean;
+	readonly unref?: boolean | undefined;
 }
 
 /** What the job's function is handed on each attempt. */

@@ -4,7 +4,7 @@ Options in, validated and frozen config out, once per client, fetch or job: the 
 */
 import type { Options as KyOptions } from 'ky';
 import type { BreakerOptions, BreakerSettings } from './breaker.ts';
-import type { BudgetOptions } from './budget.ts';
+import type { BudgetSettings } from './budget.ts';
 import { apiCatalog, generalCatalog } from './catalog.data.ts';
 import { type CatalogEntry, mergeCatalogs } from './catalog.ts';
 import { defaults, ownOptionNames } from './defaults.ts';
@@ -37,7 +37,7 @@ export interface RequestConfig {
 	/** Header names whose values are masked beyond the usual credential headers. */
 	readonly secretHeaders: readonly string[];
 	/** The per-origin retry budget, or undefined when off. */
-	readonly budget: Required<BudgetOptions> | undefined;
+	readonly budget: BudgetSettings | undefined;
 	/** The per-origin circuit breaker, or undefined when off. */
 	readonly breaker: BreakerSettings | undefined;
 }

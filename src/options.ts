@@ -19,42 +19,42 @@ export interface RetryOptions {
 	How many times a failed request is retried: a call makes at most `limit + 1` requests. A non-negative integer.
 	@default 2
 	*/
-	readonly limit?: number;
+	readonly limit?: number | undefined;
 	/**
 	Methods that are retried. POST and PATCH are not idempotent: they are retried only when the request carries an `Idempotency-Key` header (see `idempotencyKey`).
 	@default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']
 	*/
-	readonly methods?: readonly string[];
+	readonly methods?: readonly string[] | undefined;
 	/**
 	Response statuses that are retried. Every other status fails at once, after one request.
 	@default [408, 429, 500, 502, 503, 504]
 	*/
-	readonly statusCodes?: readonly number[];
+	readonly statusCodes?: readonly number[] | undefined;
 	/**
 	The first backoff delay in milliseconds, before jitter: retry `n` waits up to `baseDelayMs * factor ** (n - 1)`.
 	@default 300
 	*/
-	readonly baseDelayMs?: number;
+	readonly baseDelayMs?: number | undefined;
 	/**
 	How much each backoff delay grows over the one before it. At least 1.
 	@default 2
 	*/
-	readonly factor?: number;
+	readonly factor?: number | undefined;
 	/**
 	The longest wait between two attempts, in milliseconds. Backoff delays are capped at it. When the server's `Retry-After` asks for a longer wait, the call does not sleep: it fails at once with an error whose `retryAt` says when to try again.
 	@default 30000
 	*/
-	readonly maxDelayMs?: number;
+	readonly maxDelayMs?: number | undefined;
 	/**
 	Full jitter: each backoff delay is drawn uniformly from 0 to its computed value, so that clients that failed together do not retry together. A `Retry-After` from the server is never jittered.
 	@default true
 	*/
-	readonly jitter?: boolean;
+	readonly jitter?: boolean | undefined;
 	/**
 	Whether an attempt that ran past `timeout` is retried (for retried methods). A call past `totalTimeout` is never retried.
 	@default true
 	*/
-	readonly retryOnTimeout?: boolean;
+	readonly retryOnTimeout?: boolean | undefined;
 }
 
 /** What `onRetry` is told before each retry. */
@@ -75,17 +75,17 @@ export interface SharedOptions {
 	The retry policy, or a number as shorthand for `{limit}`. See `RetryOptions`.
 	@default {limit: 2, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
 	*/
-	readonly retry?: RetryOptions | number;
+	readonly retry?: RetryOptions | number | undefined;
 	/**
 	Called before each retry, after the decision and before the wait. Nothing is logged by default. An exception it throws ends the call with that exception.
 	@default undefined
 	*/
-	readonly onRetry?: (event: RetryEvent) => void;
+	readonly onRetry?: ((event: RetryEvent) => void) | undefined;
 	/**
 	Called once when a call fails for good (after its last attempt, or at once for a failure that is not retried), with the enriched error. Nothing is logged by default.
 	@default undefined
 	*/
-	readonly onGiveUp?: (error: SteadfetchError) => void;
+	readonly onGiveUp?: ((error: SteadfetchError) => void) | undefined;
 }
 
 /** Options of `createClient` and `createFetch` that build requests and errors. */
@@ -94,22 +94,22 @@ export interface RequestPolicyOptions extends SharedOptions {
 	Advice that extends or overrides the API's documented advice, per status (`'404'`), status class (`'4xx'`) or failure kind (`'network'`, `'timeout'`). `parseCatalog` turns an error page into one.
 	@default the advice of docs/error-codes.md, then docs/general-advice.md
 	*/
-	readonly catalog?: Catalog;
+	readonly catalog?: Catalog | undefined;
 	/**
 	Give each POST and PATCH call an `Idempotency-Key` header (one key per call, the same on every attempt), which makes it safe to retry. `true` uses `crypto.randomUUID()`; a function makes the key. A key the caller set is kept.
 	@default false
 	*/
-	readonly idempotencyKey?: boolean | (() => string);
+	readonly idempotencyKey?: boolean | (() => string) | undefined;
 	/**
 	The retry budget per origin: successes earn tokens, retries spend them, so that retries add at most a fraction of the traffic when a service fails broadly. `false` turns it off.
 	@default {ratio: 0.6, capacity: 20}
 	*/
-	readonly budget?: BudgetOptions | false;
+	readonly budget?: BudgetOptions | false | undefined;
 	/**
 	The circuit breaker per origin: after `failureThreshold` transient failures in a row spanning `failureWindowMs`, calls fail at once with a `CircuitOpenError`, but for one probe every `openMs`; the first probe that succeeds closes it. `false` turns it off.
 	@default {failureThreshold: 10, failureWindowMs: 1000, openMs: 100}
 	*/
-	readonly breaker?: BreakerOptions | false;
+	readonly breaker?: BreakerOptions | false | undefined;
 }
 
 /**
@@ -120,17 +120,17 @@ export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpError
 	An API key sent with every request, as `<apiKeyScheme> <apiKey>` in the `apiKeyHeader` header. It never appears in an error.
 	@default undefined
 	*/
-	readonly apiKey?: string;
+	readonly apiKey?: string | undefined;
 	/**
 	The header that carries `apiKey`.
 	@default 'Authorization'
 	*/
-	readonly apiKeyHeader?: string;
+	readonly apiKeyHeader?: string | undefined;
 	/**
 	The scheme put before `apiKey`; `null` sends the key alone.
 	@default 'Bearer' when `apiKeyHeader` is Authorization, else `null`
 	*/
-	readonly apiKeyScheme?: string | null;
+	readonly apiKeyScheme?: string | null | undefined;
 }
 
 /** Options of `createFetch`. */
@@ -139,12 +139,12 @@ export interface FetchOptions extends RequestPolicyOptions {
 	Throw the enriched errors (as the client does) for failing statuses, instead of resolving with the response as `fetch` does.
 	@default false
 	*/
-	readonly throwHttpErrors?: boolean;
+	readonly throwHttpErrors?: boolean | undefined;
 	/**
 	The fetch to wrap. Read on every call when not given, so test tools that patch `globalThis.fetch` keep working.
 	@default globalThis.fetch
 	*/
-	readonly fetch?: typeof globalThis.fetch;
+	readonly fetch?: typeof globalThis.fetch | undefined;
 }
 
 /** The retry policy after validation: frozen, read by the request path. */

@@ -1,5 +1,5 @@
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
-import { type BudgetOptions, RetryBudget } from './budget.ts';
+import { type BudgetSettings, RetryBudget } from './budget.ts';
 import type { Decision } from './types.ts';
 
 /** The budget and breaker of one origin; either is undefined when turned off. */
@@ -26,11 +26,11 @@ export const originOf = (url: string): string => {
 
 /** The per-origin state of one client or one drop-in fetch. */
 export class Origins {
-	readonly #budget: Required<BudgetOptions> | undefined;
+	readonly #budget: BudgetSettings | undefined;
 	readonly #breaker: BreakerSettings | undefined;
 	readonly #guards = new Map<string, OriginGuard>();
 
-	constructor(budget: Required<BudgetOptions> | undefined, breaker: BreakerSettings | undefined) {
+	constructor(budget: BudgetSettings | undefined, breaker: BreakerSettings | undefined) {
 		this.#budget = budget;
 		this.#breaker = breaker;
 	}
