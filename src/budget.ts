@@ -3,8 +3,8 @@ Options of the retry budget: a token bucket per origin, shared by every call of 
 */
 export interface BudgetOptions {
 	/**
-	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run. At 30% failures with 3 retries a call needs about 0.43 retries: 0.6 keeps such flakiness retried (measured in docs/benchmarks.md) while a service failing broadly gets little more than its own traffic.
-	@default 0.6
+	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run. With 2 retries, a failure rate p needs p + p² retries per call and gives 1 − p³ successes: 1 keeps every call retried up to about 55% failures (0.6 ran dry at 50% and lost 12 points of success to plain retries in the benchmark, docs/resilience.md), while a service that fails entirely earns nothing and gets its own traffic plus the `capacity` burst.
+	@default 1
 	*/
 	readonly ratio?: number | undefined;
 	/**

@@ -79,7 +79,7 @@ export const defaults: Defaults = deepFreeze({
 		idempotencyKey: false,
 		onRetry: undefined,
 		onGiveUp: undefined,
-		budget: { ratio: 0.6, capacity: 20 },
+		budget: { ratio: 1, capacity: 20 },
 		breaker: { failureThreshold: 10, failureWindowMs: 1000, openMs: 100, onStateChange: undefined },
 		apiKey: undefined,
 		apiKeyHeader: 'Authorization',

@@ -102,7 +102,7 @@ export interface RequestPolicyOptions extends SharedOptions {
 	readonly idempotencyKey?: boolean | (() => string) | undefined;
 	/**
 	The retry budget per origin: successes earn tokens, retries spend them, so that retries add at most a fraction of the traffic when a service fails broadly. `false` turns it off.
-	@default {ratio: 0.6, capacity: 20}
+	@default {ratio: 1, capacity: 20}
 	*/
 	readonly budget?: BudgetOptions | false | undefined;
 	/**
