@@ -13,7 +13,10 @@ import { bundle, measure, type SizeRow } from '../bench/sizes.ts';
 // with hostile-input hardening and enriched body reads: own 13.4 KB, total 22.7 KB.
 // 2026-11-27: one attempt engine and options split into rules, defaults and normalizers: own 14.2 KB, total 23.5 KB
 // (class members and private fields are not mangled). The weight issue's per-import budgets replace these.
-export const budget = { own: 14_400, total: 23_800 };
+// Then secrets masked on every path (the name rule, the call's secrets in every encoding, runtime errors rewritten:
+// redact.ts 1.4 -> 5.6 KB min), every rate-limit header read and pacing (ratelimit.ts 4.5 KB min): own 18.3 KB, total
+// 27.5 KB. Over the weight issue's targets: trimming these is part of it.
+export const budget = { own: 18_600, total: 27_800 };
 const dependencies = ['ky', 'p-retry', 'is-network-error'];
 // Uses of Node's globals, not words in strings ('processed') or other names (ArrayBuffer).
 const nodeOnly: Record<string, RegExp> = {

@@ -219,6 +219,7 @@ describe("keeps steadfetch's own options from ky, and so from fetch()", () => {
 				retry: 1,
 				catalog: { 404: { solution: 'Check the id.' } },
 				idempotencyKey: true,
+				rateLimit: false,
 				onRetry: () => {},
 				onGiveUp: () => {},
 				apiKey: 'k',

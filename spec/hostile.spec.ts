@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { createClient, createFetch, isNetworkError, isSteadfetchError } from '../src/index.ts';
 import { withLoopback } from './support/loopback.ts';
+import { assertNoSecret } from './support/renderings.ts';
 import { origin, serve, times } from './support/server.ts';
 
 const fast = { baseDelayMs: 1, maxDelayMs: 5 };
@@ -86,7 +89,10 @@ describe('meets hostile input with a clear error or neutralises it', () => {
 		);
 		await assert.rejects(
 			fetch(`${origin}/x`, { headers: { 'x-trace': 'SECRET4\r\nX-Injected: 1' } }),
-			(error: unknown) => error instanceof TypeError && /header value is invalid/.test(error.message) && !error.message.includes('SECRET4'),
+			(error: unknown) =>
+				error instanceof TypeError &&
+				error.message === 'Expected `headers.x-trace` to be a string without CR, LF or NUL characters.' &&
+				!error.message.includes('SECRET4'),
 		);
 	});
 
@@ -101,5 +107,215 @@ describe('meets hostile input with a clear error or neutralises it', () => {
 		});
 		await assert.rejects(fetch('not a url'), TypeError);
 		assert.equal(calls, 1);
+	});
+});
+
+// Issue 15: every reproduction, against a real server, with the number of requests it saw.
+describe('keeps secrets out of what it throws for hostile input (issue 15)', () => {
+	const caught = async (run: () => unknown): Promise<unknown> => {
+		try {
+			await run();
+		} catch (error) {
+			return error;
+		}
+		assert.fail('expected a rejection');
+	};
+
+	it('1: a password in a call URL comes back as ***, from the client and the drop-in fetch, and nothing is sent', async () => {
+		await withLoopback([], async (server) => {
+			const url = server.url.replace('//', '//user:PASSW0RD@');
+			const expected = `Request cannot be constructed from a URL that includes credentials: ${server.url.replace('//', '//***@')}/x?token=***`;
+			for (const error of [
+				await caught(() => createClient().get(`${url}/x?token=TQSECRET`)),
+				await caught(() => createFetch()(`${url}/x?token=TQSECRET`)),
+				await caught(() => createFetch()(new URL(`${url}/x?token=TQSECRET`))),
+			]) {
+				assert.ok(error instanceof TypeError);
+				assert.equal(error.message, expected);
+				assertNoSecret(error, ['PASSW0RD', 'TQSECRET']);
+			}
+			assert.equal(server.count, 0);
+		});
+	});
+
+	it('1: a baseUrl or prefix with user-info is refused at creation, naming the option and not quoting it', async () => {
+		await withLoopback([], async (server) => {
+			const url = server.url.replace('//', '//user:PASSW0RD@');
+			for (const name of ['baseUrl', 'prefix']) {
+				const error = await caught(() => createClient({ [name]: `${url}/v1/` }));
+				assert.ok(error instanceof TypeError);
+				assert.match(error.message, new RegExp(`^Expected \`${name}\` to be a URL without user-info`));
+				assertNoSecret(error, ['PASSW0RD']);
+			}
+			assert.equal(server.count, 0);
+		});
+	});
+
+	it('1: an unparsable URL with user-info shows neither the user-info nor the query', async () => {
+		for (const error of [
+			await caught(() => createClient().get('http://user:PASSW0RD@[bad/x?token=TQSECRET')),
+			await caught(() => createFetch()('http://user:PASSW0RD@[bad/x?token=TQSECRET')),
+		]) {
+			assert.ok(error instanceof TypeError);
+			assert.equal(error.message, 'Invalid URL: http://***@[bad/x');
+			assertNoSecret(error, ['PASSW0RD', 'TQSECRET']);
+		}
+	});
+
+	it("1: Node's URL error loses its input and base fields (the baseUrl's api_key), and nothing is sent", async () => {
+		await withLoopback([], async (server) => {
+			const error = await caught(() => createClient({ baseUrl: `${server.url}/v1/?api_key=BASEKEY1` }).get('//[bad/x?token=TQSECRET'));
+			assert.ok(error instanceof TypeError);
+			assert.equal(error.message, 'Invalid URL: //[bad/x');
+			assert.equal(JSON.stringify(error), '{}');
+			assertNoSecret(error, ['BASEKEY1', 'TQSECRET']);
+			assert.equal(server.count, 0);
+		});
+	});
+
+	it('2: a bad header value is named, never quoted, wherever it is given, and nothing is sent', async () => {
+		await withLoopback([], async (server) => {
+			const message = (name: string) => `Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`;
+			const cases: [string, () => unknown][] = [
+				['Authorization', () => createFetch()(`${server.url}/x`, { method: 'POST', headers: { Authorization: 'Bearer SEC\nRET' } })],
+				['Authorization', () => createFetch()(`${server.url}/x`, { headers: [['Authorization', 'Bearer SEC\nRET']] })],
+				['X-Api-Key', () => createClient().extend({ headers: [['X-Api-Key', 'SEC\nRET']] })],
+				['X-Api-Key', () => createClient({ headers: new Map([['X-Api-Key', 'SEC\nRET']]) as unknown as HeadersInit })],
+				['X-Api-Key', () => createClient().get(`${server.url}/x`, { headers: [['X-Api-Key', 'SEC\nRET']] })],
+			];
+			for (const [name, run] of cases) {
+				const error = await caught(run);
+				assert.ok(error instanceof TypeError);
+				assert.equal(error.message, message(name));
+				assertNoSecret(error, ['SEC\nRET', 'RET']);
+			}
+			const latin = await caught(() => createClient({ headers: { Authorization: 'Bearer SECRET€1' } }));
+			assert.equal(
+				(latin as Error).message,
+				'Expected `headers.Authorization` to be a string of Latin-1 characters (the value is not shown).',
+			);
+			assert.match(
+				((await caught(() => createClient({ apiKey: 'SECRET€1' }))) as Error).message,
+				/^Expected `apiKey` to be a string of Latin-1/,
+			);
+			assert.equal(server.count, 0);
+		});
+	});
+
+	it('3: credential-like header, query and matrix parameter names are masked, after the limit + 1 requests', async () => {
+		await withLoopback(times(3, { status: 500, body: 'down' }), async (server) => {
+			const headers = {
+				api_key: 'HDR-VALUE-1',
+				'x-cmc_pro_api_key': 'HDR-VALUE-2',
+				X_API_KEY: 'HDR-VALUE-3',
+				'x-jwt': 'HDR-VALUE-4',
+				'X-Bearer': 'HDR-VALUE-5',
+			};
+			const query =
+				'accessToken=QRY-VALUE-1&apiToken=QRY-VALUE-2&hapikey=QRY-VALUE-3&authToken=QRY-VALUE-4&refreshToken=QRY-VALUE-5&appid=QRY-VALUE-6&token[]=QRY-VALUE-7&page=2';
+			const error = await caught(() => createClient({ retry: fast }).get(`${server.url}/items;token=MATRIX-VALUE/x?${query}`, { headers }));
+			assert.ok(isSteadfetchError(error));
+			assert.equal(server.count, 3);
+			assert.equal(server.headers[0]?.api_key, 'HDR-VALUE-1', 'the values were sent');
+			assert.equal(
+				error.toJSON().request.url,
+				`${server.url}/items;token=***/x?accessToken=***&apiToken=***&hapikey=***&authToken=***&refreshToken=***&appid=***&token%5B%5D=***&page=2`,
+			);
+			assertNoSecret(error, [...Object.values(headers), ...[1, 2, 3, 4, 5, 6, 7].map((n) => `QRY-VALUE-${n}`), 'MATRIX-VALUE']);
+		});
+	});
+
+	it('4: what the server echoes (body, headers, reason phrase, Location, Link) is masked in every encoding', async () => {
+		const apiKey = 'sk-live-Ech0 K3y/+=';
+		const encoded = encodeURIComponent(apiKey);
+		await withLoopback(
+			[
+				{
+					status: 400,
+					body: JSON.stringify({
+						got: `Bearer ${apiKey}`,
+						encoded,
+						plus: encoded.replaceAll('%20', '+'),
+						nested: [{ cookie: 'sid=COOKIE-VALUE' }],
+					}),
+					headers: { 'x-echo': `Bearer ${apiKey}`, 'x-echo-encoded': encoded },
+				},
+				{ status: 499, body: `you sent ${apiKey}`, headers: { 'content-type': 'text/plain' } },
+				{
+					status: 302,
+					headers: {
+						location: '/cb?access_token=REDIRECT-TOKEN&state=s',
+						link: '</next?apiToken=LINK-TOKEN>; rel="next"',
+						'content-location': `/keys/${encoded}`,
+					},
+				},
+			],
+			async (server) => {
+				const api = createClient({ baseUrl: `${server.url}/`, apiKey, headers: { Cookie: 'sid=COOKIE-VALUE' }, retry: fast });
+				const secrets = [apiKey, 'COOKIE-VALUE', 'REDIRECT-TOKEN', 'LINK-TOKEN'];
+				const echoed = await caught(() => api.get('echo'));
+				assert.ok(isSteadfetchError(echoed));
+				assert.deepEqual(echoed.data, { got: '***', encoded: '***', plus: '***', nested: [{ cookie: '***' }] });
+				assert.equal((echoed as unknown as { response: Response }).response.headers.get('x-echo'), '***');
+				assertNoSecret(echoed, secrets);
+
+				const reason = await caught(() => api.get('reason'));
+				assert.ok(isSteadfetchError(reason));
+				assert.equal(reason.data, 'you sent ***');
+				assertNoSecret(reason, secrets);
+
+				const redirect = await caught(() => api.get('redirect', { redirect: 'manual' }));
+				assert.ok(isSteadfetchError(redirect));
+				const { response } = redirect as unknown as { response: Response };
+				assert.equal(response.headers.get('location'), `${server.url}/cb?access_token=***&state=s`);
+				assert.equal(response.headers.get('link'), `<${server.url}/next?apiToken=***>; rel="next"`);
+				assertNoSecret(redirect, secrets);
+				assert.equal(server.count, 3);
+			},
+		);
+	});
+
+	it('4: the reason phrase of an undocumented status, which becomes the title, is masked', async () => {
+		const apiKey = 'sk-live-REASON-KEY';
+		let count = 0;
+		// The loopback script sets no reason phrase: a server of its own.
+		const server = createServer((_request, response) => {
+			count++;
+			response.writeHead(499, `Rejected key ${apiKey}`);
+			response.end();
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		try {
+			const { port } = server.address() as AddressInfo;
+			const error = await caught(() => createClient({ apiKey, retry: fast }).get(`http://127.0.0.1:${port}/x`));
+			assert.ok(isSteadfetchError(error));
+			assert.equal(error.title, 'Rejected key ***');
+			assert.equal((error as unknown as { response: Response }).response.statusText, 'Rejected key ***');
+			assertNoSecret(error, [apiKey]);
+			assert.equal(count, 1);
+		} finally {
+			server.closeAllConnections();
+			server.close();
+		}
+	});
+
+	it("4: a network error's cause chain is masked, the runtime's URL included", async () => {
+		let calls = 0;
+		const apiKey = 'sk-live-CAUSE-KEY';
+		const fetch = async (input: RequestInfo | URL): Promise<Response> => {
+			calls++;
+			const url = input instanceof Request ? input.url : String(input);
+			throw new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED ${url} with ${apiKey}`) });
+		};
+		const error = await caught(() =>
+			createClient({ apiKey, fetch, retry: fast, breaker: false }).get('https://api.test/x?token=CAUSE-TOKEN'),
+		);
+		assert.ok(isNetworkError(error));
+		assert.equal(
+			(error.cause as Error).cause && ((error.cause as Error).cause as Error).message,
+			'connect ECONNREFUSED https://api.test/x?token=*** with ***',
+		);
+		assertNoSecret(error, [apiKey, 'CAUSE-TOKEN']);
+		assert.equal(calls, 3);
 	});
 });

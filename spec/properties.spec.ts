@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { createClient, isSteadfetchError, redactUrl } from '../src/index.ts';
+import { createClient, createFetch, isSteadfetchError, redactUrl, type SteadfetchError } from '../src/index.ts';
 import { normalizeClientOptions, normalizeRetryOptions } from '../src/normalize.ts';
 import { backoffDelay, decide } from '../src/policy.ts';
+import { minSecretLength } from '../src/redact.ts';
+import { assertNoSecret } from './support/renderings.ts';
 
 // Seeded: a failure prints its seed and path, and the same run reproduces it.
 const settings = { seed: 20261125, numRuns: 200 };
@@ -142,6 +144,121 @@ describe('holds its rules for any input (property tests)', () => {
 			),
 			{ ...settings, numRuns: 60 },
 		);
+	});
+
+	describe('keeps a secret of any shape, in any position, out of every rendering of the error', () => {
+		// Secrets of every shape. All but the short ones are wrapped in a marker, so that the whole cannot occur by chance
+		// (six spaces can), and so that a header keeps it whole (a header value's outer spaces are trimmed).
+		const reserved = [...' !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~', 'a', 'Z', '9', 'é', 'ß', 'ÿ'];
+		const shapes = {
+			alphanumeric: fc.stringMatching(/^[A-Za-z\d]{4,20}$/),
+			reserved: fc.string({ unit: fc.constantFrom(...reserved), minLength: 4, maxLength: 24 }),
+			unicode: fc.string({ unit: 'grapheme', minLength: 2, maxLength: 12 }),
+			long: fc.string({ unit: fc.constantFrom(...reserved), minLength: 4000, maxLength: 4100 }),
+		};
+		const marked = fc
+			.constantFrom(...(Object.keys(shapes) as (keyof typeof shapes)[]))
+			.chain((shape) => shapes[shape].map((body) => ({ shape, secret: `Zq${body}Xj` })));
+		const short = fc.stringMatching(/^[A-Za-z\d]{1,5}$/).map((secret) => ({ shape: 'short' as const, secret }));
+		// Where a secret can stand: how the call sends it (`source`), and where it shows up (`position`).
+		const freeText = ['path', 'query key', 'echoed body', 'echoed header', 'reason phrase', 'Location', 'cause'] as const;
+		const named = ['user-info', 'query value', 'header', 'Location query'] as const;
+		type Position = (typeof freeText)[number] | (typeof named)[number];
+		const cases = fc.oneof(
+			fc.record({
+				value: marked,
+				position: fc.constantFrom<Position>(...freeText, ...named),
+				surface: fc.constantFrom('client', 'fetch'),
+				source: fc.constantFrom('apiKey', 'header', 'query'),
+			}),
+			fc.record({
+				value: short,
+				position: fc.constantFrom<Position>(...named),
+				surface: fc.constantFrom('client', 'fetch'),
+				source: fc.constantFrom('apiKey', 'header', 'query'),
+			}),
+		);
+
+		it('for every shape and position, through the client and the drop-in fetch', async () => {
+			await fc.assert(
+				fc.asyncProperty(cases, async ({ value: { shape, secret }, position, surface: chosen, source: wanted }) => {
+					const headerable = shape !== 'unicode';
+					// The drop-in fetch resolves with a redirect, as fetch does: only the client raises an error for it.
+					const surface = position.startsWith('Location') ? 'client' : chosen;
+					// A secret a header cannot carry is sent in the query; the fetch has no apiKey.
+					const source = !headerable ? 'query' : surface === 'fetch' && wanted === 'apiKey' ? 'header' : wanted;
+					const encoded = encodeURIComponent(secret);
+					const path = position === 'path' ? `/keys/${encoded}` : '/x';
+					const query = [
+						...(source === 'query' ? [`access_token=${encoded}`] : []),
+						...(position === 'query key' ? [`${encoded}=1`] : []),
+						'page=2',
+					].join('&');
+					const origin = position === 'user-info' ? `https://user:${encoded}@api.test` : 'https://api.test';
+					const url = `${origin}${path}?${query}`;
+					const headers: Record<string, string> = source === 'header' ? { 'X-Auth-Token': secret } : {};
+					// Only a secret the call sent can be recognised in the server's words.
+					const echo = headerable ? secret : encoded;
+					const reply = (): Response => {
+						switch (position) {
+							case 'echoed body':
+								return Response.json({ got: secret, nested: [{ encoded }] }, { status: 400 });
+							case 'echoed header':
+								return new Response('no', { status: 400, headers: { 'x-echo': echo, 'x-echo-encoded': encoded } });
+							case 'reason phrase':
+								return new Response(null, { status: 499, statusText: headerable ? `Bad ${secret}` : `Bad ${encoded}` });
+							case 'Location':
+								return new Response(null, {
+									status: 302,
+									headers: { location: `/k/${encoded}`, 'content-location': `https://h.test/${encoded}` },
+								});
+							case 'Location query':
+								return new Response(null, { status: 302, headers: { location: `/cb?access_token=${encoded}&state=s` } });
+							case 'cause':
+								throw new TypeError('fetch failed', { cause: new Error(`refused: ${url} ${secret}`) });
+							default:
+								return new Response('oops', { status: 500 });
+						}
+					};
+					const given: unknown[] = [];
+					const shared = {
+						retry: { limit: 1, baseDelayMs: 0 },
+						budget: false as const,
+						breaker: false as const,
+						fetch: async () => reply(),
+						onRetry: ({ error }: { error: Error }) => given.push(error),
+						onGiveUp: (error: Error) => given.push(error),
+					};
+					let error: unknown;
+					try {
+						if (surface === 'client') {
+							const api = createClient({ ...shared, ...(source === 'apiKey' ? { apiKey: secret } : {}) });
+							await api(url, { headers, redirect: 'manual' });
+						} else {
+							await createFetch({ ...shared, throwHttpErrors: true })(url, { headers, redirect: 'manual' });
+						}
+					} catch (caught) {
+						error = caught;
+					}
+					assert.ok(error instanceof Error, 'the call failed');
+					for (const thrown of [error, ...given]) {
+						if (secret.length >= minSecretLength) {
+							assertNoSecret(thrown, [secret]);
+						} else if (isSteadfetchError(thrown)) {
+							// A short secret is masked where its name marks it.
+							const json = (thrown as SteadfetchError).toJSON();
+							assert.ok(!json.request.url.includes(`access_token=${encoded}`));
+							assert.notEqual(thrown.request.headers.get('x-auth-token'), secret);
+							const location = (thrown as { response?: Response }).response?.headers.get('location') ?? '';
+							assert.ok(!location.includes(`access_token=${encoded}`));
+						} else {
+							assert.ok(!String((thrown as Error).message).includes(`:${encoded}@`));
+						}
+					}
+				}),
+				{ ...settings, numRuns: 300 },
+			);
+		}).timeout(60_000);
 	});
 
 	it('accepts exactly the documented ranges of the retry options', () => {

@@ -6,6 +6,7 @@ import type { RequestConfig } from './normalize.ts';
 import type { Policy, RetryEvent } from './options.ts';
 import { guardDecision, type OriginGuard, Origins, report } from './origins.ts';
 import { backoffDelay, decide, isKeyedMethod, isRepeatable, isTransient, spend, timeAfter } from './policy.ts';
+import { readQuota } from './ratelimit.ts';
 import type { Allowance, Decision, Outcome, SteadfetchError, StopReason, Tally } from './types.ts';
 
 /*
@@ -76,7 +77,7 @@ export class Engine {
 		this.config = config;
 		this.clock = clock;
 		this.shape = shape;
-		this.origins = new Origins(config.budget, config.breaker);
+		this.origins = new Origins(config.budget, config.breaker, config.rateLimit);
 	}
 
 	/** Start a call: its own count of attempts, or its job's. */
@@ -110,6 +111,33 @@ export class Call {
 	}
 
 	/**
+	Wait, if the origin's rate limit says so, before the next attempt: undefined when it may go now (the common case,
+	with no promise to await), else the wait. A reset further than `retry.maxDelayMs` away ends the call at once, with a
+	429 error that says when (`stopReason: 'rate-limited'`), after `onGiveUp`, and nothing is sent.
+	*/
+	pace(url: string, request: () => Request, signal?: AbortSignal): Promise<void> | undefined {
+		const pacer = this.#engine.origins.of(url)?.pacer;
+		const { clock } = this.#engine;
+		const wait = pacer?.reserve(clock.now()) ?? 0;
+		if (wait === 0) {
+			return undefined;
+		}
+		if (wait > this.policy.maxDelayMs) {
+			const refusal: Failure = {
+				outcome: 429,
+				method: '',
+				hasIdempotencyKey: false,
+				request,
+				// No request was sent: the 429 stands for what the API said of its window.
+				response: new Response(null, { status: 429, statusText: 'Too Many Requests' }),
+			};
+			const retryAt = timeAfter(clock.now(), wait);
+			return Promise.reject(this.giveUp(refusal, { retry: false, reason: 'rate-limited', retryAt }));
+		}
+		return clock.sleep(wait, signal).then(() => this.pace(url, request, signal));
+	}
+
+	/**
 	Admit the next attempt to the URL's origin, count it and start its timer. An open breaker refuses: the call ends with
 	a `CircuitOpenError` (thrown here, after `onGiveUp`), and nothing is sent.
 	*/
@@ -132,7 +160,7 @@ export class Call {
 	that arrives after its attempt timed out finds it settled), and tell the origin's guard. `undefined`: it ended without
 	an outcome of its own (aborted).
 	*/
-	settle(attempt: Attempt | undefined, outcome: Outcome | undefined): void {
+	settle(attempt: Attempt | undefined, outcome: Outcome | undefined, headers?: Headers): void {
 		if (!attempt || attempt.settled) {
 			return;
 		}
@@ -140,6 +168,10 @@ export class Call {
 		const { clock } = this.#engine;
 		if (outcome !== undefined) {
 			report(this.#guard, isTransient(this.policy, outcome), clock.now());
+		}
+		const pacer = this.#guard?.pacer;
+		if (pacer && headers) {
+			pacer.observe(readQuota(headers, clock.now()));
 		}
 		keep(this.tally, {
 			attempt: attempt.number,
@@ -167,7 +199,7 @@ export class Call {
 		const { clock } = this.#engine;
 		const attempt = this.#current;
 		const outcome = failure.outcome as Outcome;
-		this.settle(attempt, outcome);
+		this.settle(attempt, outcome, failure.response?.headers);
 		const now = clock.now();
 		const decision =
 			failure.replayable === false
@@ -197,7 +229,7 @@ export class Call {
 	*/
 	conclude(failure: Failure): Decision {
 		const attempt = this.#current;
-		this.settle(attempt, failure.outcome as Outcome);
+		this.settle(attempt, failure.outcome as Outcome, failure.response?.headers);
 		// A wait was announced, then the call ended before the attempt it was for: the record must not promise it.
 		const record = this.tally.history.findLast((entry) => entry.attempt === attempt?.number);
 		if (record) {

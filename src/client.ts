@@ -32,6 +32,8 @@ times each attempt; `shouldRetry` asks the engine and carries its decision out (
 /** What one call keeps between ky's hooks: created by the instance wrapper, filled by the init hook. */
 interface Slot {
 	call?: Call;
+	/** The caller's signal: waits (backoff, pacing) end at once when it aborts. */
+	signal?: AbortSignal | undefined;
 	/** The request of the last attempt, as sent: a success's body read fails after every hook has run. */
 	request?: Request;
 }
@@ -82,6 +84,13 @@ const addIdempotencyKey =
 			request.headers.set('Idempotency-Key', key);
 		}
 	};
+
+// The first attempt waits for its origin's rate-limit reset here, before ky starts the attempt's timeout: a wait for
+// the API's window must not count as the API being slow. Retries wait in shouldRetry.
+const paceFirstAttempt: BeforeRequestHook = ({ request, options }) => {
+	const slot = slotOf(options);
+	return slot?.call?.pace(request.url, () => request, slot.signal);
+};
 
 // ky reads a success's body outside its hooks: a body cut off mid-way rejects with the runtime's bare TypeError
 // ("terminated"). Give it the same enrichment as every other failure of the call.
@@ -144,7 +153,7 @@ function wrap(instance: KyInstance, config: ClientConfig, check: (options: KyOpt
 				enrichBodyReads(promise, slot);
 				return promise;
 			} catch (error) {
-				throw sanitizeRuntimeError(error, config.secrets);
+				throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
 			}
 		}) as unknown as F;
 	return Object.assign(guarded(instance), instance, {
@@ -158,7 +167,7 @@ function wrap(instance: KyInstance, config: ClientConfig, check: (options: KyOpt
 			try {
 				return wrap(instance.extend(options), config, check);
 			} catch (error) {
-				throw sanitizeRuntimeError(error, config.secrets);
+				throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
 			}
 		}) as KyInstance['extend'],
 	});
@@ -206,7 +215,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		const totalTimeout = typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined;
 		const call = engine.call({ limit, allowance, deadline: totalTimeout === undefined ? undefined : clock.monotonic() + totalTimeout });
 		slot.call = call;
-		const { signal } = request;
+		const signal = request.signal ?? undefined;
+		slot.signal = signal;
 		const shouldRetry = async ({ error }: ShouldRetryState): Promise<boolean> => {
 			const outcome = outcomeOf(error);
 			if (outcome === undefined) {
@@ -220,7 +230,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				throw call.giveUp(failure, decision);
 			}
 			// The wait is the engine's (its clock, the call's signal); ky's own delay() is then 0.
-			await clock.sleep(decision.delayMs, signal ?? undefined);
+			await clock.sleep(decision.delayMs, signal);
+			await call.pace(failure.request().url, failure.request, signal);
 			return true;
 		};
 		// A retry forced by an afterResponse hook (ky.retry()) was not decided here: it gets plain backoff.
@@ -234,7 +245,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				const attempt = call.begin(sent.url, () => sent);
 				// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
 				return send(input, init).then((response) => {
-					call.settle(attempt, response.status);
+					call.settle(attempt, response.status, response.headers);
 					return response;
 				});
 			} catch (refusal) {
@@ -251,7 +262,11 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			hooks: {
 				init: [open, ...(hooks.init ?? [])],
 				// Only when keys are generated: every hook ky runs costs every request.
-				beforeRequest: [...(policy.idempotencyKey ? [addIdempotencyKey(engine)] : []), ...(hooks.beforeRequest ?? [])],
+				beforeRequest: [
+					...(policy.idempotencyKey ? [addIdempotencyKey(engine)] : []),
+					...(config.rateLimit ? [paceFirstAttempt] : []),
+					...(hooks.beforeRequest ?? []),
+				],
 				afterResponse: hooks.afterResponse ?? [],
 				beforeRetry: hooks.beforeRetry ?? [],
 				beforeError: [

@@ -25,6 +25,7 @@ export interface Defaults {
 		readonly onRetry: undefined;
 		readonly onGiveUp: undefined;
 		readonly budget: { readonly ratio: number; readonly capacity: number };
+		readonly rateLimit: boolean;
 		readonly breaker: {
 			readonly failureThreshold: number;
 			readonly failureWindowMs: number;
@@ -80,6 +81,7 @@ export const defaults: Defaults = deepFreeze({
 		onRetry: undefined,
 		onGiveUp: undefined,
 		budget: { ratio: 1, capacity: 20 },
+		rateLimit: true,
 		breaker: { failureThreshold: 10, failureWindowMs: 1000, openMs: 100, onStateChange: undefined },
 		apiKey: undefined,
 		apiKeyHeader: 'Authorization',

@@ -3,7 +3,7 @@ import { Engine, type Failure, newIdempotencyKey } from './attempt.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type FetchConfig, normalizeFetchOptions } from './normalize.ts';
 import type { FetchOptions } from './options.ts';
-import { sanitizeRuntimeError } from './redact.ts';
+import { describeRequest, safeHeaders, sanitizeRuntimeError } from './redact.ts';
 import type { Allowance } from './types.ts';
 
 // Duck-typed: SDKs may build their Requests from another realm or a polyfill.
@@ -87,7 +87,7 @@ export function fetchWith(
 		let hasKey = false;
 		// Only a method outside retry.methods needs a key to be retried: GET's success path never builds Headers.
 		if (!policy.methods.has(method)) {
-			const withKey = new Headers(headers);
+			const withKey = safeHeaders(headers);
 			hasKey = withKey.has('idempotency-key');
 			const key = newIdempotencyKey(policy, method, hasKey);
 			if (key !== undefined) {
@@ -101,10 +101,14 @@ export function fetchWith(
 		const replayable = !(init?.body instanceof ReadableStream);
 		const url = request?.url ?? String(input);
 		// Built only on the failure path, so that a success allocates nothing for it.
-		const described = () => new Request(url, { method, ...(headers ? { headers } : {}) });
+		const described = () => describeRequest(url, { method, ...(headers ? { headers } : {}) });
 		const call = engine.call({ allowance: job?.allowance, deadline: job?.deadline });
 		for (;;) {
 			signal?.throwIfAborted();
+			const waiting = call.pace(url, described, signal);
+			if (waiting) {
+				await waiting;
+			}
 			const attempt = call.begin(url, described);
 			const last = !replayable || !call.canRetry(method, hasKey);
 			let response: Response | undefined;
@@ -116,13 +120,13 @@ export function fetchWith(
 				// caller's: both pass through, the latter without the URL's query or the header's value.
 				if (signal?.aborted || !isNetworkError(error)) {
 					call.settle(attempt, undefined);
-					throw signal?.aborted ? error : sanitizeRuntimeError(error, config.secrets);
+					throw signal?.aborted ? error : sanitizeRuntimeError(error, config.secrets, headers);
 				}
 				cause = error;
 			}
 			// Below 400 is no failure: 2xx, a 3xx the caller asked to see (redirect: 'manual', 304), an opaque response.
 			if (response && response.status < 400) {
-				call.settle(attempt, response.status);
+				call.settle(attempt, response.status, response.headers);
 				return response;
 			}
 			const failure: Failure = {

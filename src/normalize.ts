@@ -40,6 +40,8 @@ export interface RequestConfig {
 	readonly budget: BudgetSettings | undefined;
 	/** The per-origin circuit breaker, or undefined when off. */
 	readonly breaker: BreakerSettings | undefined;
+	/** Whether calls wait for an origin's rate-limit reset once its responses say no request remains. */
+	readonly rateLimit: boolean;
 }
 
 /** Everything `createClient` needs, validated. */
@@ -129,6 +131,7 @@ const requestConfig = (options: RequestPolicyOptions, secrets: readonly string[]
 	policy: normalizePolicy(options),
 	budget: normalizeBudget(options.budget),
 	breaker: normalizeBreaker(options.breaker),
+	rateLimit: checkFlag('rateLimit', options.rateLimit, defaults.client.rateLimit),
 	// The documented advice is always there, under whatever catalog the caller gives.
 	catalog: mergeCatalogs(checkCatalog(options.catalog === undefined ? {} : options.catalog), apiCatalog, generalCatalog),
 	secrets: Object.freeze(secrets),
@@ -171,6 +174,10 @@ function apiKeyHeaders(options: ClientOptions): { header: string; value: string;
 	// Never show the key itself, not even a piece of it.
 	if (typeof apiKey !== 'string' || apiKey.trim() === '' || hasControlCharacter(apiKey)) {
 		throw new TypeError('Expected `apiKey` to be a non-empty string without control characters (the value is not shown).');
+	}
+	// The runtime's own error would tell a character of it and where it stands.
+	if (/[^\0-\xff]/.test(apiKey)) {
+		throw new TypeError('Expected `apiKey` to be a string of Latin-1 characters, as header values are (the value is not shown).');
 	}
 	const header = given(options.apiKeyHeader, defaults.client.apiKeyHeader);
 	if (typeof header !== 'string' || !token.test(header)) {

@@ -110,6 +110,11 @@ export interface RequestPolicyOptions extends SharedOptions {
 	@default {failureThreshold: 10, failureWindowMs: 1000, openMs: 100}
 	*/
 	readonly breaker?: BreakerOptions | false | undefined;
+	/**
+	Pacing per origin, ahead of the 429: once a response says no request remains in the API's rate-limit window (GitHub's `x-ratelimit-remaining`, the IETF `RateLimit` field, OpenAI's and Anthropic's headers: see docs/retries.md), later calls to that origin wait for the window's reset instead of spending a request on a 429. A reset further away than `retry.maxDelayMs` fails the call at once, without a request, with a 429 error whose `stopReason` is `'rate-limited'` and whose `retryAt` is the reset. `false` turns it off.
+	@default true
+	*/
+	readonly rateLimit?: boolean | undefined;
 }
 
 /**

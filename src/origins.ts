@@ -1,11 +1,13 @@
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
 import { type BudgetSettings, RetryBudget } from './budget.ts';
+import { Pacer } from './pacer.ts';
 import type { Decision } from './types.ts';
 
-/** The budget and breaker of one origin; either is undefined when turned off. */
+/** The budget, breaker and pacing of one origin; each is undefined when turned off. */
 export interface OriginGuard {
 	readonly budget: RetryBudget | undefined;
 	readonly breaker: CircuitBreaker | undefined;
+	readonly pacer: Pacer | undefined;
 }
 
 // A client that talks to endless origins (a crawler) must not grow without bound: the oldest origins are forgotten.
@@ -28,16 +30,18 @@ export const originOf = (url: string): string => {
 export class Origins {
 	readonly #budget: BudgetSettings | undefined;
 	readonly #breaker: BreakerSettings | undefined;
+	readonly #pacing: boolean;
 	readonly #guards = new Map<string, OriginGuard>();
 
-	constructor(budget: BudgetSettings | undefined, breaker: BreakerSettings | undefined) {
+	constructor(budget: BudgetSettings | undefined, breaker: BreakerSettings | undefined, pacing: boolean) {
 		this.#budget = budget;
 		this.#breaker = breaker;
+		this.#pacing = pacing;
 	}
 
-	/** The guard of the URL's origin; undefined when both budget and breaker are off. */
+	/** The guard of the URL's origin; undefined when budget, breaker and pacing are all off. */
 	of(url: string): OriginGuard | undefined {
-		if (!this.#budget && !this.#breaker) {
+		if (!this.#budget && !this.#breaker && !this.#pacing) {
 			return undefined;
 		}
 		const origin = originOf(url);
@@ -49,6 +53,7 @@ export class Origins {
 			guard = {
 				budget: this.#budget && new RetryBudget(this.#budget),
 				breaker: this.#breaker && new CircuitBreaker(origin, this.#breaker),
+				pacer: this.#pacing ? new Pacer() : undefined,
 			};
 			if (this.#guards.size >= maxOrigins) {
 				this.#guards.delete(this.#guards.keys().next().value as string);

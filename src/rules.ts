@@ -3,13 +3,12 @@ The rules an option must meet, checked once at creation, as p-retry does: a Type
 option path and the value received. The checks fill in nothing of their own: a fallback is handed in from `defaults`.
 */
 import { type Catalog, isCatalogKey } from './catalog.ts';
+import { headerValueError } from './redact.ts';
 
 /** The longest delay a timer holds (2^31 - 1 ms); a longer one fires at once. */
 export const maxTimer = 2_147_483_647;
 /** An HTTP token (RFC 9110, section 5.6.2): what a method, a header name or an auth scheme may be. */
 export const token: RegExp = /^[!#$%&'*+.^`|~\w-]+$/;
-// undici's own message for a bad header value quotes the value, which may be a secret: check first, name only the header.
-const lineBreak = /[\0\r\n]/;
 // ky's names for what steadfetch calls otherwise: a renamed option names its successor.
 const kyRetryNames: Readonly<Record<string, string>> = {
 	backoffLimit: 'use `retry.maxDelayMs`',
@@ -206,12 +205,18 @@ const checkHooks = (hooks: unknown): void => {
 	}
 };
 
+// undici's own message for a bad header value quotes the value, which may be a secret: check first, name only the header.
 const checkHeaders = (headers: unknown): void => {
 	if (headers === undefined) {
 		return;
 	}
+	// A Map or any iterable of pairs is a HeadersInit too.
 	const entries =
-		headers instanceof Headers ? [...headers] : Array.isArray(headers) ? headers : isRecord(headers) ? Object.entries(headers) : undefined;
+		typeof headers === 'object' && headers !== null && Symbol.iterator in headers
+			? [...(headers as Iterable<unknown>)]
+			: isRecord(headers)
+				? Object.entries(headers)
+				: undefined;
 	if (!entries) {
 		rejectOption('headers', 'a Headers object, an array of pairs or a plain object', headers);
 	}
@@ -220,27 +225,27 @@ const checkHeaders = (headers: unknown): void => {
 		if (typeof name !== 'string' || !token.test(name)) {
 			rejectOption('headers', 'valid header names', name);
 		}
-		if (value !== undefined && (typeof value !== 'string' || lineBreak.test(value))) {
+		if (value !== undefined && typeof value !== 'string') {
 			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
 		}
 	}
+	assertHeaderValues(entries);
 };
 
 /**
-The per-request check, on every request: only values that would break the header block, and only in a plain object
-(a Headers object cannot hold them; ky merges into a plain object). The full check of names and types is at creation.
+The per-request check, on every request: only values that would break the header block, and that a runtime's own error
+would quote (a Headers object cannot hold them). The full check of names and types is at creation.
 */
 export const assertHeaderValues = (headers: unknown): void => {
-	if (!isRecord(headers) || headers instanceof Headers) {
-		return;
-	}
-	for (const name in headers) {
-		const value = headers[name];
-		if (typeof value === 'string' && lineBreak.test(value)) {
-			throw new TypeError(`Expected \`headers.${name}\` to be a string without CR, LF or NUL characters.`);
-		}
+	const error = headerValueError(headers);
+	if (error) {
+		throw error;
 	}
 };
+
+// A URL's user-info is sent as credentials, and fetch refuses it; a prefix may also be relative.
+const hasUserInfo = (url: string): boolean =>
+	URL.canParse(url) ? new URL(url).username !== '' || new URL(url).password !== '' : /^\s*[a-z][\w+.-]*:[/\\]{2}[^/\\?#]*@/i.test(url);
 
 /** The ky options that steadfetch checks at creation, so that a mistake shows there and not on the first request. */
 export const checkKyOptions = (options: Record<string, unknown>): void => {
@@ -263,6 +268,13 @@ export const checkKyOptions = (options: Record<string, unknown>): void => {
 	}
 	if (options.baseUrl !== undefined && !URL.canParse(String(options.baseUrl))) {
 		throw new TypeError('Expected `baseUrl` to be an absolute URL.');
+	}
+	for (const name of ['baseUrl', 'prefix']) {
+		if (options[name] !== undefined && hasUserInfo(String(options[name]))) {
+			throw new TypeError(
+				`Expected \`${name}\` to be a URL without user-info (the value is not shown): fetch refuses credentials in a URL. Send them in a header, with \`apiKey\` or \`headers\`.`,
+			);
+		}
 	}
 	checkCallback('fetch', options.fetch);
 	checkHooks(options.hooks);

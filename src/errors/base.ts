@@ -1,4 +1,4 @@
-import { mask, redactHeaders, redactText } from '../redact.ts';
+import { mask, type Redactor } from '../redact.ts';
 import type { Advice, AttemptRecord, ErrorKind, SteadfetchError, SteadfetchErrorJson, StopReason } from '../types.ts';
 
 // A brand that survives realms (iframes, workers' messages aside) and duplicate copies of the package, where instanceof does not.
@@ -41,15 +41,32 @@ export function boundData(data: unknown): unknown {
 }
 
 /**
+The body kept on an error, its secrets masked: before it is cut, so that no part of a secret survives the cut. A body too
+large to keep whole is kept as the masked text of its JSON (walking it could run out of stack).
+*/
+export function safeData(data: unknown, redact: Redactor): unknown {
+	if (typeof data !== 'object' || data === null) {
+		return typeof data === 'string' ? redact.text(data) : data;
+	}
+	let text: string | undefined;
+	try {
+		text = JSON.stringify(data);
+	} catch {
+		return undefined;
+	}
+	return text !== undefined && text.length > maxDataChars ? redact.text(text) : redact.data(data);
+}
+
+/**
 A copy of an underlying error that is safe to keep as `cause`: name, redacted message and `code`, down a short chain.
 Low-level errors can quote URLs (Deno) or header values (undici).
 */
-export function safeCause(error: unknown, secrets: readonly string[], depth = 3): Error | undefined {
+export function safeCause(error: unknown, redact: Redactor, depth = 3): Error | undefined {
 	if (!(error instanceof Error) || depth === 0) {
 		return undefined;
 	}
-	const cause = safeCause(error.cause, secrets, depth - 1);
-	const copy = new Error(redactText(error.message, secrets), cause ? { cause } : undefined);
+	const cause = safeCause(error.cause, redact, depth - 1);
+	const copy = new Error(redact.text(error.message), cause ? { cause } : undefined);
 	copy.name = error.name;
 	copy.stack = `${copy.name}: ${copy.message}`;
 	const { code } = codeOf(error);
@@ -85,15 +102,15 @@ export function formatMessage(details: ErrorDetails): string {
 export interface FailureInit {
 	readonly details: ErrorDetails;
 	readonly headers: Headers;
-	/** Header names to mask beyond the usual credential headers. */
-	readonly secretHeaders?: readonly string[];
+	/** Hides the call's secrets: credential headers by name, the values the call sent wherever they appear. */
+	readonly redact: Redactor;
 }
 
 /**
 A stand-in for the request that failed, safe to keep: redacted URL (user-info dropped, as Request refuses it) and headers.
 */
-export function safeRequest({ details, headers, secretHeaders }: FailureInit): Request {
-	const init = { method: details.method, headers: redactHeaders(headers, secretHeaders) };
+export function safeRequest({ details, headers, redact }: FailureInit): Request {
+	const init = { method: details.method, headers: redact.headers(headers) };
 	const href = details.url.replace(`//${mask}@`, '//');
 	try {
 		return new Request(href, init);

@@ -1,7 +1,7 @@
 import { type CatalogEntry, lookupAdvice } from '../catalog.ts';
-import { redactUrl } from '../redact.ts';
+import { type Redactor, redactor, secretsOf } from '../redact.ts';
 import type { AttemptRecord, Decision, Outcome, SteadfetchError } from '../types.ts';
-import { type ErrorDetails, safeCause } from './base.ts';
+import { type ErrorDetails, safeCause, safeData } from './base.ts';
 import { CircuitOpenError } from './circuit.ts';
 import { createHttpError } from './http.ts';
 import { FetchNetworkError, NetworkError } from './network.ts';
@@ -10,7 +10,9 @@ import { TimeoutError } from './timeout.ts';
 /** Everything known about a failed call, from the client, the drop-in fetch or a job. */
 export interface FailureReport {
 	readonly catalog: Readonly<Record<string, CatalogEntry>>;
+	/** Literal secrets (the API key), masked wherever they appear, with every value the request's credentials carry. */
 	readonly secrets: readonly string[];
+	/** Header names whose values are credentials beyond the usual ones (the API key's header). */
 	readonly secretHeaders: readonly string[];
 	/** How the call ended: a status, a failure without a response, a refusal by the open circuit, or a success whose body was cut off. */
 	readonly outcome: Outcome | 'circuit' | 'body';
@@ -32,9 +34,18 @@ export interface FailureReport {
 	readonly shape?: 'ky' | 'fetch';
 }
 
-/** The enriched error for a failure: the class for its status or kind, the docs' advice, the history, nothing secret. */
+// The drop-in fetch keeps the runtime's message, which may quote the URL (Deno, browsers).
+const messageOf = (cause: unknown, redact: Redactor): string | undefined =>
+	cause instanceof Error ? redact.text(cause.message) : undefined;
+
+/**
+The enriched error for a failure: the class for its status or kind, the docs' advice, the history, nothing secret. The
+secrets are the request's (its credential headers, query and matrix parameters, and the literal `secrets`): masked here,
+once, in every field the error keeps (URL, reason phrase, data, response headers, cause chain, request copy).
+*/
 export function createError(report: FailureReport): SteadfetchError {
 	const { outcome, request, response, decision, retryable } = report;
+	const redact = redactor(secretsOf(request, report.secrets, report.secretHeaders), report.secretHeaders);
 	const stopped = decision && !decision.retry ? decision : undefined;
 	const advice = lookupAdvice(report.catalog, outcome);
 	// Withheld retries explain themselves: the service is failing broadly, not just this request.
@@ -48,20 +59,20 @@ export function createError(report: FailureReport): SteadfetchError {
 		kind: typeof outcome === 'number' ? 'http' : outcome === 'body' ? 'network' : outcome,
 		status: response?.status,
 		// A status the docs do not name keeps the server's reason phrase before the class's title.
-		title: (response && (report.catalog[String(outcome)]?.title || response.statusText)) || advice.title,
+		title: (response && (report.catalog[String(outcome)]?.title || redact.text(response.statusText))) || advice.title,
 		description: advice.description,
 		advice: { cause: guarded.cause, solution: guarded.solution },
 		method: request.method,
-		url: redactUrl(request.url, report.secrets),
-		data: report.data,
+		url: redact.url(request.url),
+		data: safeData(report.data, redact),
 		attempts: report.attempts,
 		history: report.history,
 		retryable,
 		retryAt: retryable ? (decision?.retry ? report.now + decision.delayMs : stopped?.retryAt) : undefined,
 		stopReason: retryable ? stopped?.reason : undefined,
-		cause: outcome === 'network' || outcome === 'body' ? safeCause(report.cause, report.secrets) : undefined,
+		cause: outcome === 'network' || outcome === 'body' ? safeCause(report.cause, redact) : undefined,
 	};
-	const init = { details, headers: request.headers, secretHeaders: report.secretHeaders };
+	const init = { details, headers: request.headers, redact };
 	if (response) {
 		return createHttpError({ ...init, response });
 	}
@@ -69,9 +80,7 @@ export function createError(report: FailureReport): SteadfetchError {
 		return new CircuitOpenError(init);
 	}
 	if (outcome === 'network' || outcome === 'body') {
-		return report.shape === 'fetch'
-			? new FetchNetworkError({ ...init, message: (report.cause as Error | undefined)?.message })
-			: new NetworkError(init);
+		return report.shape === 'fetch' ? new FetchNetworkError({ ...init, message: messageOf(report.cause, redact) }) : new NetworkError(init);
 	}
 	return new TimeoutError(init);
 }

@@ -1,5 +1,5 @@
 import { HTTPError, type NormalizedOptions } from 'ky';
-import { redactHeaders } from '../redact.ts';
+import { mask } from '../redact.ts';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 
@@ -8,13 +8,14 @@ export interface HttpErrorInit extends FailureInit {
 	readonly response: Response;
 }
 
-// A Response the error can keep: status and redacted headers. ky has already read the body into `data`.
-const safeResponse = (response: Response, secretHeaders: readonly string[]): Response => {
+// A Response the error can keep: status, reason and headers, redacted (references resolved against the request's URL).
+// ky has already read the body into `data`.
+const safeResponse = ({ response, redact, details }: HttpErrorInit): Response => {
 	try {
 		return new Response(null, {
 			status: response.status,
-			statusText: response.statusText,
-			headers: redactHeaders(response.headers, secretHeaders),
+			statusText: redact.text(response.statusText),
+			headers: redact.headers(response.headers, details.url.replace(`//${mask}@`, '//')),
 		});
 	} catch {
 		return Response.error();
@@ -44,7 +45,7 @@ export class HttpStatusError extends HTTPError {
 			headers: request.headers,
 			context: {},
 		}) as unknown as NormalizedOptions;
-		super(safeResponse(init.response, init.secretHeaders ?? []), request, options);
+		super(safeResponse(init), request, options);
 		decorate(this, (new.target as typeof HttpStatusError).errorName, init.details);
 	}
 

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { isHttpStatusError, isSteadfetchError } from '../src/index.ts';
+import { Pacer } from '../src/pacer.ts';
+import { clockedClient, clockedFetch, FakeClock } from './support/clocked.ts';
+import { origin, serve } from './support/server.ts';
+
+// GitHub's form: what remains of the window, and its reset in epoch seconds.
+const window = (clock: FakeClock, remaining: number, resetInMs: number) => ({
+	'x-ratelimit-remaining': String(remaining),
+	'x-ratelimit-reset': String((clock.now() + resetInMs) / 1000),
+});
+const fast = { baseDelayMs: 1, maxDelayMs: 5000 };
+
+describe('Pacer', () => {
+	it('lets through what remains of the window, then asks to wait for its reset', () => {
+		const pacer = new Pacer();
+		pacer.observe({ remaining: 2, resetAt: 1000 });
+		assert.deepEqual([pacer.reserve(0), pacer.reserve(10), pacer.reserve(20), pacer.reserve(400)], [0, 0, 980, 600]);
+		assert.equal(pacer.reserve(1000), 0, 'past the reset, the new window is the API to describe');
+	});
+
+	it('knows nothing until a response describes the window', () => {
+		const pacer = new Pacer();
+		pacer.observe(undefined);
+		assert.equal(pacer.reserve(0), 0);
+	});
+});
+
+describe('waits for the rate-limit reset instead of spending a request on a 429 (client)', () => {
+	it('holds the next call until the reset the last response announced, then sends it: no 429', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/x', [
+			{ status: 200, body: { n: 1 }, headers: window(clock, 0, 3000) },
+			{ status: 200, body: { n: 2 }, headers: window(clock, 59, 63_000) },
+		]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+		assert.deepEqual(await api.get('x').json(), { n: 1 });
+		assert.deepEqual(await api.get('x').json(), { n: 2 });
+		assert.deepEqual(clock.waits, [3000]);
+		assert.equal(seen.count, 2);
+	});
+
+	it('fails at once, without a request, when the reset is further than maxDelayMs: a 429 with retryAt at the reset', async () => {
+		const clock = new FakeClock();
+		const reset = clock.now() + 3_600_000;
+		const seen = serve('GET', '/v1/x', [{ status: 200, headers: window(clock, 0, 3_600_000) }, { status: 200 }]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+		await api.get('x');
+		const error = await api.get('x').catch((caught: unknown) => caught);
+		assert.ok(isHttpStatusError(error, 429));
+		assert.equal(error.stopReason, 'rate-limited');
+		assert.equal(error.retryAt?.getTime(), reset);
+		assert.equal(error.attempts, 0, 'this call sent nothing');
+		assert.deepEqual(error.history, []);
+		assert.deepEqual(clock.waits, []);
+		assert.equal(seen.count, 1);
+	});
+
+	it('paces a retry too: a 503 that announces the spent window is retried at its reset', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/x', [
+			{ status: 503, headers: window(clock, 0, 2000) },
+			{ status: 200, body: { ok: true } },
+		]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+		assert.deepEqual(await api.get('x').json(), { ok: true });
+		// The 503's own wait is the reset (docs/retries.md): by then the window has reset, and pacing adds nothing.
+		assert.deepEqual(clock.waits, [2000]);
+		assert.equal(seen.count, 2);
+	});
+
+	it('lets as many calls through as the window has left, and holds the rest', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/x', [
+			{ status: 200, headers: window(clock, 2, 1000) },
+			{ status: 200 },
+			{ status: 200 },
+			{ status: 200 },
+		]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+		await api.get('x');
+		await Promise.all([api.get('x'), api.get('x'), api.get('x')]);
+		assert.deepEqual(clock.waits, [1000]);
+		assert.equal(seen.count, 4);
+	});
+
+	it('does not pace with rateLimit: false', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/x', [{ status: 200, headers: window(clock, 0, 3000) }, { status: 200 }]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast, rateLimit: false }, clock);
+		await api.get('x');
+		await api.get('x');
+		assert.deepEqual(clock.waits, []);
+		assert.equal(seen.count, 2);
+	});
+});
+
+describe('waits for the rate-limit reset (drop-in fetch)', () => {
+	it('holds the next call until the reset, then sends it', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/x', [
+			{ status: 200, headers: window(clock, 0, 1500) },
+			{ status: 200, body: 'second' },
+		]);
+		const fetch = clockedFetch({ retry: fast }, clock);
+		await fetch(`${origin}/x`);
+		assert.equal(await (await fetch(`${origin}/x`)).text(), 'second');
+		assert.deepEqual(clock.waits, [1500]);
+		assert.equal(seen.count, 2);
+	});
+
+	it('rejects at once past maxDelayMs, with the 429 error, and sends nothing', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/x', [{ status: 200, headers: window(clock, 0, 60_000) }, { status: 200 }]);
+		const fetch = clockedFetch({ retry: { maxDelayMs: 1000 } }, clock);
+		await fetch(`${origin}/x`);
+		await assert.rejects(fetch(`${origin}/x`), (error: unknown) => isSteadfetchError(error) && error.stopReason === 'rate-limited');
+		assert.equal(seen.count, 1);
+	});
+});
