@@ -22,7 +22,7 @@ const importsOf = (file: string): string[] =>
 // options -> policy -> origins -> attempt engine -> drivers (client, fetch, then job) -> index; errors are a leaf fed with facts.
 const stages: readonly (readonly string[])[] = [
 	['types.ts', 'clock.ts', 'redact.ts', 'catalog.ts', 'budget.ts', 'breaker.ts', 'ratelimit.ts'],
-	['catalog.data.ts', 'errors/', 'pacer.ts'],
+	['catalog.data.ts', 'errors/', 'pacer.ts', 'redirects.ts'],
 	['options.ts'],
 	['defaults.ts', 'rules.ts'],
 	['normalize.ts'],

@@ -19,6 +19,7 @@ import { type ClientConfig, normalizeClientOptions, normalizeLimit } from './nor
 import type { ClientOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
 import { sanitizeRuntimeError } from './redact.ts';
+import { canFollowByHand, sendKeepingKey } from './redirects.ts';
 import { assertHeaderValues } from './rules.ts';
 import type { Allowance, Outcome } from './types.ts';
 
@@ -207,6 +208,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
 	// Per-origin retry budget and circuit breaker: this client's own, shared by its extend()ed copies and job.client() views.
 	const engine = new Engine(config, clock, 'ky');
+	// An API key in a header fetch keeps across origins (any but Authorization): redirects are followed by hand.
+	const keyHeader = canFollowByHand ? config.secretHeaders.find((name) => name.toLowerCase() !== 'authorization') : undefined;
 
 	const open = (request: KyOptions): void => {
 		const limit = checkRequestOptions(request, config, baseRetry);
@@ -237,7 +240,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		// A retry forced by an afterResponse hook (ky.retry()) was not decided here: it gets plain backoff.
 		const delay = (retry: number): number => (retry <= call.retries ? 0 : backoffDelay(call.policy, retry, clock.random));
 		request.retry = { ...baseRetry, limit, shouldRetry, delay };
-		const send = request.fetch ?? ((input, init) => globalThis.fetch(input, init));
+		const fetch = request.fetch ?? ((input, init) => globalThis.fetch(input, init));
+		const send: typeof fetch = keyHeader ? (input, init) => sendKeepingKey(fetch, input as Request, init, keyHeader) : fetch;
 		request.fetch = (input, init) => {
 			const sent = input as Request;
 			slot.request = sent;
