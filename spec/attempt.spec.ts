@@ -78,6 +78,20 @@ describe('the attempt engine', () => {
 		assert.deepEqual(numbers, [...range(1, 10), ...range(61, 100)]);
 		assert.equal(call.tally.omitted, 50);
 		assert.equal(call.tally.attempts, 100);
+		const error = call.giveUp(failure(503), { retry: false, reason: 'limit' });
+		assert.equal(error.history.length, 50);
+		assert.equal(error.historyOmitted, 50);
+		assert.equal(error.attempts, 100);
+		assert.equal(error.toJSON().historyOmitted, 50);
+	});
+
+	it('leaves historyOmitted out of toJSON when nothing was left out', () => {
+		const call = engine().call();
+		call.begin(url, () => new Request(url));
+		call.judge(failure(404));
+		const error = call.giveUp(failure(404), { retry: false, reason: 'permanent' });
+		assert.equal(error.historyOmitted, 0);
+		assert.equal('historyOmitted' in error.toJSON(), false);
 	});
 
 	it('refuses without counting an attempt while the origin is open, and tells onGiveUp', () => {

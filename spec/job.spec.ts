@@ -175,6 +175,21 @@ describe('waits as the server asks', () => {
 		assert.equal(seen.count, 2);
 	});
 
+	it("names the job's maxRetryTime, not totalTimeout, when its deadline stops a retry", async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/items', times(2, { status: 503, headers: { 'retry-after': '2' } }));
+		const error = await runJob(
+			(job) => job.client(clockedClient({ baseUrl: `${origin}/v1/`, retry: { ...fast, maxDelayMs: 5000 } }, clock)).get('items'),
+			{ retry: fast, maxRetryTime: 1000 },
+			clock,
+		).catch((caught: unknown) => caught);
+		assert.ok(isSteadfetchError(error));
+		assert.equal(error.stopReason, 'deadline');
+		assert.match(error.message, /Not retried: the wait would run past maxRetryTime\. Retry after /);
+		assert.deepEqual(clock.waits, []);
+		assert.equal(seen.count, 1);
+	});
+
 	it('fails at once, with retryAt, when the server asks for more than maxDelayMs', async () => {
 		const seen = serve('GET', '/v1/items', times(3, { status: 429, headers: { 'retry-after': '600' } }));
 		const error = await retryJob((job) => job.client(api()).get('items'), { retry: fast }).catch((caught: unknown) => caught);

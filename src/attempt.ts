@@ -47,6 +47,8 @@ export interface CallOptions {
 	readonly allowance?: Allowance | undefined;
 	/** The monotonic time (`clock.monotonic()`) by which the call must end: no retry may start after it. */
 	readonly deadline?: number | undefined;
+	/** The option that set the deadline, as the user wrote it: a stop names it. */
+	readonly deadlineOption?: 'totalTimeout' | 'maxRetryTime' | undefined;
 }
 
 // How much of a long history is kept: the first attempts (how it began) and the last (how it ended).
@@ -98,16 +100,18 @@ export class Call {
 	readonly #engine: Engine;
 	readonly #allowance: Allowance | undefined;
 	readonly #deadline: number | undefined;
+	readonly #deadlineOption: 'totalTimeout' | 'maxRetryTime' | undefined;
 	#guard: OriginGuard | undefined;
 	#current: Attempt | undefined;
 
-	constructor(engine: Engine, { limit, allowance, deadline }: CallOptions) {
+	constructor(engine: Engine, { limit, allowance, deadline, deadlineOption }: CallOptions) {
 		const { policy } = engine.config;
 		this.#engine = engine;
 		this.policy = limit === undefined || limit === policy.limit ? policy : Object.freeze({ ...policy, limit });
 		this.#allowance = allowance;
 		this.tally = allowance?.tally ?? newTally();
 		this.#deadline = deadline;
+		this.#deadlineOption = deadlineOption;
 	}
 
 	/**
@@ -262,6 +266,8 @@ export class Call {
 			data: failure.data,
 			attempts: this.tally.attempts,
 			history: this.tally.history,
+			historyOmitted: this.tally.omitted,
+			deadlineOption: this.#deadlineOption,
 			decision,
 			cause: failure.cause,
 			shape,

@@ -216,7 +216,13 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		const slot = slotOf(request) ?? {};
 		const allowance = request.context?.[allowanceKey as never] as Allowance | undefined;
 		const totalTimeout = typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined;
-		const call = engine.call({ limit, allowance, deadline: totalTimeout === undefined ? undefined : clock.monotonic() + totalTimeout });
+		const call = engine.call({
+			limit,
+			allowance,
+			deadline: totalTimeout === undefined ? undefined : clock.monotonic() + totalTimeout,
+			// A job hands its client what is left of maxRetryTime as totalTimeout: a stop names what the user set.
+			deadlineOption: allowance ? 'maxRetryTime' : 'totalTimeout',
+		});
 		slot.call = call;
 		const signal = request.signal ?? undefined;
 		slot.signal = signal;

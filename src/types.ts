@@ -95,6 +95,7 @@ export interface SteadfetchErrorJson {
 	readonly data?: unknown;
 	readonly attempts: number;
 	readonly history: readonly AttemptRecord[];
+	readonly historyOmitted?: number;
 	readonly retryable: boolean;
 	readonly retryAt?: string;
 	readonly stopReason?: StopReason;
@@ -117,8 +118,10 @@ export interface SteadfetchFields {
 	readonly advice: Advice;
 	/** How many requests the call made. */
 	readonly attempts: number;
-	/** Every request of the call, in order. */
+	/** Every request of the call, in order: the first 10 and the last 40 of a longer one (a job's, say). */
 	readonly history: readonly AttemptRecord[];
+	/** How many records were left out of `history`, between its first 10 and its last 40; 0 almost always. */
+	readonly historyOmitted: number;
 	/** Whether the failure is transient: the same request may succeed later (5xx, 408, 429, network, timeout, by `retry.statusCodes`). */
 	readonly retryable: boolean;
 	/** When a retry makes sense (from `Retry-After`, else the next backoff); undefined when `retryable` is false. */

@@ -18,9 +18,12 @@ export interface ErrorDetails {
 	readonly data: unknown;
 	readonly attempts: number;
 	readonly history: readonly AttemptRecord[];
+	readonly historyOmitted: number;
 	readonly retryable: boolean;
 	readonly retryAt: number | undefined;
 	readonly stopReason: StopReason | undefined;
+	/** The option whose deadline stopped the call, in the user's terms: `totalTimeout`, or a job's `maxRetryTime`. */
+	readonly deadlineOption: string;
 	readonly cause: Error | undefined;
 }
 
@@ -79,20 +82,24 @@ export function safeCause(error: unknown, redact: Redactor, depth = 3): Error | 
 const notRetriedNote: Partial<Record<StopReason, string>> = {
 	'not-idempotent': ' Not retried: the method is not idempotent and the request has no Idempotency-Key header.',
 	'wait-over-cap': ' Not retried: the server asked for a longer wait than retry.maxDelayMs allows.',
-	deadline: ' Not retried: the wait would run past totalTimeout.',
+	deadline: ' Not retried: the wait would run past {deadline}.',
+	'rate-limited': " Not sent: the API's rate limit for this origin is spent until later than retry.maxDelayMs allows.",
 	budget: ' Not retried: the retry budget for this origin is spent.',
 	'circuit-open': ' Not retried: the circuit breaker for this origin is open.',
 	allowance: " Not retried: the job's retries are spent.",
 };
 // Stops after which the time to come back is the news.
-const waitStops = new Set<StopReason | undefined>(['wait-over-cap', 'deadline', 'budget', 'circuit-open']);
+const waitStops = new Set<StopReason | undefined>(['wait-over-cap', 'deadline', 'budget', 'circuit-open', 'rate-limited']);
 
 /** The one-line message: status, method, redacted URL, attempts, description, solution. Never the body. */
 export function formatMessage(details: ErrorDetails): string {
 	const what = details.kind === 'http' ? String(details.status) : details.title;
 	const attempts = details.attempts > 1 ? ` (${details.attempts} attempts)` : '';
 	const solution = details.advice.solution ? ` Solution: ${details.advice.solution}` : '';
-	const note = (details.kind !== 'circuit' && details.stopReason && notRetriedNote[details.stopReason]) || '';
+	const note = ((details.kind !== 'circuit' && details.stopReason && notRetriedNote[details.stopReason]) || '').replace(
+		'{deadline}',
+		details.deadlineOption,
+	);
 	const when =
 		details.retryAt !== undefined && waitStops.has(details.stopReason) ? ` Retry after ${new Date(details.retryAt).toISOString()}.` : '';
 	return `${what} ${details.method} ${details.url}${attempts}: ${details.description || details.title}${solution}${note}${when}`;
@@ -151,6 +158,7 @@ export function decorate(error: Error, name: string, details: ErrorDetails): voi
 		data: shown(boundData(details.data)),
 		attempts: shown(details.attempts),
 		history: shown(Object.freeze(details.history.map((record) => Object.freeze({ ...record })))),
+		historyOmitted: shown(details.historyOmitted),
 		retryable: shown(details.retryable),
 		retryAt: shown(details.retryAt === undefined ? undefined : new Date(details.retryAt)),
 		stopReason: shown(details.stopReason),
@@ -189,6 +197,7 @@ export function toJson(error: SteadfetchError): SteadfetchErrorJson {
 		...(error.data === undefined ? {} : { data: error.data }),
 		attempts: error.attempts,
 		history: error.history,
+		...(error.historyOmitted ? { historyOmitted: error.historyOmitted } : {}),
 		retryable: error.retryable,
 		...(error.retryAt ? { retryAt: error.retryAt.toISOString() } : {}),
 		...(error.stopReason ? { stopReason: error.stopReason } : {}),

@@ -24,6 +24,10 @@ export interface FailureReport {
 	readonly data?: unknown;
 	readonly attempts: number;
 	readonly history: readonly AttemptRecord[];
+	/** Records left out of `history` (the middle of a long job). */
+	readonly historyOmitted?: number;
+	/** The option whose deadline bounds the call, named in a deadline stop: `totalTimeout` unless given. */
+	readonly deadlineOption?: string | undefined;
 	/** The retry decision on the last attempt: a retry about to happen, or why retrying stopped. */
 	readonly decision: Decision | undefined;
 	/** The time of the report, in epoch milliseconds: a retry about to happen is due at `now + decision.delayMs`. */
@@ -67,6 +71,8 @@ export function createError(report: FailureReport): SteadfetchError {
 		data: safeData(report.data, redact),
 		attempts: report.attempts,
 		history: report.history,
+		historyOmitted: report.historyOmitted ?? 0,
+		deadlineOption: report.deadlineOption ?? 'totalTimeout',
 		retryable,
 		retryAt: retryable ? (decision?.retry ? report.now + decision.delayMs : stopped?.retryAt) : undefined,
 		stopReason: retryable ? stopped?.reason : undefined,
