@@ -11,14 +11,22 @@ const started = performance.now();
 const clock = () => dim(`t+${String(Math.round(performance.now() - started)).padStart(5)} ms`);
 
 // The API: /v1/reports/today fails twice before it answers; /v1/users/999 does not exist; a wrong key gets a 401;
-// /v1/quota is rate limited once (with Retry-After); /v1/export fails three times before it answers.
+// /v1/quota is rate limited once (with Retry-After); /v1/export fails three times before it answers; /v1/search is
+// rate limited as GitHub does it (below).
 let reportCalls = 0;
 let quotaCalls = 0;
 let exportCalls = 0;
+// /v1/search allows 3 requests per window of 1 s, the windows on whole seconds, and says so on every response in GitHub's
+// headers: `x-ratelimit-remaining`, and `x-ratelimit-reset` in epoch seconds; a 429 has no Retry-After. Another client
+// has spent the window the first request meets, until a reset 1.5 to 2.5 s ahead (epoch seconds: whole seconds only).
+const searchQuota = 3;
+let searchResetAt = 0;
+let searchUsed = 0;
+const searchRequests: { at: number; status: number }[] = [];
 const server = createServer((request, response) => {
 	const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-	const reply = (status: number, body: unknown) => {
-		console.log(`${clock()}   ${dim(`api: ${request.method} ${url.pathname} -> ${status}`)}`);
+	const reply = (status: number, body: unknown, note = '') => {
+		console.log(`${clock()}   ${dim(`api: ${request.method} ${url.pathname} -> ${status}${note}`)}`);
 		response.writeHead(status, { 'content-type': 'application/json' });
 		response.end(JSON.stringify(body));
 	};
@@ -30,6 +38,23 @@ const server = createServer((request, response) => {
 			response.setHeader('retry-after-ms', '250');
 		}
 		reply(...((quotaCalls === 1 ? [429, { error: 'rate_limited' }] : [200, { remaining: 99 }]) as [number, unknown]));
+	} else if (url.pathname === '/v1/search') {
+		const now = Date.now();
+		if (searchResetAt === 0) {
+			searchResetAt = Math.ceil((now + 1500) / 1000) * 1000;
+			searchUsed = searchQuota;
+		} else if (now >= searchResetAt) {
+			searchResetAt = (Math.floor(now / 1000) + 1) * 1000;
+			searchUsed = 0;
+		}
+		const status = searchUsed < searchQuota ? 200 : 429;
+		searchUsed += status === 200 ? 1 : 0;
+		searchRequests.push({ at: performance.now(), status });
+		response.setHeader('x-ratelimit-limit', searchQuota);
+		response.setHeader('x-ratelimit-remaining', searchQuota - searchUsed);
+		response.setHeader('x-ratelimit-reset', searchResetAt / 1000);
+		const note = ` (x-ratelimit-remaining: ${searchQuota - searchUsed}, x-ratelimit-reset: ${searchResetAt / 1000}, in ${searchResetAt - now} ms)`;
+		reply(status, status === 200 ? { total_count: 7 } : { message: 'API rate limit exceeded' }, note);
 	} else if (url.pathname === '/v1/export') {
 		exportCalls++;
 		reply(...((exportCalls <= 3 ? [503, { error: 'export worker restarting' }] : [200, { exported: 1200 }]) as [number, unknown]));
@@ -102,6 +127,31 @@ try {
 			),
 	});
 	console.log(`${clock()}   job done: ${JSON.stringify(exported)} after ${exportCalls} requests`);
+
+	console.log(
+		bold('\n7. A GitHub-style 429: no Retry-After, but x-ratelimit-remaining: 0 and x-ratelimit-reset: the retry waits for the reset'),
+	);
+	const asked = performance.now();
+	const found = await api.get('search').json();
+	const [limited, answered] = searchRequests;
+	console.log(
+		`${clock()}   got ${JSON.stringify(found)}: the retry went ${Math.round((answered?.at ?? 0) - (limited?.at ?? 0))} ms after the 429, at the reset, and succeeded (${Math.round(performance.now() - asked)} ms in all)`,
+	);
+
+	console.log(
+		bold('\n8. Pacing: once the API says no request remains, the next call waits for the reset instead of spending a request on a 429'),
+	);
+	const seen = searchRequests.length;
+	for (const call of [1, 2, 3]) {
+		const start = performance.now();
+		await api.get('search').json();
+		const held = Math.round((searchRequests.at(-1)?.at ?? start) - start);
+		console.log(`${clock()}   call ${call} done${held > 50 ? `: held ${held} ms before it was sent, until the reset` : ''}`);
+	}
+	const statuses = searchRequests.slice(seen).map(({ status }) => status);
+	console.log(
+		`${clock()}   the API saw ${statuses.length} requests for 3 calls (${statuses.join(', ')}): ${statuses.filter((status) => status === 429).length} answered 429`,
+	);
 } finally {
 	server.close();
 }
