@@ -16,7 +16,10 @@ import { bundle, measure, type SizeRow } from '../bench/sizes.ts';
 // Then secrets masked on every path (the name rule, the call's secrets in every encoding, runtime errors rewritten:
 // redact.ts 1.4 -> 5.6 KB min), every rate-limit header read and pacing (ratelimit.ts 4.5 KB min): own 18.3 KB, total
 // 27.5 KB. Over the weight issue's targets: trimming these is part of it.
-export const budget = { own: 18_600, total: 27_800 };
+// Then errors that name the user's deadline option and count the history left out, ky's retry vocabulary
+// (backoffLimit, delay, jitter as a function, shouldRetry, maxRetryAfter, afterStatusCodes) and diagnostics channels:
+// own 20.2 KB, total 29.4 KB (2026-11-27; it was 13.5 KB that morning).
+export const budget = { own: 20_600, total: 29_800 };
 const dependencies = ['ky', 'p-retry', 'is-network-error'];
 // Uses of Node's globals, not words in strings ('processed') or other names (ArrayBuffer).
 const nodeOnly: Record<string, RegExp> = {

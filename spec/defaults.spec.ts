@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { defaults, ownOptionNames } from '../src/defaults.ts';
 import { normalizeClientOptions, normalizeFetchOptions } from '../src/normalize.ts';
 import type { ClientOptions } from '../src/options.ts';
+import { backoffDelay } from '../src/policy.ts';
 
 interface Member {
 	readonly name: string;
@@ -120,6 +121,18 @@ const described: Readonly<Record<string, () => void>> = {
 	},
 	// Unset, so that `globalThis.fetch` is read on every call.
 	'FetchOptions.fetch': () => assert.equal(defaults.fetch.fetch, undefined),
+	// Unset: the server's wait is read on every status in `statusCodes` (ky's own default is 413, 429, 503).
+	'RetryOptions.afterStatusCodes': () => assert.equal(defaults.retry.afterStatusCodes, undefined),
+	// Unset: the backoff is `baseDelayMs * factor ** (attemptCount - 1)`, which the TSDoc writes as ky writes its own.
+	'RetryOptions.delay': () => {
+		assert.equal(defaults.retry.delay, undefined);
+		const { policy } = normalizeClientOptions({ retry: { jitter: false } });
+		const documented = (attemptCount: number): number => policy.baseDelayMs * policy.factor ** (attemptCount - 1);
+		assert.deepEqual(
+			[1, 2, 3].map((retry) => backoffDelay(policy, retry)),
+			[1, 2, 3].map(documented),
+		);
+	},
 };
 
 const expectDefault = (path: string, actual: unknown, documented: unknown): void => {

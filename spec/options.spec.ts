@@ -24,14 +24,62 @@ describe('validates options when the client is created', () => {
 		['a bad method name', { retry: { methods: ['GET', 'NO WAY'] } }, /`retry\.methods`/],
 		['a non-boolean jitter', { retry: { jitter: 'full' } }, /`retry\.jitter` to be a boolean/],
 		['an unknown retry option', { retry: { limt: 2 } }, /Unknown option `retry\.limt`/],
-		["ky's backoffLimit, naming its successor", { retry: { backoffLimit: 1000 } }, /`retry\.backoffLimit`.*use `retry\.maxDelayMs`/],
-		["ky's shouldRetry", { retry: { shouldRetry: () => true } }, /`retry\.shouldRetry` is not a steadfetch option/],
+		[
+			'a negative backoffLimit',
+			{ retry: { backoffLimit: -1 } },
+			/^Expected `retry\.backoffLimit` to be a number from 0 to Infinity, got -1\.$/,
+		],
+		['a NaN maxRetryAfter', { retry: { maxRetryAfter: Number.NaN } }, /`retry\.maxRetryAfter`.*got NaN/],
+		[
+			'a maxRetryAfter above maxDelayMs (naming both)',
+			{ retry: { maxRetryAfter: 60_000 } },
+			/^Expected `retry\.maxRetryAfter` to be at most `retry\.maxDelayMs` \(30000\), got 60000: .*Raise `retry\.maxDelayMs` to 60000 too\.$/,
+		],
+		[
+			'delay given with baseDelayMs',
+			{ retry: { delay: () => 1, baseDelayMs: 5 } },
+			/^`retry\.delay` replaces `retry\.baseDelayMs`: give one or the other, not both\.$/,
+		],
+		['delay given with factor', { retry: { delay: () => 1, factor: 3 } }, /`retry\.delay` replaces `retry\.factor`/],
+		['a delay that is not a function', { retry: { delay: 100 } }, /^Expected `retry\.delay` to be a function, got 100\.$/],
+		['a shouldRetry that is not a function', { retry: { shouldRetry: true } }, /`retry\.shouldRetry` to be a function/],
+		[
+			'an async shouldRetry',
+			{ retry: { shouldRetry: async () => true } },
+			/`retry\.shouldRetry`.*got an async function: steadfetch decides retries synchronously/,
+		],
+		['an afterStatusCodes outside 100-599', { retry: { afterStatusCodes: [429, 1000] } }, /`retry\.afterStatusCodes`.*got 1000/],
+		[
+			'a jitter that is neither boolean nor function',
+			{ retry: { jitter: 0.5 } },
+			/^Expected `retry\.jitter` to be a boolean or a function of the delay, got 0\.5\.$/,
+		],
 		['a non-function hook', { hooks: { beforeRequest: ['nope'] } }, /`hooks\.beforeRequest\[0\]` to be a function/],
 		['a hook list that is not an array', { hooks: { afterResponse: () => {} } }, /`hooks\.afterResponse` to be an array/],
 		['an unknown hook', { hooks: { beforeAll: [] } }, /Unknown option `hooks\.beforeAll`/],
 		['a zero timeout', { timeout: 0 }, /`timeout` to be a number of milliseconds/],
 		['a timeout past what timers hold', { totalTimeout: 2 ** 31 }, /`totalTimeout`/],
 		['a relative baseUrl', { baseUrl: '/v1' }, /`baseUrl` to be an absolute URL/],
+		['a baseUrl that is neither string nor URL', { baseUrl: 42 }, /^Expected `baseUrl` to be a string or a URL, got 42\.$/],
+		[
+			'an ftp baseUrl',
+			{ baseUrl: 'ftp://files.example/' },
+			/^Expected `baseUrl` to be an http or https URL, got a URL with the scheme "ftp:"\.$/,
+		],
+		['a file baseUrl', { baseUrl: 'file:///etc/passwd' }, /^Expected `baseUrl` to be an http or https URL, got .*"file:"/],
+		['a javascript: baseUrl', { baseUrl: 'javascript:alert(1)' }, /`baseUrl` to be an http or https URL.*"javascript:"/],
+		['a baseUrl given as a URL of another scheme', { baseUrl: new URL('ws://socket.example/') }, /`baseUrl`.*"ws:"/],
+		[
+			'a javascript: prefix',
+			{ prefix: 'javascript:alert(1)' },
+			/^Expected `prefix` to be a path or an http or https URL, got a URL with the scheme "javascript:"\.$/,
+		],
+		['a file prefix', { prefix: 'file:///etc/passwd' }, /`prefix`.*"file:"/],
+		['an ftp prefix', { prefix: 'ftp://x' }, /`prefix`.*"ftp:"/],
+		// fetch answers a data: URL itself: a base from configuration could script every response.
+		['a data: baseUrl', { baseUrl: 'data:application/json,{"ok":true}' }, /`baseUrl`.*"data:"/],
+		// The URL parser drops tabs and newlines and trims spaces: so does the check, or a split scheme would pass it.
+		['a javascript: prefix split by a tab and a newline', { prefix: ' java\tscr\nipt:alert(1)' }, /`prefix`.*"javascript:"/],
 		['a non-function fetch', { fetch: 'fetch' }, /`fetch` to be a function/],
 		['a non-function onRetry', { onRetry: 'log' }, /`onRetry` to be a function/],
 		['a string idempotencyKey', { idempotencyKey: 'abc' }, /`idempotencyKey` to be a boolean or a function/],
@@ -72,6 +120,86 @@ describe('validates options when the client is created', () => {
 				totalTimeout: 5000,
 				hooks: { beforeRequest: [() => {}] },
 			}),
+		);
+	});
+});
+
+describe("takes ky's retry options", () => {
+	it("accepts each of ky's retry options, with ky's names and types", () => {
+		assert.doesNotThrow(() =>
+			createClient({
+				retry: {
+					limit: 3,
+					methods: ['get'],
+					statusCodes: [429, 503],
+					afterStatusCodes: [429],
+					delay: (attemptCount) => 10 * attemptCount,
+					backoffLimit: 3000,
+					maxRetryAfter: 5000,
+					jitter: (delay) => delay * (0.8 + Math.random() * 0.4),
+					retryOnTimeout: false,
+					shouldRetry: ({ retryCount }) => (retryCount > 2 ? false : undefined),
+				},
+			}),
+		);
+	});
+
+	it("accepts ky's own defaults for its caps, Infinity, and a maxRetryAfter up to maxDelayMs", () => {
+		const { policy } = normalizeClientOptions({
+			retry: { backoffLimit: Number.POSITIVE_INFINITY, maxRetryAfter: Number.POSITIVE_INFINITY },
+		});
+		assert.equal(policy.backoffLimit, Number.POSITIVE_INFINITY);
+		assert.equal(policy.maxRetryAfter, Number.POSITIVE_INFINITY);
+		assert.equal(normalizeClientOptions({ retry: { maxRetryAfter: 60_000, maxDelayMs: 60_000 } }).policy.maxRetryAfter, 60_000);
+		// Two caps on backoff: the lower wins, so a backoffLimit above maxDelayMs is no contradiction.
+		assert.equal(normalizeClientOptions({ retry: { backoffLimit: 60_000 } }).policy.backoffLimit, 60_000);
+	});
+
+	it('keeps a retry option given as undefined unset, as ky does', () => {
+		const { policy } = normalizeClientOptions({
+			retry: { delay: undefined, baseDelayMs: 10, shouldRetry: undefined, afterStatusCodes: undefined },
+		});
+		assert.equal(policy.delay, undefined);
+		assert.equal(policy.baseDelayMs, 10);
+		assert.equal(policy.afterStatusCodes, undefined);
+	});
+});
+
+describe('takes baseUrl and prefix as http or https URLs, and prefix as a path', () => {
+	it('accepts http and https URLs, given as strings or URLs, in any case', () => {
+		for (const options of [
+			{ baseUrl: 'http://localhost:8080/' },
+			{ baseUrl: 'HTTPS://api.test/v1/' },
+			{ baseUrl: new URL('https://api.test/') },
+			{ prefix: 'https://api.test/v1' },
+			{ prefix: new URL('http://127.0.0.1:9/') },
+		] as const) {
+			assert.doesNotThrow(() => createClient(options), JSON.stringify(options));
+		}
+	});
+
+	it("accepts a relative prefix, as ky documents it (any valid path): '/api', 'api/', '', '//host/x'", () => {
+		for (const prefix of ['/api', 'api/', '', './v1', '//cdn.example/x']) {
+			assert.doesNotThrow(() => createClient({ baseUrl: 'https://api.test/', prefix }), prefix);
+		}
+	});
+
+	it('joins a relative prefix with the input, before resolving it against baseUrl, as ky does', async () => {
+		const seen = serve('GET', '/api/items', [{ status: 200, body: { ok: true } }]);
+		assert.deepEqual(
+			await createClient({ baseUrl: `${origin}/`, prefix: '/api' })
+				.get('/items')
+				.json(),
+			{ ok: true },
+		);
+		assert.equal(seen.count, 1);
+	});
+
+	it('shows only the scheme of a refused URL, never the rest of it', () => {
+		assert.throws(
+			() => createClient({ baseUrl: 'ftp://user:PASSW0RD@files.example/?token=TQSECRET' }),
+			(error: unknown) =>
+				error instanceof TypeError && /"ftp:"/.test(error.message) && !/PASSW0RD|TQSECRET|files\.example/.test(error.message),
 		);
 	});
 });

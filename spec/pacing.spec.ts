@@ -16,7 +16,24 @@ describe('Pacer', () => {
 		const pacer = new Pacer();
 		pacer.observe({ remaining: 2, resetAt: 1000 });
 		assert.deepEqual([pacer.reserve(0), pacer.reserve(10), pacer.reserve(20), pacer.reserve(400)], [0, 0, 980, 600]);
-		assert.equal(pacer.reserve(1000), 0, 'past the reset, the new window is the API to describe');
+		assert.equal(pacer.reserve(1000), 0, 'past the reset, one request goes to learn the new window');
+		assert.equal(pacer.reserve(1001), 10, 'the others look again shortly');
+		pacer.observe({ remaining: 1, resetAt: 2000 });
+		assert.deepEqual([pacer.reserve(1002), pacer.reserve(1003)], [0, 997]);
+	});
+
+	it('lets the others go if the first answer after a reset takes over a second', () => {
+		const pacer = new Pacer();
+		pacer.observe({ remaining: 0, resetAt: 1000 });
+		assert.deepEqual([pacer.reserve(1000), pacer.reserve(1999), pacer.reserve(2000)], [0, 10, 0]);
+	});
+
+	it('ignores a stale answer: an older window, or more left than is known', () => {
+		const pacer = new Pacer();
+		pacer.observe({ remaining: 1, resetAt: 2000 });
+		pacer.observe({ remaining: 9, resetAt: 2000 });
+		pacer.observe({ remaining: 50, resetAt: 1000 });
+		assert.deepEqual([pacer.reserve(0), pacer.reserve(1)], [0, 1999]);
 	});
 
 	it('knows nothing until a response describes the window', () => {

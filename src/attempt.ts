@@ -1,12 +1,14 @@
 import isNetworkError from 'is-network-error';
 import type { Clock } from './clock.ts';
+import { channels } from './diagnostics.ts';
 import { errorKind } from './errors/base.ts';
 import { createError } from './errors/create.ts';
 import type { RequestConfig } from './normalize.ts';
 import type { Policy, RetryEvent } from './options.ts';
-import { guardDecision, type OriginGuard, Origins, report } from './origins.ts';
+import { guardDecision, type OriginGuard, Origins, originOf, report } from './origins.ts';
 import { backoffDelay, decide, isKeyedMethod, isRepeatable, isTransient, spend, timeAfter } from './policy.ts';
-import { readQuota } from './ratelimit.ts';
+import { readQuota, readWait } from './ratelimit.ts';
+import { redactUrl } from './redact.ts';
 import type { Allowance, Decision, Outcome, SteadfetchError, StopReason, Tally } from './types.ts';
 
 /*
@@ -103,6 +105,7 @@ export class Call {
 	readonly #deadlineOption: 'totalTimeout' | 'maxRetryTime' | undefined;
 	#guard: OriginGuard | undefined;
 	#current: Attempt | undefined;
+	#request: (() => Request) | undefined;
 
 	constructor(engine: Engine, { limit, allowance, deadline, deadlineOption }: CallOptions) {
 		const { policy } = engine.config;
@@ -126,6 +129,10 @@ export class Call {
 		if (wait === 0) {
 			return undefined;
 		}
+		if (channels.pacing?.hasSubscribers) {
+			this.#request = request;
+			channels.pacing.publish({ ...this.#where(), waitMs: wait, refused: wait > this.policy.maxDelayMs });
+		}
 		if (wait > this.policy.maxDelayMs) {
 			const refusal: Failure = {
 				outcome: 429,
@@ -147,6 +154,7 @@ export class Call {
 	*/
 	begin(url: string, request: () => Request): Attempt {
 		const { clock, origins } = this.#engine;
+		this.#request = request;
 		this.#guard = origins.of(url);
 		const admission = this.#guard?.breaker?.admit(clock.now());
 		if (admission && !admission.admitted) {
@@ -156,6 +164,9 @@ export class Call {
 		this.attempts++;
 		const attempt: Attempt = { number: ++this.tally.attempts, start: clock.monotonic(), settled: false };
 		this.#current = attempt;
+		if (channels.attemptStart?.hasSubscribers) {
+			channels.attemptStart.publish({ ...this.#where(), attempt: attempt.number });
+		}
 		return attempt;
 	}
 
@@ -170,18 +181,28 @@ export class Call {
 		}
 		attempt.settled = true;
 		const { clock } = this.#engine;
-		if (outcome !== undefined) {
+		// A 429 is the API pacing its callers, alive and answering: no sign of an outage, nor of a recovery.
+		if (outcome !== undefined && outcome !== 429) {
 			report(this.#guard, isTransient(this.policy, outcome), clock.now());
 		}
 		const pacer = this.#guard?.pacer;
 		if (pacer && headers) {
 			pacer.observe(readQuota(headers, clock.now()));
 		}
-		keep(this.tally, {
+		const record = {
 			attempt: attempt.number,
 			...(typeof outcome === 'number' ? { status: outcome } : outcome ? { failure: outcome } : {}),
 			durationMs: Math.round(clock.monotonic() - attempt.start),
-		});
+		};
+		keep(this.tally, record);
+		if (channels.attemptEnd?.hasSubscribers) {
+			channels.attemptEnd.publish({ ...this.#where(), ...record });
+		}
+		if (typeof outcome === 'number' && outcome < 400) {
+			if (channels.callEnd?.hasSubscribers) {
+				channels.callEnd.publish({ ...this.#where(), ok: true, status: outcome, attempts: this.attempts });
+			}
+		}
 	}
 
 	/** Settle the attempt in flight without an outcome of its own: it was aborted, or a hook threw. */
@@ -205,12 +226,23 @@ export class Call {
 		const outcome = failure.outcome as Outcome;
 		this.settle(attempt, outcome, failure.response?.headers);
 		const now = clock.now();
-		const decision =
+		const allowed: Decision =
 			failure.replayable === false
-				? ({ retry: false, reason: isTransient(this.policy, outcome) ? 'unreplayable-body' : 'permanent' } as const)
-				: spend(this.#allowance, guardDecision(this.#guard, this.#decide(failure, now), now), now);
+				? { retry: false, reason: isTransient(this.policy, outcome) ? 'unreplayable-body' : 'permanent' }
+				: this.#decide(failure, now);
+		// A retry at the time a 429 names is the API's own schedule, not load it did not ask for: it spends no budget.
+		const scheduled = outcome === 429 && failure.response !== undefined && readWait(failure.response.headers, 429, now) !== undefined;
+		const decision = spend(this.#allowance, scheduled ? allowed : guardDecision(this.#guard, allowed, now), now);
 		if (!decision.retry) {
+			if (allowed.retry) {
+				if (channels.retryWithheld?.hasSubscribers) {
+					channels.retryWithheld.publish({ ...this.#where(), attempt: attempt?.number, reason: decision.reason });
+				}
+			}
 			return decision;
+		}
+		if (channels.retry?.hasSubscribers) {
+			channels.retry.publish({ ...this.#where(), attempt: this.attempts + 1, delayMs: decision.delayMs, after: outcome });
 		}
 		this.retries++;
 		const record = this.tally.history.findLast((entry) => entry.attempt === attempt?.number);
@@ -248,7 +280,24 @@ export class Call {
 	giveUp(failure: Failure, decision: Decision | undefined): SteadfetchError {
 		const error = this.describe(failure, decision);
 		this.policy.onGiveUp?.(error);
+		if (channels.callEnd?.hasSubscribers) {
+			channels.callEnd.publish({
+				...this.#where(),
+				ok: false,
+				error: error.name,
+				status: error.status,
+				stopReason: error.stopReason,
+				attempts: this.attempts,
+			});
+		}
 		return error;
+	}
+
+	/** End the call with the failing response handed back as it is (the drop-in fetch): its error is built only if `onGiveUp` or a subscriber wants it. */
+	resolveWith(failure: Failure, decision: Decision): void {
+		if (this.policy.onGiveUp || channels.callEnd?.hasSubscribers) {
+			this.giveUp(failure, decision);
+		}
 	}
 
 	/** The enriched error for a failure: class by status or kind, the docs' advice, the tally, nothing secret. */
@@ -275,18 +324,29 @@ export class Call {
 		});
 	}
 
+	// What every message says of the call: its origin, method and redacted URL (built only for a subscriber).
+	#where(): { origin: string; method: string; url: string } {
+		const request = this.#request?.();
+		const url = request?.url ?? '';
+		return { origin: originOf(url), method: request?.method ?? '', url: redactUrl(url, this.#engine.config.secrets) };
+	}
+
 	#decide(failure: Failure, now: number): Decision {
 		const { clock } = this.#engine;
+		const { shouldRetry } = this.policy;
+		const retry = this.attempts;
 		return decide(
 			this.policy,
 			{
 				outcome: failure.outcome as Outcome,
 				method: failure.method,
 				hasIdempotencyKey: failure.hasIdempotencyKey,
-				retry: this.attempts,
+				retry,
 				headers: failure.response?.headers,
 				remainingMs: this.#deadline === undefined ? undefined : this.#deadline - clock.monotonic(),
 				now,
+				// ky hands its shouldRetry the error it would throw: here that is the enriched one, built only when asked.
+				ask: shouldRetry && (() => shouldRetry({ error: this.describe(failure, undefined), retryCount: retry })),
 			},
 			clock.random,
 		);
@@ -327,6 +387,8 @@ const final: ReadonlySet<StopReason | undefined> = new Set([
 	'not-idempotent',
 	'unreplayable-body',
 	'budget',
+	// The user's own shouldRetry said no: a retry of the whole job would ask the same question.
+	'declined',
 ]);
 
 /** A TypeError that is no network failure is a bug, not a failure of the API: p-retry's own rule. */

@@ -20,7 +20,7 @@ import type { ClientOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues } from './rules.ts';
+import { assertHeaderValues, checkUrlOptions } from './rules.ts';
 import type { Allowance, Outcome } from './types.ts';
 
 /*
@@ -183,6 +183,7 @@ const checkRequestOptions = (request: KyOptions, config: ClientConfig, baseRetry
 	}
 	// Checked before ky builds its Headers, whose error would quote the value (a secret, maybe).
 	assertHeaderValues(request.headers);
+	checkUrlOptions(request as Record<string, unknown>);
 	if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
 		throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
 	}

@@ -12,11 +12,18 @@ export interface Defaults {
 		readonly limit: number;
 		readonly methods: readonly string[];
 		readonly statusCodes: readonly number[];
+		/** Unset: the server's wait is read on every status in `statusCodes`. */
+		readonly afterStatusCodes: undefined;
 		readonly baseDelayMs: number;
 		readonly factor: number;
+		/** Unset: the backoff is `baseDelayMs * factor ** (attemptCount - 1)`. */
+		readonly delay: undefined;
+		readonly backoffLimit: number;
 		readonly maxDelayMs: number;
+		readonly maxRetryAfter: number;
 		readonly jitter: boolean;
 		readonly retryOnTimeout: boolean;
+		readonly shouldRetry: undefined;
 	};
 	/** The options of `createClient` that are steadfetch's and not ky's, `retry` aside (its `limit` may change per request). */
 	readonly client: {
@@ -69,11 +76,17 @@ export const defaults: Defaults = deepFreeze({
 		limit: 2,
 		methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
 		statusCodes: [408, 429, 500, 502, 503, 504],
+		afterStatusCodes: undefined,
 		baseDelayMs: 300,
 		factor: 2,
+		delay: undefined,
+		// ky's defaults for its two caps: none of their own, so `maxDelayMs` alone bounds every wait.
+		backoffLimit: Number.POSITIVE_INFINITY,
 		maxDelayMs: 30_000,
+		maxRetryAfter: Number.POSITIVE_INFINITY,
 		jitter: true,
 		retryOnTimeout: true,
+		shouldRetry: undefined,
 	},
 	client: {
 		catalog: undefined,

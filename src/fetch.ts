@@ -141,9 +141,7 @@ export function fetchWith(
 			const decision = call.judge(failure);
 			if (!decision.retry) {
 				if (response && !config.throwHttpErrors) {
-					if (policy.onGiveUp) {
-						call.giveUp(failure, decision);
-					}
+					call.resolveWith(failure, decision);
 					// What the server sent, untouched: the caller's own error handling reads it.
 					return response;
 				}

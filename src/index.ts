@@ -19,7 +19,16 @@ export { TimeoutError } from './errors/timeout.ts';
 export { createFetch } from './fetch.ts';
 export type { JobContext, JobOptions, QueueDecision } from './job.ts';
 export { queueDecision, retryJob } from './job.ts';
-export type { ClientOptions, FetchOptions, Policy, RequestPolicyOptions, RetryEvent, RetryOptions, SharedOptions } from './options.ts';
+export type {
+	ClientOptions,
+	FetchOptions,
+	Policy,
+	RequestPolicyOptions,
+	RetryEvent,
+	RetryOptions,
+	SharedOptions,
+	ShouldRetryState,
+} from './options.ts';
 export { backoffDelay, parseRetryAfter } from './policy.ts';
 export { redactUrl } from './redact.ts';
 export type {

@@ -16,12 +16,15 @@ import {
 	checkFeature,
 	checkFlag,
 	checkIdempotencyKey,
+	checkJitter,
+	checkKnownNames,
 	checkKyOptions,
 	checkMethods,
 	checkNumber,
 	checkOptionNames,
 	checkOptionsObject,
-	checkRetryNames,
+	checkRetryCombination,
+	checkShouldRetry,
 	checkStatusCodes,
 	isRecord,
 	rejectOption,
@@ -73,18 +76,31 @@ export function normalizeRetryOptions(retry: RetryOptions | number | undefined):
 		rejectOption('retry', 'a number or an object', retry);
 	}
 	const fallback = defaults.retry;
-	checkRetryNames(retry as Record<string, unknown>, Object.keys(fallback));
+	// ky's own names (backoffLimit, delay, shouldRetry...) are among these: they keep ky's meaning (docs/retries.md).
+	checkKnownNames('retry', retry as Record<string, unknown>, Object.keys(fallback));
 	const methods = checkMethods(given(retry.methods, fallback.methods));
 	const statusCodes = checkStatusCodes(given(retry.statusCodes, fallback.statusCodes));
+	const afterStatusCodes =
+		retry.afterStatusCodes === undefined ? undefined : checkStatusCodes(retry.afterStatusCodes, 'retry.afterStatusCodes');
+	const maxDelayMs = checkNumber('retry.maxDelayMs', retry.maxDelayMs, fallback.maxDelayMs, 0);
+	checkCallback('retry.delay', retry.delay);
+	checkShouldRetry(retry.shouldRetry);
+	checkRetryCombination(retry as Record<string, unknown>, maxDelayMs);
 	return Object.freeze({
 		limit: normalizeLimit(retry.limit),
 		methods: new Set(methods.map((method) => method.toUpperCase())),
 		statusCodes: new Set(statusCodes),
+		afterStatusCodes: afterStatusCodes && new Set(afterStatusCodes),
 		baseDelayMs: checkNumber('retry.baseDelayMs', retry.baseDelayMs, fallback.baseDelayMs, 0),
 		factor: checkNumber('retry.factor', retry.factor, fallback.factor, 1, 1000),
-		maxDelayMs: checkNumber('retry.maxDelayMs', retry.maxDelayMs, fallback.maxDelayMs, 0),
-		jitter: checkFlag('retry.jitter', retry.jitter, fallback.jitter),
+		delay: given(retry.delay as RetryOptions['delay'], fallback.delay),
+		// ky's caps default to Infinity, which means "no cap of its own" here as in ky: `maxDelayMs` still bounds every wait.
+		backoffLimit: checkNumber('retry.backoffLimit', retry.backoffLimit, fallback.backoffLimit, 0, Number.POSITIVE_INFINITY),
+		maxDelayMs,
+		maxRetryAfter: checkNumber('retry.maxRetryAfter', retry.maxRetryAfter, fallback.maxRetryAfter, 0, Number.POSITIVE_INFINITY),
+		jitter: checkJitter(retry.jitter, fallback.jitter),
 		retryOnTimeout: checkFlag('retry.retryOnTimeout', retry.retryOnTimeout, fallback.retryOnTimeout),
+		shouldRetry: given(retry.shouldRetry as RetryOptions['shouldRetry'], fallback.shouldRetry),
 	});
 }
 

@@ -9,10 +9,19 @@ import type { BudgetOptions } from './budget.ts';
 import type { Catalog } from './catalog.ts';
 import type { SteadfetchError } from './types.ts';
 
-/**
-How failed requests are retried. Shared by `createClient` (and later `createFetch` and `retryJob`).
+/** What `retry.shouldRetry` is handed: ky's `ShouldRetryState`, with steadfetch's enriched error. */
+export interface ShouldRetryState {
+	/** The enriched error of the attempt that just failed. An `HttpStatusError` extends ky's `HTTPError`, so `error instanceof HTTPError` and `error.response.status` work as with ky; `NetworkError` and `TimeoutError` extend ky's too (the drop-in fetch's network failure is a `FetchNetworkError`, a `TypeError` as fetch's own). Its `stopReason` and `retryAt` are unset: nothing is decided yet. */
+	readonly error: SteadfetchError;
+	/** The number of the retry being decided: 1 for the first retry, as in ky. */
+	readonly retryCount: number;
+}
 
-The number of requests for one call is at most `limit + 1`.
+/**
+How failed requests are retried. Shared by `createClient`, `createFetch` and `retryJob`.
+
+The number of requests for one call is at most `limit + 1`. ky's own retry options (`backoffLimit`, `delay`, `jitter` as a
+function, `shouldRetry`, `maxRetryAfter`, `afterStatusCodes`) are taken with ky's meaning: docs/retries.md, "ky's retry options".
 */
 export interface RetryOptions {
 	/**
@@ -31,6 +40,11 @@ export interface RetryOptions {
 	*/
 	readonly statusCodes?: readonly number[] | undefined;
 	/**
+	The retried statuses whose wait the server names is honoured (`Retry-After`, `retry-after-ms`, the rate-limit headers): ky's `afterStatusCodes`. On a retried status outside it the headers are ignored and the backoff is used. A status outside `statusCodes` has no effect, as in ky.
+	@default every status in `statusCodes`
+	*/
+	readonly afterStatusCodes?: readonly number[] | undefined;
+	/**
 	The first backoff delay in milliseconds, before jitter: retry `n` waits up to `baseDelayMs * factor ** (n - 1)`.
 	@default 300
 	*/
@@ -41,20 +55,40 @@ export interface RetryOptions {
 	*/
 	readonly factor?: number | undefined;
 	/**
-	The longest wait between two attempts, in milliseconds. Backoff delays are capped at it. When the server's `Retry-After` asks for a longer wait, the call does not sleep: it fails at once with an error whose `retryAt` says when to try again.
+	ky's `delay`: the backoff before jitter, in milliseconds, of retry `attemptCount` (1 for the first retry). Replaces `baseDelayMs` and `factor`: giving both is a `TypeError`. It must return a non-negative number; the caps (`backoffLimit`, `maxDelayMs`) still apply.
+	@default attemptCount => baseDelayMs * factor ** (attemptCount - 1)
+	*/
+	readonly delay?: ((attemptCount: number) => number) | undefined;
+	/**
+	ky's `backoffLimit`: the longest backoff delay, in milliseconds. It caps computed delays only, never the server's wait. `maxDelayMs` caps backoff too: the lower of the two wins.
+	@default Infinity
+	*/
+	readonly backoffLimit?: number | undefined;
+	/**
+	The longest wait between two attempts, in milliseconds: no wait is ever longer. Backoff delays are capped at it. When the server asks for a longer wait (after `maxRetryAfter`), the call does not sleep: it fails at once with an error whose `retryAt` says when to try again.
 	@default 30000
 	*/
 	readonly maxDelayMs?: number | undefined;
 	/**
-	Full jitter: each backoff delay is drawn uniformly from 0 to its computed value, so that clients that failed together do not retry together. A `Retry-After` from the server is never jittered.
+	ky's `maxRetryAfter`: the server's wait is clamped to it, and the clamped wait is slept (where a wait above `maxDelayMs` fails at once). A finite value above `maxDelayMs` is a `TypeError`: the clamped wait would still fail at once.
+	@default Infinity
+	*/
+	readonly maxRetryAfter?: number | undefined;
+	/**
+	Jitter on backoff delays (never on the server's wait). `true`: full jitter, each delay drawn uniformly from 0 to its capped value, so that clients that failed together do not retry together. `false`: the exact delay. A function, as in ky: `delay => newDelay`, handed the delay before the caps; a result that is not a finite non-negative number falls back to the delay; the caps apply after it.
 	@default true
 	*/
-	readonly jitter?: boolean | undefined;
+	readonly jitter?: boolean | ((delay: number) => number) | undefined;
 	/**
 	Whether an attempt that ran past `timeout` is retried (for retried methods). A call past `totalTimeout` is never retried.
 	@default true
 	*/
 	readonly retryOnTimeout?: boolean | undefined;
+	/**
+	ky's `shouldRetry`, asked once the limit, the method rule and the deadline allow a retry: `true` retries (even a status or timeout the policy would not) after the backoff, ignoring the server's wait, as ky does; `false` stops (`stopReason: 'declined'`); `undefined` leaves it to the policy. It decides synchronously: an `async` function is a `TypeError` at creation, a returned Promise one at run time. It never overrides the limit, the `Idempotency-Key` rule, the deadline, the retry budget, the breaker or pacing. An exception it throws ends the call with that exception.
+	@default undefined
+	*/
+	readonly shouldRetry?: ((state: ShouldRetryState) => boolean | undefined) | undefined;
 }
 
 /** What `onRetry` is told before each retry. */
@@ -157,11 +191,17 @@ export interface Policy {
 	readonly limit: number;
 	readonly methods: ReadonlySet<string>;
 	readonly statusCodes: ReadonlySet<number>;
+	/** Undefined: the server's wait is read on every status in `statusCodes`. */
+	readonly afterStatusCodes: ReadonlySet<number> | undefined;
 	readonly baseDelayMs: number;
 	readonly factor: number;
+	readonly delay: ((attemptCount: number) => number) | undefined;
+	readonly backoffLimit: number;
 	readonly maxDelayMs: number;
-	readonly jitter: boolean;
+	readonly maxRetryAfter: number;
+	readonly jitter: boolean | ((delay: number) => number);
 	readonly retryOnTimeout: boolean;
+	readonly shouldRetry: ((state: ShouldRetryState) => boolean | undefined) | undefined;
 	readonly idempotencyKey: (() => string) | undefined;
 	readonly onRetry: ((event: RetryEvent) => void) | undefined;
 	readonly onGiveUp: ((error: SteadfetchError) => void) | undefined;

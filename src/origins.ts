@@ -1,5 +1,6 @@
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
 import { type BudgetSettings, RetryBudget } from './budget.ts';
+import { channels } from './diagnostics.ts';
 import { Pacer } from './pacer.ts';
 import type { Decision } from './types.ts';
 
@@ -39,6 +40,20 @@ export class Origins {
 		this.#pacing = pacing;
 	}
 
+	// The breaker tells the diagnostics channel of every change of state, besides the user's onStateChange.
+	#observed(settings: BreakerSettings): BreakerSettings {
+		const { onStateChange } = settings;
+		return {
+			...settings,
+			onStateChange: (event) => {
+				onStateChange?.(event);
+				if (channels.breaker?.hasSubscribers) {
+					channels.breaker.publish(event);
+				}
+			},
+		};
+	}
+
 	/** The guard of the URL's origin; undefined when budget, breaker and pacing are all off. */
 	of(url: string): OriginGuard | undefined {
 		if (!this.#budget && !this.#breaker && !this.#pacing) {
@@ -52,7 +67,7 @@ export class Origins {
 		} else {
 			guard = {
 				budget: this.#budget && new RetryBudget(this.#budget),
-				breaker: this.#breaker && new CircuitBreaker(origin, this.#breaker),
+				breaker: this.#breaker && new CircuitBreaker(origin, this.#observed(this.#breaker)),
 				pacer: this.#pacing ? new Pacer() : undefined,
 			};
 			if (this.#guards.size >= maxOrigins) {

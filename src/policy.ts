@@ -29,6 +29,11 @@ export interface FailedAttempt {
 	/** What is left of `totalTimeout`, in milliseconds, if one is set. */
 	readonly remainingMs?: number | undefined;
 	readonly now: number;
+	/**
+	What `retry.shouldRetry` says of this failure: asked by `decide` only once the limit, the method rule and the deadline
+	allow a retry, as ky asks only after its limit and method checks; so a call that cannot retry never runs it.
+	*/
+	readonly ask?: (() => boolean | undefined) | undefined;
 }
 
 // The largest time a Date can hold; later instants make an Invalid Date.
@@ -45,12 +50,39 @@ export const isRepeatable = (policy: Policy, method: string, hasIdempotencyKey: 
 	policy.methods.has(method.toUpperCase()) || (hasIdempotencyKey && isKeyedMethod(method));
 
 /**
-The backoff before retry `retry` (1 for the first): `baseDelayMs * factor ** (retry - 1)`, capped at `maxDelayMs`, then with full jitter drawn uniformly from 0 to that value.
+The backoff before retry `retry` (1 for the first), as ky computes it: the delay (`retry.delay(retry)`, else
+`baseDelayMs * factor ** (retry - 1)`), then jitter, capped at the lower of `backoffLimit` and `maxDelayMs`. Full jitter
+(`true`) is drawn uniformly from 0 to the capped delay; ky's jitter function gets the delay before the caps, and a result
+that is not a finite non-negative number falls back to the delay, as in ky.
 */
 export function backoffDelay(policy: Policy, retry: number, random: () => number = Math.random): number {
-	const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.factor ** (retry - 1));
-	return Math.round(policy.jitter ? random() * ceiling : ceiling);
+	const { delay, jitter } = policy;
+	const computed = delay ? delay(retry) : policy.baseDelayMs * policy.factor ** (retry - 1);
+	// A bug in the caller's function: a NaN or negative delay would retry at once and put an Invalid Date or a time past
+	// in `retryAt`. Say so where it happens.
+	if (typeof computed !== 'number' || Number.isNaN(computed) || computed < 0) {
+		throw new TypeError(`Expected \`retry.delay(${retry})\` to return a non-negative number of milliseconds, got ${String(computed)}.`);
+	}
+	const cap = Math.min(policy.backoffLimit, policy.maxDelayMs);
+	if (typeof jitter === 'function') {
+		const jittered = jitter(computed);
+		return Math.round(Math.min(cap, Number.isFinite(jittered) && jittered >= 0 ? jittered : computed));
+	}
+	const ceiling = Math.min(cap, computed);
+	return Math.round(jitter ? random() * ceiling : ceiling);
 }
+
+/** What `retry.shouldRetry` answered: true, false, or undefined for "the policy decides" (any other value, as in ky). */
+const verdictOf = (answer: unknown): boolean | undefined => {
+	if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
+		// Its rejection would go unhandled: nobody awaits it.
+		Promise.resolve(answer).catch(() => undefined);
+		throw new TypeError(
+			'Expected `retry.shouldRetry` to return true, false or undefined, got a Promise: steadfetch decides retries synchronously. Decide without awaiting.',
+		);
+	}
+	return typeof answer === 'boolean' ? answer : undefined;
+};
 
 /**
 The wait the server asks for, in milliseconds: `retry-after-ms` (milliseconds, as sent by OpenAI-style APIs), else `Retry-After` as delay-seconds or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms). A date in the past means now. Anything malformed counts as absent.
@@ -71,13 +103,39 @@ export const timeAfter = (now: number, delayMs: number): number => Math.min(maxT
 
 /**
 The one place that decides whether a failed attempt is retried, and after how long. Checks, in order: is the failure transient, is the count spent, is the request safe to repeat, does the server's wait fit under the cap, do the wait and `minAttemptMs` fit before the deadline.
+
+`retry.shouldRetry`, when set, is asked first, once the count, the method rule and the deadline allow a retry at all:
+`true` retries after the backoff (not the server's wait: ky's rule), whatever the status or `retryOnTimeout`; `false`
+stops; `undefined` goes on with the checks above. The server's wait is read only on `afterStatusCodes` (all retried
+statuses when unset) and clamped to `maxRetryAfter` before the cap is checked.
 */
 export function decide(policy: Policy, attempt: FailedAttempt, random: () => number = Math.random): Decision {
+	const { ask } = attempt;
+	const open =
+		ask !== undefined &&
+		attempt.retry <= policy.limit &&
+		isRepeatable(policy, attempt.method, attempt.hasIdempotencyKey) &&
+		(attempt.remainingMs === undefined || attempt.remainingMs >= minAttemptMs);
+	const verdict = open ? verdictOf(ask()) : undefined;
+	if (verdict === false) {
+		return { retry: false, reason: 'declined' };
+	}
+	if (verdict === true) {
+		const delayMs = backoffDelay(policy, attempt.retry, random);
+		if (attempt.remainingMs !== undefined && delayMs + minAttemptMs > attempt.remainingMs) {
+			return { retry: false, reason: 'deadline', retryAt: timeAfter(attempt.now, delayMs) };
+		}
+		return { retry: true, delayMs };
+	}
 	if (!isTransient(policy, attempt.outcome)) {
 		return { retry: false, reason: 'permanent' };
 	}
-	const asked =
-		typeof attempt.outcome === 'number' && attempt.headers ? readWait(attempt.headers, attempt.outcome, attempt.now) : undefined;
+	const status = typeof attempt.outcome === 'number' ? attempt.outcome : undefined;
+	const read =
+		status !== undefined && attempt.headers && (policy.afterStatusCodes?.has(status) ?? true)
+			? readWait(attempt.headers, status, attempt.now)
+			: undefined;
+	const asked = read === undefined ? undefined : Math.min(read, policy.maxRetryAfter);
 	const delayMs = asked ?? backoffDelay(policy, attempt.retry, random);
 	const retryAt = timeAfter(attempt.now, delayMs);
 	if (attempt.outcome === 'timeout' && !policy.retryOnTimeout) {

@@ -9,15 +9,6 @@ import { headerValueError } from './redact.ts';
 export const maxTimer = 2_147_483_647;
 /** An HTTP token (RFC 9110, section 5.6.2): what a method, a header name or an auth scheme may be. */
 export const token: RegExp = /^[!#$%&'*+.^`|~\w-]+$/;
-// ky's names for what steadfetch calls otherwise: a renamed option names its successor.
-const kyRetryNames: Readonly<Record<string, string>> = {
-	backoffLimit: 'use `retry.maxDelayMs`',
-	maxRetryAfter: 'use `retry.maxDelayMs`',
-	delay: 'use `retry.baseDelayMs` and `retry.factor`',
-	afterStatusCodes: 'Retry-After is honoured for every status in `retry.statusCodes`',
-	shouldRetry: 'set `retry.statusCodes` and `retry.methods`',
-};
-
 const show = (value: unknown): string => {
 	if (typeof value === 'string') {
 		return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -115,15 +106,45 @@ export const checkFeature = (path: string, value: unknown, names: readonly strin
 	return options;
 };
 
-/** Throw on ky's retry options, naming steadfetch's successor; then on any other unknown name. */
-export const checkRetryNames = (retry: Record<string, unknown>, names: readonly string[]): void => {
-	for (const key of Object.keys(retry)) {
-		const hint = kyRetryNames[key];
-		if (hint) {
-			throw new TypeError(`\`retry.${key}\` is not a steadfetch option: ${hint}.`);
+/**
+The retry options that only make sense together: ky's `delay` replaces `baseDelayMs` and `factor` (which of them would
+win is a guess), and a finite `maxRetryAfter` above `maxDelayMs` clamps the server's wait to a wait that still fails at
+once (it would look like ky's "sleep at most this long" and never sleep). `maxDelayMs` is handed in as normalized.
+*/
+export const checkRetryCombination = (retry: Record<string, unknown>, maxDelayMs: number): void => {
+	for (const name of ['baseDelayMs', 'factor']) {
+		if (retry.delay !== undefined && retry[name] !== undefined) {
+			throw new TypeError(`\`retry.delay\` replaces \`retry.${name}\`: give one or the other, not both.`);
 		}
 	}
-	checkKnownNames('retry', retry, names);
+	const { maxRetryAfter } = retry;
+	if (typeof maxRetryAfter === 'number' && Number.isFinite(maxRetryAfter) && maxRetryAfter > maxDelayMs) {
+		throw new TypeError(
+			`Expected \`retry.maxRetryAfter\` to be at most \`retry.maxDelayMs\` (${maxDelayMs}), got ${maxRetryAfter}: a server's wait clamped to it would still be over \`retry.maxDelayMs\`, which fails at once. Raise \`retry.maxDelayMs\` to ${maxRetryAfter} too.`,
+		);
+	}
+};
+
+/** `retry.jitter`: a boolean, or ky's function of the delay. */
+export const checkJitter = (value: unknown, fallback: boolean): boolean | ((delay: number) => number) =>
+	value === undefined
+		? fallback
+		: typeof value === 'boolean' || typeof value === 'function'
+			? (value as boolean | ((delay: number) => number))
+			: rejectOption('retry.jitter', 'a boolean or a function of the delay', value);
+
+/**
+`retry.shouldRetry`: a function that answers at once. The engine decides a retry synchronously, in the same step for
+client, fetch and job; ky awaits its `shouldRetry`, steadfetch cannot, so an `async` function is refused here, at
+creation, rather than at the first failure (a Promise from a plain function can only be refused when it is returned).
+*/
+export const checkShouldRetry = (value: unknown): void => {
+	checkCallback('retry.shouldRetry', value);
+	if (typeof value === 'function' && Object.prototype.toString.call(value) === '[object AsyncFunction]') {
+		throw new TypeError(
+			'Expected `retry.shouldRetry` to return true, false or undefined, got an async function: steadfetch decides retries synchronously. Decide without awaiting.',
+		);
+	}
 };
 
 /** An array of HTTP method names. */
@@ -135,11 +156,11 @@ export const checkMethods = (methods: unknown): readonly string[] => {
 };
 
 /** An array of status codes; the message shows the first bad one. */
-export const checkStatusCodes = (statusCodes: unknown): readonly number[] => {
+export const checkStatusCodes = (statusCodes: unknown, path = 'retry.statusCodes'): readonly number[] => {
 	const isStatus = (code: unknown): boolean => Number.isInteger(code) && (code as number) >= 100 && (code as number) <= 599;
 	if (!Array.isArray(statusCodes) || !statusCodes.every(isStatus)) {
 		const bad = Array.isArray(statusCodes) ? statusCodes.find((code) => !isStatus(code)) : statusCodes;
-		rejectOption('retry.statusCodes', 'an array of status codes from 100 to 599', bad);
+		rejectOption(path, 'an array of status codes from 100 to 599', bad);
 	}
 	return statusCodes as readonly number[];
 };
@@ -243,9 +264,50 @@ export const assertHeaderValues = (headers: unknown): void => {
 	}
 };
 
+/*
+Only http and https reach an API. Node's fetch refuses `ftp:`, `file:` and `javascript:`, but late (on the first
+request: "fetch failed", caused by "unknown scheme" or "not implemented... yet..."), naming no option; and it answers a
+`data:` URL itself (browsers a `blob:` one too), so a base from configuration could script the responses without any
+server. Either is a mistake, or an attack, best stopped at creation. Only the scheme is shown: the rest may hold a secret. A `prefix` may
+be a path ('/api', 'v1/'): without a scheme it is left to ky, which joins it with the input and resolves it against
+`baseUrl`. A path whose first segment holds a colon ('api:v1/') reads as a scheme to every URL parser, ky's included.
+*/
+const webSchemes: ReadonlySet<string> = new Set(['http:', 'https:']);
+const schemeOf = (url: string): string | undefined => (URL.canParse(url) ? new URL(url).protocol : undefined);
+
 // A URL's user-info is sent as credentials, and fetch refuses it; a prefix may also be relative.
 const hasUserInfo = (url: string): boolean =>
 	URL.canParse(url) ? new URL(url).username !== '' || new URL(url).password !== '' : /^\s*[a-z][\w+.-]*:[/\\]{2}[^/\\?#]*@/i.test(url);
+
+/**
+`baseUrl` and `prefix`: a string or a URL; `baseUrl` absolute, both http or https when they name a scheme, neither with
+user-info. Exported for the checks of options given per request or to extend().
+*/
+export const checkUrlOptions = (options: Record<string, unknown>): void => {
+	for (const name of ['baseUrl', 'prefix']) {
+		const value = options[name];
+		if (value === undefined) {
+			continue;
+		}
+		if (typeof value !== 'string' && !(value instanceof URL)) {
+			rejectOption(name, 'a string or a URL', value);
+		}
+		const url = String(value);
+		if (name === 'baseUrl' && !URL.canParse(url)) {
+			throw new TypeError('Expected `baseUrl` to be an absolute URL.');
+		}
+		const scheme = schemeOf(url);
+		if (scheme !== undefined && !webSchemes.has(scheme)) {
+			const expected = name === 'prefix' ? 'a path or an http or https URL' : 'an http or https URL';
+			throw new TypeError(`Expected \`${name}\` to be ${expected}, got a URL with the scheme ${show(scheme)}.`);
+		}
+		if (hasUserInfo(url)) {
+			throw new TypeError(
+				`Expected \`${name}\` to be a URL without user-info (the value is not shown): fetch refuses credentials in a URL. Send them in a header, with \`apiKey\` or \`headers\`.`,
+			);
+		}
+	}
+};
 
 /** The ky options that steadfetch checks at creation, so that a mistake shows there and not on the first request. */
 export const checkKyOptions = (options: Record<string, unknown>): void => {
@@ -260,22 +322,7 @@ export const checkKyOptions = (options: Record<string, unknown>): void => {
 			rejectOption(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
 		}
 	}
-	for (const name of ['baseUrl', 'prefix']) {
-		const value = options[name];
-		if (value !== undefined && typeof value !== 'string' && !(value instanceof URL)) {
-			rejectOption(name, 'a string or a URL', value);
-		}
-	}
-	if (options.baseUrl !== undefined && !URL.canParse(String(options.baseUrl))) {
-		throw new TypeError('Expected `baseUrl` to be an absolute URL.');
-	}
-	for (const name of ['baseUrl', 'prefix']) {
-		if (options[name] !== undefined && hasUserInfo(String(options[name]))) {
-			throw new TypeError(
-				`Expected \`${name}\` to be a URL without user-info (the value is not shown): fetch refuses credentials in a URL. Send them in a header, with \`apiKey\` or \`headers\`.`,
-			);
-		}
-	}
+	checkUrlOptions(options);
 	checkCallback('fetch', options.fetch);
 	checkHooks(options.hooks);
 	checkHeaders(options.headers);

@@ -27,6 +27,8 @@ export type StopReason =
 	| 'budget'
 	/** The origin's circuit breaker is open. */
 	| 'circuit-open'
+	/** `retry.shouldRetry` said no. */
+	| 'declined'
 	/** The API said its rate limit for this origin is spent until a reset further away than `retry.maxDelayMs`: no request was sent. */
 	| 'rate-limited'
 	/** The request body is a stream that was sent once and cannot be sent again. */

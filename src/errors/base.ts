@@ -87,6 +87,7 @@ const notRetriedNote: Partial<Record<StopReason, string>> = {
 	budget: ' Not retried: the retry budget for this origin is spent.',
 	'circuit-open': ' Not retried: the circuit breaker for this origin is open.',
 	allowance: " Not retried: the job's retries are spent.",
+	declined: ' Not retried: retry.shouldRetry said no.',
 };
 // Stops after which the time to come back is the news.
 const waitStops = new Set<StopReason | undefined>(['wait-over-cap', 'deadline', 'budget', 'circuit-open', 'rate-limited']);

@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Job, Queue, QueueEvents, type QueueEventsOptions, Worker } from 'bullmq';
+import { createBackoffStrategy, createWorker, pauseOnlyLimiter, type QueueJobFunction, queueAction } from '../src/bullmq.ts';
+import { createClient, type InternalServerError } from '../src/index.ts';
+import { useRedis } from './support/redis.ts';
+
+/** What the loopback API answers: a status and headers per request to a path, in order; 200 past the script. */
+type Script = Record<string, readonly { status: number; headers?: Record<string, string> }[]>;
+
+/** A loopback API that answers from a script and notes every request: its path and when it arrived. */
+interface Api {
+	readonly url: string;
+	readonly seen: { path: string; at: number }[];
+	close(): Promise<void>;
+}
+
+async function startApi(script: Script): Promise<Api> {
+	const seen: Api['seen'] = [];
+	const server: Server = createServer((request, response) => {
+		const path = request.url ?? '';
+		const index = seen.filter((entry) => entry.path === path).length;
+		seen.push({ path, at: Date.now() });
+		const reply = script[path]?.[index] ?? { status: 200 };
+		response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+		response.end(reply.status < 400 ? JSON.stringify({ ok: path }) : '');
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const { port } = server.address() as AddressInfo;
+	return {
+		url: `http://127.0.0.1:${port}`,
+		seen,
+		async close() {
+			server.closeAllConnections();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
+	};
+}
+
+const fast = { baseDelayMs: 1, maxDelayMs: 20 };
+const count = (api: Api, path: string): number => api.seen.filter((entry) => entry.path === path).length;
+
+describe('steadfetch/bullmq on a real Redis', function () {
+	this.timeout(15_000);
+	const redis = useRedis(this);
+	// Everything a spec opens, closed after it whatever happens: workers first (they hold jobs), then queues and events.
+	let opened: { close(): Promise<unknown> }[] = [];
+	let api: Api | undefined;
+	let queueName = '';
+
+	const connection = () => ({ host: redis.current.host, port: redis.current.port, maxRetriesPerRequest: null });
+	const open = <T extends { close(): Promise<unknown> }>(thing: T): T => {
+		opened.push(thing);
+		return thing;
+	};
+	const queue = (): Queue => open(new Queue(queueName, { connection: connection() }));
+	const events = async (): Promise<QueueEvents> => {
+		const options: QueueEventsOptions = { connection: connection() };
+		const queueEvents = open(new QueueEvents(queueName, options));
+		await queueEvents.waitUntilReady();
+		return queueEvents;
+	};
+	const worker = <R>(fn: QueueJobFunction<unknown, R>, retry: object = { limit: 1, ...fast }, autorun = true) =>
+		open(createWorker(queueName, fn, { connection: connection(), autorun, concurrency: 1 }, { retry }));
+	const fetchItem = (id: string): QueueJobFunction<unknown, unknown> => {
+		const client = createClient({ baseUrl: `${api?.url}/v1/`, retry: fast });
+		return ({ client: bind }) => bind(client).get(`items/${id}`).json();
+	};
+
+	beforeEach(() => {
+		queueName = `spec-${Math.random().toString(36).slice(2)}`;
+	});
+
+	afterEach(async () => {
+		const workers = opened.filter((thing) => thing instanceof Worker);
+		const rest = opened.filter((thing) => !(thing instanceof Worker));
+		opened = [];
+		await Promise.all(workers.map((thing) => thing.close(true)));
+		await Promise.all(rest.map((thing) => thing.close()));
+		await api?.close();
+		api = undefined;
+	});
+
+	describe('a fail-fast error fails the job at once', () => {
+		it('sends exactly one request for a 404 and fails with UnrecoverableError, the advice in failedReason', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 404 }, { status: 404 }, { status: 404 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /Solution: Use the correct URL/);
+			const failed = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(count(api, '/v1/items/a'), 1);
+			assert.equal(await failed.getState(), 'failed');
+			assert.equal(failed.attemptsMade, 1);
+			assert.match(
+				failed.failedReason,
+				/^404 GET http:\/\/127\.0\.0\.1:\d+\/v1\/items\/a: The requested resource doesn't exist\. Solution: /,
+			);
+			assert.match(failed.stacktrace?.at(-1) ?? '', /^UnrecoverableError: 404 GET/);
+			const { logs } = await jobs.getJobLogs(job.id as string);
+			assert.equal(logs.length, 1);
+			const logged = JSON.parse(logs[0] as string);
+			assert.equal(logged.name, 'NotFoundError');
+			assert.equal(logged.status, 404);
+			assert.equal(logged.advice.solution, 'Use the correct URL (check for typos and our API documentation carefully).');
+			assert.equal(logged.attempts, 1);
+		});
+
+		it('fails at once, with no request, on a bug (a TypeError that is no network failure)', async () => {
+			const jobs = queue();
+			const queueEvents = await events();
+			let runs = 0;
+			worker(() => {
+				runs++;
+				throw new TypeError('settings.map is not a function');
+			});
+			const job = await jobs.add('bug', {}, { attempts: 3 });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /settings\.map is not a function/);
+			assert.equal(runs, 1);
+			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 1);
+		});
+	});
+
+	describe('transient errors are the queue’s retries, within the stated bound', () => {
+		it('recovers from 500, 500, 200 with 3 requests: one in-run retry, then one queue retry', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 500 }, { status: 500 }, { status: 200 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			assert.deepEqual(await job.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
+			const done = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(count(api, '/v1/items/a'), 3);
+			// (k + L) × A with k = 1 request per run, L = 1, A = 3 attempts: 6.
+			assert.ok(count(api, '/v1/items/a') <= (1 + 1) * 3);
+			assert.equal(done.attemptsMade, 2);
+		});
+
+		it('sends exactly (k + L) × A requests when the API never recovers: 6 for k = 1, L = 1, A = 3', async () => {
+			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 500 })) });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /^Error: 500 GET .*\(2 attempts\)/);
+			const failed = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(count(api, '/v1/items/a'), 6);
+			assert.equal(failed.attemptsMade, 3);
+			// Every failed run is in the log, each the error's toJSON() of that run: 2 requests, the in-run allowance spent.
+			const { logs } = await jobs.getJobLogs(job.id as string);
+			assert.deepEqual(
+				logs.map((line) => [JSON.parse(line).status, JSON.parse(line).attempts, JSON.parse(line).stopReason]),
+				[
+					[500, 2, 'allowance'],
+					[500, 2, 'allowance'],
+					[500, 2, 'allowance'],
+				],
+			);
+		});
+
+		it('bounds job.fetch the same way: 4 requests for L = 1, A = 2 against an API that always answers 500', async () => {
+			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 500 })) });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(async ({ fetch }) => {
+				// The drop-in fetch resolves with the last failing response, as fetch does: the job decides.
+				const response = await fetch(`${api?.url}/v1/items/a`);
+				if (!response.ok) {
+					throw new Error(`items answered ${response.status}`);
+				}
+				return response.json();
+			});
+			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /items answered 500/);
+			assert.equal(count(api, '/v1/items/a'), 4);
+		});
+
+		it('with L = 0, sends A requests: one per attempt of the queue', async () => {
+			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 503 })) });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'), { limit: 0, ...fast });
+			const job = await jobs.add('fetch', {}, { attempts: 4, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /503 GET/);
+			assert.equal(count(api, '/v1/items/a'), 4);
+		});
+	});
+
+	describe('a wait the API asked for pauses the whole queue, uncharged', () => {
+		it('holds every worker until Retry-After: 1 has passed, and leaves attemptsMade unchanged', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 429, headers: { 'retry-after': '1' } }, { status: 200 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			const ranOn: string[] = [];
+			const labelled =
+				(label: string): QueueJobFunction<unknown, unknown> =>
+				(context) => {
+					ranOn.push(`${label}:${(context.job.data as { id: string }).id}`);
+					// A client that would sleep a 1 s Retry-After itself: in a run, the queue's pause wins.
+					const client = createClient({ baseUrl: `${api?.url}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 5000 } });
+					return context
+						.client(client)
+						.get(`items/${(context.job.data as { id: string }).id}`)
+						.json();
+				};
+			const first = worker(labelled('A'));
+			const one = await jobs.add('fetch', { id: 'a' }, { attempts: 2, backoff: { type: 'custom' } });
+			// The 429 arrives, worker A rate-limits the queue in Redis and sends the job back to waiting.
+			for (let state = await one.getState(); state !== 'waiting' || count(api, '/v1/items/a') < 1; state = await one.getState()) {
+				assert.ok(state === 'waiting' || state === 'active', `the rate-limited job is ${state}`);
+				await new Promise((resolve) => setTimeout(resolve, 10));
+			}
+			const limitedAt = api.seen[0]?.at ?? 0;
+			assert.ok((await jobs.getRateLimitTtl(pauseOnlyLimiter.max)) > 500, 'the rate limit lives in Redis');
+			await first.pause(true);
+			// Another worker (another machine, for all it knows) and another job: both wait for the reset.
+			const second = worker(labelled('B'), undefined, false);
+			void second.run();
+			const two = await jobs.add('fetch', { id: 'b' }, { attempts: 2, backoff: { type: 'custom' } });
+			await Promise.all([one.waitUntilFinished(queueEvents, 5000), two.waitUntilFinished(queueEvents, 5000)]);
+
+			assert.equal(api.seen.length, 3);
+			assert.equal(count(api, '/v1/items/a'), 2);
+			assert.equal(count(api, '/v1/items/b'), 1);
+			for (const { path, at } of api.seen.slice(1)) {
+				// Retry-After: 1 is 1000 ms from the 429; Redis' PX and the clocks leave a few milliseconds of slack.
+				assert.ok(at - limitedAt >= 950, `${path} was sent ${at - limitedAt} ms after the 429`);
+			}
+			assert.deepEqual(ranOn.slice(1).sort(), ['B:a', 'B:b']);
+			const done = (await jobs.getJob(one.id as string)) as Job;
+			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
+			assert.equal(done.attemptsStarted, 2);
+		});
+
+		it('pins BullMQ: a worker without a limiter ignores the queue’s rate limit (why createWorker sets one)', async () => {
+			const jobs = queue();
+			const queueEvents = await events();
+			await jobs.rateLimit(3000);
+			const started = Date.now();
+			open(new Worker(queueName, async () => 'ran', { connection: connection() }));
+			const job = await jobs.add('plain', {});
+			assert.equal(await job.waitUntilFinished(queueEvents, 2000), 'ran');
+			assert.ok(Date.now() - started < 2000);
+		});
+	});
+});
+
+describe('steadfetch/bullmq without Redis', () => {
+	const error = async (status: number, headers: Record<string, string> = {}): Promise<unknown> => {
+		const api = await startApi({ '/x': [{ status, headers }] });
+		try {
+			await createClient({ retry: { limit: 0 } }).get(`${api.url}/x`);
+		} catch (thrown) {
+			return thrown;
+		} finally {
+			await api.close();
+		}
+		throw new Error('expected a failure');
+	};
+
+	describe('queueAction sorts failures for the queue', () => {
+		it('fails on a permanent status and on a bug; retries the rest', async () => {
+			assert.deepEqual(queueAction(await error(404)), { action: 'fail' });
+			assert.deepEqual(queueAction(new TypeError('x is not a function')), { action: 'fail' });
+			assert.deepEqual(queueAction(await error(500)), { action: 'retry' });
+			assert.deepEqual(queueAction(new Error('database busy')), { action: 'retry' });
+		});
+
+		it('pauses only on a 429 or 503 whose response asked for a wait', async () => {
+			const limited = await error(429, { 'retry-after': '2' });
+			const action = queueAction(limited);
+			assert.equal(action.action, 'pause');
+			assert.ok(action.action === 'pause' && action.waitMs > 1900 && action.waitMs <= 2000);
+			assert.deepEqual(queueAction(await error(429)), { action: 'retry' });
+			assert.deepEqual(queueAction(await error(500, { 'retry-after': '2' })), { action: 'retry' });
+		});
+	});
+
+	describe('createBackoffStrategy', () => {
+		it('applies the jittered backoff, capped at maxDelayMs', () => {
+			const strategy = createBackoffStrategy({ baseDelayMs: 100, factor: 2, maxDelayMs: 300 });
+			for (let attempt = 1; attempt <= 5; attempt++) {
+				const delay = strategy(attempt, 'custom', new Error('busy')) as number;
+				assert.ok(delay >= 0 && delay <= Math.min(300, 100 * 2 ** (attempt - 1)), `attempt ${attempt}: ${delay}`);
+			}
+		});
+
+		it('never runs before the error’s retryAt', async () => {
+			const failure = (await error(503, { 'retry-after': '5' })) as InternalServerError;
+			const strategy = createBackoffStrategy({ baseDelayMs: 1, maxDelayMs: 10 });
+			const delay = strategy(1, 'custom', failure) as number;
+			assert.ok(delay >= 4900 && delay <= 5000, String(delay));
+		});
+	});
+
+	describe('createWorker checks its options', () => {
+		it('throws a TypeError naming an unknown option', () => {
+			assert.throws(
+				() => createWorker('q', () => 1, { connection: { host: '127.0.0.1', port: 1 }, autorun: false }, { attempts: 3 } as never),
+				/Unknown option `attempts` of `createWorker`/,
+			);
+		});
+	});
+
+	describe('the main entry', () => {
+		it('never loads bullmq or a Redis client, directly or through its modules', () => {
+			const src = fileURLToPath(new URL('../src/', import.meta.url));
+			const seen = new Set<string>();
+			const visit = (file: string): void => {
+				if (seen.has(file)) {
+					return;
+				}
+				seen.add(file);
+				for (const [, target = ''] of readFileSync(join(src, file), 'utf8').matchAll(/from '([^']+)'/g)) {
+					assert.ok(!/^(?:bullmq|ioredis|redis)$|bullmq\.ts$/.test(target), `${file} imports ${target}`);
+					if (target.startsWith('./') || target.startsWith('../')) {
+						visit(join(file, '..', target));
+					}
+				}
+			};
+			visit('index.ts');
+			assert.ok(seen.size > 10);
+		});
+	});
+});

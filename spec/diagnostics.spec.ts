@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Engine } from '../src/attempt.ts';
+import { channelNames } from '../src/diagnostics.ts';
+import { createClient, createFetch } from '../src/index.ts';
+import { normalizeFetchOptions } from '../src/normalize.ts';
+import { FakeClock } from './support/clock.ts';
+import { origin, serve, times } from './support/server.ts';
+
+// Every message of every steadfetch channel, in order, while `run` runs.
+async function listen(run: () => Promise<unknown>): Promise<{ name: string; message: Record<string, unknown> }[]> {
+	const seen: { name: string; message: Record<string, unknown> }[] = [];
+	const listeners = Object.values(channelNames).map(
+		(name) => [name, (message: unknown) => seen.push({ name, message: message as Record<string, unknown> })] as const,
+	);
+	for (const [name, listener] of listeners) {
+		subscribe(name, listener);
+	}
+	try {
+		await run().catch(() => undefined);
+	} finally {
+		for (const [name, listener] of listeners) {
+			unsubscribe(name, listener);
+		}
+	}
+	return seen;
+}
+const fast = { baseDelayMs: 1, maxDelayMs: 5 };
+
+describe('publishes every attempt and decision on diagnostics_channel', () => {
+	it('tells three attempts, two retries and the call end of a call that recovers from two 500s', async () => {
+		const seen = serve('GET', '/v1/items', [{ status: 500 }, { status: 503 }, { status: 200, body: {} }]);
+		const messages = await listen(() =>
+			createClient({ baseUrl: `${origin}/v1/`, retry: fast })
+				.get('items')
+				.json(),
+		);
+		assert.deepEqual(
+			messages.map(({ name, message }) => `${name.replace('steadfetch:', '')} ${message.attempt ?? ''}${message.status ?? ''}`.trim()),
+			[
+				'attempt:start 1',
+				'attempt:end 1500',
+				'retry 2',
+				'attempt:start 2',
+				'attempt:end 2503',
+				'retry 3',
+				'attempt:start 3',
+				'attempt:end 3200',
+				'call:end 200',
+			],
+		);
+		const retry = messages.find(({ name }) => name === channelNames.retry)?.message;
+		assert.deepEqual(
+			{ ...retry, delayMs: typeof retry?.delayMs },
+			{
+				origin,
+				method: 'GET',
+				url: `${origin}/v1/items`,
+				attempt: 2,
+				delayMs: 'number',
+				after: 500,
+			},
+		);
+		assert.equal(seen.count, 3);
+	});
+
+	it('tells a withheld retry and its reason, and the call end with the stop reason', async () => {
+		const seen = serve('GET', '/v1/x', times(3, { status: 500 }));
+		const api = createClient({ baseUrl: `${origin}/v1/`, retry: fast, budget: { capacity: 1 }, breaker: false });
+		await api.get('x').catch(() => undefined);
+		const messages = await listen(() => api.get('x'));
+		const withheld = messages.find(({ name }) => name === channelNames.retryWithheld)?.message;
+		assert.equal(withheld?.reason, 'budget');
+		const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+		assert.deepEqual([end?.ok, end?.error, end?.status, end?.stopReason], [false, 'InternalServerError', 500, 'budget']);
+		assert.equal(seen.count, 3);
+	});
+
+	it('tells the end of a drop-in fetch call that resolves with a failing response, with no onGiveUp', async () => {
+		serve('GET', '/x', [{ status: 404 }]);
+		const messages = await listen(() => createFetch()(`${origin}/x`));
+		const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+		assert.deepEqual([end?.ok, end?.error, end?.status], [false, 'NotFoundError', 404]);
+	});
+
+	it('tells breaker changes of state', async () => {
+		serve('GET', '/v1/x', times(2, { status: 502 }));
+		const api = createClient({
+			baseUrl: `${origin}/v1/`,
+			retry: { limit: 0 },
+			budget: false,
+			breaker: { failureThreshold: 2, failureWindowMs: 0 },
+		});
+		const messages = await listen(async () => {
+			await api.get('x').catch(() => undefined);
+			await api.get('x').catch(() => undefined);
+		});
+		const change = messages.find(({ name }) => name === channelNames.breaker)?.message;
+		assert.deepEqual([change?.origin, change?.from, change?.to], [origin, 'closed', 'open']);
+	});
+
+	it('never shows a secret: the URL is redacted', async () => {
+		serve('GET', '/v1/x?api_key=SECRET123456', [{ status: 200, body: {} }]);
+		const messages = await listen(() => createClient({ retry: fast }).get(`${origin}/v1/x?api_key=SECRET123456`).json());
+		assert.ok(messages.length >= 3);
+		assert.doesNotMatch(JSON.stringify(messages), /SECRET123456/);
+	});
+
+	it('builds no message while nobody subscribes: the request is not even looked at', async () => {
+		const engine = new Engine(normalizeFetchOptions({ budget: false, breaker: false, rateLimit: false }), new FakeClock(), 'fetch');
+		let looked = 0;
+		const request = () => {
+			looked++;
+			return new Request(`${origin}/x`);
+		};
+		const run = () => {
+			const call = engine.call();
+			call.settle(call.begin(`${origin}/x`, request), 200);
+		};
+		run();
+		assert.equal(looked, 0);
+		await listen(async () => run());
+		assert.ok(looked > 0, 'a subscriber gets the redacted URL');
+	});
+});

@@ -1,0 +1,236 @@
+import { type BackoffStrategy, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import type { KyInstance } from 'ky';
+import { isBug, newTally } from './attempt.ts';
+import { systemClock } from './clock.ts';
+import { errorKind } from './errors/base.ts';
+import { fetchWith } from './fetch.ts';
+import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
+import type { Policy, RetryOptions } from './options.ts';
+import { allowanceKey, backoffDelay } from './policy.ts';
+import { readWait } from './ratelimit.ts';
+import type { Allowance, SteadfetchError, StopReason } from './types.ts';
+
+/*
+The `steadfetch/bullmq` subpath: a BullMQ worker whose job function makes its requests through steadfetch, and whose
+failures reach the queue as what they are. Fail-fast errors fail the job at once (UnrecoverableError); a wait the API asked
+for pauses the whole queue through BullMQ's Redis-backed rate limit, uncharged; other transient failures are BullMQ's own
+retries, timed by `createBackoffStrategy`. The main entry never imports this file: bullmq and a Redis client stay optional.
+*/
+
+/** Options of `createWorker`, beside BullMQ's own `WorkerOptions`. */
+export interface QueueJobOptions {
+	/**
+	The retries inside one run of a job: `retry.limit` is the run's whole allowance, spent by requests through `job.client()` and `job.fetch`; the queue's `attempts` are the job's real retries. The delays time the in-run retries of `job.fetch` and the backoff between the queue's attempts (`createBackoffStrategy`).
+	@default {limit: 1, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
+	*/
+	readonly retry?: RetryOptions | number | undefined;
+}
+
+/** What the job function is handed on each run of a BullMQ job. */
+export interface QueueJobContext<DataType = unknown> {
+	/** The BullMQ job: `data`, `id`, `log()`, `updateProgress()`... */
+	readonly job: Job<DataType>;
+	/** 1 for the first run of the job; a run the queue's rate limit sent back does not count (BullMQ's `attemptsMade` + 1). */
+	readonly attempt: number;
+	/** Aborted when BullMQ cancels the job; pass it to work that should stop then. */
+	readonly signal: AbortSignal | undefined;
+	/** The client, bound to this run: its retries spend the run's allowance, its calls end with the run's `signal`. */
+	client(client: KyInstance): KyInstance;
+	/** A drop-in fetch bound to this run the same way, with the run's retry policy. */
+	readonly fetch: typeof globalThis.fetch;
+}
+
+/** A job function for `createWorker`. */
+export type QueueJobFunction<DataType, ResultType> = (context: QueueJobContext<DataType>) => ResultType | PromiseLike<ResultType>;
+
+/** What the queue does with a failed run of a job. */
+export type QueueAction =
+	/** Fail the job now, whatever `attempts` says: the same run would fail the same way. */
+	| { readonly action: 'fail' }
+	/** Rate-limit the whole queue for `waitMs`: the API asked for that wait; the run is sent back uncharged. */
+	| { readonly action: 'pause'; readonly waitMs: number }
+	/** Let BullMQ retry it, by `attempts` and the backoff strategy. */
+	| { readonly action: 'retry' };
+
+const defaultInRunLimit = 1;
+
+/**
+A worker's `limiter`, set when none is given. BullMQ reads the queue's rate-limit key (what `rateLimit(ms)` sets) only
+for a worker that has a `limiter` (moveToActive-11.lua: `getRateLimitTTL(maxJobs, ...)` needs `maxJobs`): without one, a
+rate-limited queue goes on handing out jobs. This one never limits by itself: no worker takes 2^53 jobs a second.
+*/
+export const pauseOnlyLimiter: { readonly max: number; readonly duration: number } = Object.freeze({
+	max: Number.MAX_SAFE_INTEGER,
+	duration: 1000,
+});
+
+// Transient failures whose retry could repeat an unsafe request: a POST without an Idempotency-Key whose outcome is
+// unknown. retryJob stops on them too.
+const unsafe: ReadonlySet<StopReason | undefined> = new Set(['not-idempotent']);
+
+// The statuses whose wait is the API's word for the whole client, not this request: RFC 9110 §10.2.3 (503, 429).
+const pausing: ReadonlySet<number | undefined> = new Set([429, 503]);
+
+/**
+What the queue should do with what a run of a job threw, at `now` (epoch milliseconds):
+- `fail`: a fail-fast steadfetch error (400, 401, 404, any status outside `retry.statusCodes`), a retry that would repeat a
+  request that is not idempotent, or a bug (a `TypeError` that is no network failure: a bad option, a typo);
+- `pause`: a 429 or 503 whose response asked for a wait (`Retry-After`, `retry-after-ms`, a rate-limit reset) that ends
+  after `now`: the wait runs until the error's `retryAt`, bounded by the client's `retry.maxRetryAfter`;
+- `retry`: every other failure, steadfetch's or not.
+*/
+export function queueAction(error: unknown, now: number = Date.now()): QueueAction {
+	if (!errorKind(error)) {
+		return isBug(error) ? { action: 'fail' } : { action: 'retry' };
+	}
+	const failure = error as SteadfetchError;
+	if (!failure.retryable || unsafe.has(failure.stopReason)) {
+		return { action: 'fail' };
+	}
+	const waitMs = failure.retryAt ? failure.retryAt.getTime() - now : 0;
+	if (waitMs > 0 && askedForWait(failure, now)) {
+		return { action: 'pause', waitMs };
+	}
+	return { action: 'retry' };
+}
+
+// Whether the response behind the error named a wait itself (rather than the wait being the client's own backoff).
+const askedForWait = (error: SteadfetchError, now: number): boolean => {
+	const { status } = error;
+	const headers = (error as { response?: Response }).response?.headers;
+	return status !== undefined && pausing.has(status) && headers !== undefined && (readWait(headers, status, now) ?? 0) > 0;
+};
+
+// The run's retry options: steadfetch's defaults, but one retry unless a limit is given.
+const inRun = (retry: QueueJobOptions['retry']): RetryOptions =>
+	typeof retry === 'number' ? { limit: retry } : { limit: defaultInRunLimit, ...retry };
+const policyOf = (retry: QueueJobOptions['retry']): Policy => normalizePolicy({ retry: inRun(retry) });
+
+/**
+A BullMQ backoff strategy (`settings.backoffStrategy`, for jobs added with `backoff: {type: 'custom'}`) with steadfetch's
+backoff: the client's exponential delay with full jitter for the queue's retry `attemptsMade`, and never sooner than the
+error's `retryAt` (the server's `Retry-After`, a circuit's reopening). `createWorker` sets it unless the worker has one.
+
+@example
+```
+new Worker('sync', processor, {connection, settings: {backoffStrategy: createBackoffStrategy({baseDelayMs: 1000})}});
+await queue.add('sync', data, {attempts: 5, backoff: {type: 'custom'}});
+```
+*/
+export function createBackoffStrategy(retry?: RetryOptions | number): BackoffStrategy {
+	const policy = policyOf(retry);
+	return (attemptsMade, _type, error) => {
+		const backoff = backoffDelay(policy, Math.max(1, attemptsMade));
+		const retryAt = errorKind(error) ? (error as SteadfetchError).retryAt : undefined;
+		return Math.max(backoff, retryAt ? Math.ceil(retryAt.getTime() - Date.now()) : 0);
+	};
+}
+
+// Send, then note a response that asks for a wait: the run spends no more retries (none of its requests sleeps the
+// wait in this worker), and the queue pauses instead.
+const observing =
+	(send: typeof globalThis.fetch, allowance: Allowance): typeof globalThis.fetch =>
+	async (input, init) => {
+		const response = await send(input, init);
+		if (pausing.has(response.status) && (readWait(response.headers, response.status, Date.now()) ?? 0) > 0) {
+			allowance.retriesLeft = 0;
+		}
+		return response;
+	};
+
+const logLine = (error: unknown): string =>
+	JSON.stringify(
+		errorKind(error)
+			? (error as SteadfetchError).toJSON()
+			: { name: (error as Error)?.name ?? typeof error, message: (error as Error)?.message ?? String(error) },
+	);
+
+/**
+Create a BullMQ `Worker` that runs `fn` for each job, with a context like `retryJob`'s, and hands its failures to the queue
+as what they are (`queueAction`):
+- a fail-fast error fails the job at once with BullMQ's `UnrecoverableError`: `failedReason` is the enriched message with
+  the API docs' advice, and the error's `toJSON()` is written to the job's log (`job.log`);
+- a wait the API asked for (429 or 503 with `Retry-After` or a rate-limit reset) rate-limits the **whole queue** until the
+  error's `retryAt` (`worker.rateLimit(ms)` and `Worker.RateLimitError()`: the key lives in Redis, so every worker of the
+  queue on every machine waits), and the job goes back to waiting without an attempt charged (`attemptsMade` unchanged);
+- any other failure is BullMQ's to retry, by the job's `attempts` and the worker's backoff strategy
+  (`createBackoffStrategy`, set unless `settings.backoffStrategy` is given: add jobs with `backoff: {type: 'custom'}`).
+
+The worker gets `pauseOnlyLimiter` unless it has a `limiter`: BullMQ ignores the queue's rate limit in a worker without one.
+
+**Requests per job.** A run whose function makes k requests (first attempts) through `job.client()` or `job.fetch` sends
+at most k + L requests, L being `retry.limit` (1 by default): the run's retries are one allowance, and a response that
+asks for a wait ends them. A job with `attempts` A that the API rate-limited in R of its runs sends at most
+**(k + L) × (A + R)** requests; with one request per run and the default, 2A + R. R is bounded only by BullMQ's
+`maxStartedAttempts` (then A + R ≤ `maxStartedAttempts`).
+
+@example
+```
+const worker = createWorker('sync', async ({job, client}) => client(api).post('items', {json: job.data}).json(), {connection}, {retry: 1});
+await queue.add('sync', item, {attempts: 5, backoff: {type: 'custom'}});
+```
+*/
+export function createWorker<DataType = unknown, ResultType = unknown>(
+	name: string,
+	fn: QueueJobFunction<DataType, ResultType>,
+	workerOptions: WorkerOptions,
+	options: QueueJobOptions = {},
+): Worker<DataType, ResultType> {
+	if (typeof fn !== 'function') {
+		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
+	}
+	if (typeof options !== 'object' || options === null) {
+		throw new TypeError(`Expected the options of \`createWorker\` to be an object, got ${options === null ? 'null' : typeof options}.`);
+	}
+	for (const key of Object.keys(options)) {
+		if (key !== 'retry') {
+			throw new TypeError(`Unknown option \`${key}\` of \`createWorker\`; BullMQ's own options go in its third argument.`);
+		}
+	}
+	const retry = options.retry;
+	const policy = policyOf(retry);
+	const retryOptions = inRun(retry);
+	const strategy = createBackoffStrategy(retry);
+
+	const run = async (job: Job<DataType, ResultType>, signal: AbortSignal | undefined): Promise<ResultType> => {
+		const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
+		const fetch = fetchWith(normalizeFetchOptions({ retry: retryOptions, fetch: observing(globalThis.fetch, allowance) }), systemClock, {
+			allowance,
+			deadline: undefined,
+		});
+		const client = (instance: KyInstance): KyInstance =>
+			instance.extend((parent) => ({
+				context: { [allowanceKey]: allowance },
+				...(signal ? { signal } : {}),
+				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), allowance),
+			}));
+		return fn(Object.freeze({ job: job as Job<DataType>, attempt: job.attemptsMade + 1, signal, client, fetch }));
+	};
+
+	const worker: Worker<DataType, ResultType> = new Worker<DataType, ResultType>(
+		name,
+		// Three parameters: BullMQ hands a cancellation signal only to a processor that declares it.
+		async (job: Job<DataType, ResultType>, _token?: string, signal?: AbortSignal): Promise<ResultType> => {
+			try {
+				return await run(job, signal);
+			} catch (error) {
+				const decision = queueAction(error);
+				await job.log(logLine(error));
+				if (decision.action === 'fail') {
+					throw new UnrecoverableError((error as Error)?.message ?? String(error));
+				}
+				if (decision.action === 'pause') {
+					await worker.rateLimit(decision.waitMs);
+					throw Worker.RateLimitError();
+				}
+				throw error;
+			}
+		},
+		{
+			...workerOptions,
+			limiter: workerOptions.limiter ?? pauseOnlyLimiter,
+			settings: { ...workerOptions.settings, backoffStrategy: workerOptions.settings?.backoffStrategy ?? strategy },
+		},
+	);
+	return worker;
+}
