@@ -12,6 +12,7 @@ import ky, {
 	type ShouldRetryState,
 } from 'ky';
 import { type Call, Engine, type Failure, newIdempotencyKey } from './attempt.ts';
+import { maxDataReadMs, readData } from './body.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ownOptionNames } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
@@ -35,6 +36,8 @@ interface Slot {
 	call?: Call;
 	/** The caller's signal: waits (backoff, pacing) end at once when it aborts. */
 	signal?: AbortSignal | undefined;
+	/** A bounded copy of the last failing JSON response's body, read beside ky's own read. */
+	spare?: { readonly response: Response; readonly data: Promise<unknown> };
 	/** The request of the last attempt, as sent: a success's body read fails after every hook has run. */
 	request?: Request;
 }
@@ -54,16 +57,18 @@ const outcomeOf = (error: unknown): Outcome | undefined =>
 	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
 
 // Method and key are read from the request that failed: a user hook may have replaced or changed it.
-const failureOf = (error: Failed, outcome: Outcome): Failure => {
+const failureOf = async (error: Failed, outcome: Outcome, slot: Slot | undefined): Promise<Failure> => {
 	const { request } = error as { request: Request };
 	const http = isKyHttpError(error) ? error : undefined;
+	// ky drops a JSON error body that does not parse (its data is undefined): the copy read for it keeps the text.
+	const spare = http && http.data === undefined && slot?.spare?.response === http.response ? await slot.spare.data : undefined;
 	return {
 		outcome,
 		method: request.method,
 		hasIdempotencyKey: request.headers.has('idempotency-key'),
 		request: () => request,
 		response: http?.response,
-		data: http?.data,
+		data: http?.data ?? spare,
 		cause: error.cause,
 	};
 };
@@ -117,21 +122,6 @@ const enrichBodyReads = (promise: ResponsePromise, slot: Slot): void => {
 		}
 	}
 };
-
-// ky drops an error body that is not valid JSON (its data becomes undefined): keep the text, bounded later like any
-// body. A success's body still fails to parse as it would with ky, whoever parses it.
-const keepErrorText =
-	(parse: KyOptions['parseJson']): NonNullable<KyOptions['parseJson']> =>
-	(text, context) => {
-		try {
-			return parse ? parse(text, context) : JSON.parse(text);
-		} catch (error) {
-			if (context.response.ok) {
-				throw error;
-			}
-			return text;
-		}
-	};
 
 // Each call gets its slot here, in ky's per-request `context`, which every hook of that call sees.
 const withSlot = (options: unknown, slot: Slot): unknown => {
@@ -233,7 +223,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				call.abandon();
 				return false;
 			}
-			const failure = failureOf(error, outcome);
+			const failure = await failureOf(error, outcome, slot);
 			const decision = call.judge(failure);
 			if (!decision.retry) {
 				// The enriched error is the decision: beforeError passes it through.
@@ -257,6 +247,10 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
 				return send(input, init).then((response) => {
 					call.settle(attempt, response.status, response.headers);
+					// Only for a failure, so that a success costs nothing: ky's `parseJson` would wrap every success's json().
+					if (!response.ok && response.body && /\bjson\b/i.test(response.headers.get('content-type') ?? '')) {
+						slot.spare = { response, data: readData(response.clone(), maxDataReadMs) };
+					}
 					return response;
 				});
 			} catch (refusal) {
@@ -268,7 +262,6 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 	return wrap(
 		ky.create({
 			...kyOptions,
-			parseJson: keepErrorText(kyOptions.parseJson),
 			retry: baseRetry,
 			hooks: {
 				init: [open, ...(hooks.init ?? [])],
@@ -281,14 +274,15 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				afterResponse: hooks.afterResponse ?? [],
 				beforeRetry: hooks.beforeRetry ?? [],
 				beforeError: [
-					({ error, options }) => {
-						const call = slotOf(options)?.call;
+					async ({ error, options }) => {
+						const slot = slotOf(options);
+						const call = slot?.call;
 						const outcome = outcomeOf(error);
 						// Ours is decided already; aborts, errors thrown by hooks and schema failures are the caller's own.
 						if (errorKind(error) || !call || outcome === undefined) {
 							return error;
 						}
-						const failure = failureOf(error, outcome);
+						const failure = await failureOf(error, outcome, slot);
 						return call.giveUp(failure, call.conclude(failure));
 					},
 					...(hooks.beforeError ?? []),

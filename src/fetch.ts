@@ -1,5 +1,6 @@
 import isNetworkError from 'is-network-error';
 import { Engine, type Failure, newIdempotencyKey } from './attempt.ts';
+import { maxDataReadMs, readData } from './body.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type FetchConfig, normalizeFetchOptions } from './normalize.ts';
 import type { FetchOptions } from './options.ts';
@@ -13,54 +14,6 @@ const isRequest = (input: unknown): input is Request =>
 	!(input instanceof URL) &&
 	typeof (input as Request).clone === 'function' &&
 	'method' in input;
-// Read no more of an error body than an error keeps; the rest is cancelled.
-const maxDataBytes = 64 * 1024;
-
-// ky bounds its error-body reads by the attempt's timeout, 10 s when there is none: the same bound here, so that a body
-// dripping a byte every few seconds cannot hold the call open.
-const maxDataReadMs = 10_000;
-
-async function readData(response: Response, readMs: number): Promise<unknown> {
-	const reader = response.body?.getReader();
-	if (!reader) {
-		return undefined;
-	}
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	// Cancelling the reader ends a pending read() as done: what arrived by then is kept.
-	const timer = setTimeout(() => void reader.cancel().catch(() => undefined), readMs);
-	try {
-		while (size < maxDataBytes) {
-			const { done, value } = await reader.read();
-			if (done) {
-				break;
-			}
-			chunks.push(value);
-			size += value.byteLength;
-		}
-	} catch {
-		// A body cut off mid-way still tells something: keep what arrived.
-	} finally {
-		clearTimeout(timer);
-		void reader.cancel().catch(() => undefined);
-	}
-	const bytes = new Uint8Array(size);
-	let offset = 0;
-	for (const chunk of chunks) {
-		bytes.set(chunk.subarray(0, size - offset), offset);
-		offset += chunk.byteLength;
-	}
-	const text = new TextDecoder().decode(bytes.subarray(0, maxDataBytes));
-	if (text === '') {
-		return undefined;
-	}
-	try {
-		return /\bjson\b/i.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
-	} catch {
-		return text;
-	}
-}
-
 /** What a job hands to its `job.fetch`: the allowance its retries spend, and the monotonic time it must end by. */
 export interface JobBinding {
 	readonly allowance: Allowance;

@@ -1,0 +1,53 @@
+/*
+Reading the body of a failing response for its error: never more than an error keeps, never longer than ky waits
+for one. Shared by the drop-in fetch and the client (which uses it only where ky's own read lost the body).
+*/
+
+// Read no more of an error body than an error keeps; the rest is cancelled.
+const maxDataBytes = 64 * 1024;
+
+// ky bounds its error-body reads by the attempt's timeout, 10 s when there is none: the same bound here, so that a body
+// dripping a byte every few seconds cannot hold the call open.
+export const maxDataReadMs = 10_000;
+
+/** The body of a failing response, for its error: parsed JSON, or the text when it is not JSON or not valid JSON; bounded in bytes and in time. */
+export async function readData(response: Response, readMs: number): Promise<unknown> {
+	const reader = response.body?.getReader();
+	if (!reader) {
+		return undefined;
+	}
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	// Cancelling the reader ends a pending read() as done: what arrived by then is kept.
+	const timer = setTimeout(() => void reader.cancel().catch(() => undefined), readMs);
+	try {
+		while (size < maxDataBytes) {
+			const { done, value } = await reader.read();
+			if (done) {
+				break;
+			}
+			chunks.push(value);
+			size += value.byteLength;
+		}
+	} catch {
+		// A body cut off mid-way still tells something: keep what arrived.
+	} finally {
+		clearTimeout(timer);
+		void reader.cancel().catch(() => undefined);
+	}
+	const bytes = new Uint8Array(size);
+	let offset = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk.subarray(0, size - offset), offset);
+		offset += chunk.byteLength;
+	}
+	const text = new TextDecoder().decode(bytes.subarray(0, maxDataBytes));
+	if (text === '') {
+		return undefined;
+	}
+	try {
+		return /\bjson\b/i.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
+	} catch {
+		return text;
+	}
+}
