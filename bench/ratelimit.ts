@@ -6,11 +6,12 @@
 // `--quick` (CI's smoke test): a smaller limit, 2 s of calls, every cell side by side; writes nothing into the repository.
 // `--report`: only renders the docs again from bench/ratelimit.json.
 // Environment: RL_MAX_SECONDS (the whole run's bound).
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
+import { startChild } from './child.ts';
 import { type Cell, type Results, renderSection, replaceSection } from './ratelimit-report.ts';
 import type { Answer, Ask, Limit, PortStats, Style } from './ratelimit-server.ts';
 
@@ -88,42 +89,15 @@ const slots: Slot[] = styles.flatMap((style) => rates.flatMap((rate) => contende
 // The full run gives every cell the machine to itself, so that its latencies are its own; the smoke test runs all at once.
 const groups: Slot[][] = quick ? [slots] : slots.map((slot) => [slot]);
 
-// The API's process, and a bound on the whole run: the child goes whenever this process goes, however it ends.
-const server: ChildProcess = fork(join(root, 'bench/ratelimit-server.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-let finished = false;
-process.on('exit', () => server.kill());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-	process.on(signal, () => process.exit(130));
-}
-server.on('exit', (code) => {
-	if (!finished) {
-		console.error(`bench:ratelimit: the API's process exited (${code}) mid-run`);
-		process.exit(1);
-	}
-});
-const watchdog = setTimeout(() => {
-	console.error(`bench:ratelimit: still running after ${maxSeconds} s (RL_MAX_SECONDS), stopping`);
-	process.exit(1);
-}, maxSeconds * 1000);
-watchdog.unref();
-
-const waiting = new Map<number, (answer: Answer) => void>();
-server.on('message', (answer: Answer) => {
-	waiting.get(answer.id)?.(answer);
-	waiting.delete(answer.id);
-});
-let asked = 0;
-const ask = (message: Ask) =>
-	new Promise<Answer>((resolve) => {
-		waiting.set(message.id, resolve);
-		server.send(message);
-	});
+// The API's process, bound to this one, and a bound on the whole run.
+const child = startChild<Ask, Answer>(join(root, 'bench/ratelimit-server.ts'), 'bench:ratelimit', maxSeconds, 'RL_MAX_SECONDS');
+const { ask } = child;
 const openPort = async (spec: Limit) => {
-	const answer = await ask({ type: 'open', id: ++asked, ...spec });
+	const answer = await ask({ type: 'open', ...spec });
 	return answer.type === 'opened' ? answer.port : Number.NaN;
 };
 const closePort = async (port: number): Promise<PortStats> => {
-	const answer = await ask({ type: 'close', id: ++asked, port });
+	const answer = await ask({ type: 'close', port });
 	return answer.type === 'closed' ? answer.stats : { requests: 0, ok: 0, limited: 0, maxOkPerWindow: 0 };
 };
 
@@ -263,8 +237,7 @@ for (const group of groups) {
 		);
 	}
 }
-finished = true;
-server.disconnect();
+child.finish();
 
 const output: Results = {
 	date: startedAt.toISOString(),

@@ -7,11 +7,11 @@
 // `--report`: only renders the docs again from bench/resilience.json.
 // Environment: RES_RATES (calls/s, e.g. 20,200,500), RES_GROUP_RATE (the most calls/s run at once, summed over the
 // contenders side by side), RES_MAX_SECONDS (the whole run's bound), RES_SCENARIOS (e.g. blip,hang: only those).
-import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
+import { startChild } from './child.ts';
 import type { Answer, Ask, Fault, Step } from './fault-server.ts';
 import { recoverable } from './plan.ts';
 import { type Cell, type MeasureSpec, type Results, renderSection, replaceSection, type ScenarioResult } from './resilience-report.ts';
@@ -232,42 +232,15 @@ const allScenarios: readonly Scenario[] = [
 const only = process.env.RES_SCENARIOS?.split(',');
 const scenarios = allScenarios.filter(({ key }) => only?.includes(key) ?? true);
 
-// The API's process, and a bound on the whole run: the child goes whenever this process goes, however it ends.
-const server: ChildProcess = fork(join(root, 'bench/fault-server.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-let finished = false;
-process.on('exit', () => server.kill());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-	process.on(signal, () => process.exit(130));
-}
-server.on('exit', (code) => {
-	if (!finished) {
-		console.error(`bench:resilience: the fault server exited (${code}) mid-run`);
-		process.exit(1);
-	}
-});
-const watchdog = setTimeout(() => {
-	console.error(`bench:resilience: still running after ${maxSeconds} s (RES_MAX_SECONDS), stopping`);
-	process.exit(1);
-}, maxSeconds * 1000);
-watchdog.unref();
-
-const waiting = new Map<number, (answer: Answer) => void>();
-server.on('message', (answer: Answer) => {
-	waiting.get(answer.id)?.(answer);
-	waiting.delete(answer.id);
-});
-let asked = 0;
-const ask = (message: Ask) =>
-	new Promise<Answer>((resolve) => {
-		waiting.set(message.id, resolve);
-		server.send(message);
-	});
+// The API's process, bound to this one, and a bound on the whole run.
+const child = startChild<Ask, Answer>(join(root, 'bench/fault-server.ts'), 'bench:resilience', maxSeconds, 'RES_MAX_SECONDS');
+const { ask } = child;
 const openPort = async (steps: readonly Step[]) => {
-	const answer = await ask({ type: 'open', id: ++asked, steps, binMs });
+	const answer = await ask({ type: 'open', steps, binMs });
 	return answer.type === 'opened' ? answer.port : Number.NaN;
 };
 const closePort = async (port: number) => {
-	const answer = await ask({ type: 'close', id: ++asked, port });
+	const answer = await ask({ type: 'close', port });
 	return answer.type === 'closed' ? answer.bins : [];
 };
 
@@ -436,8 +409,7 @@ const results: ScenarioResult[] = scenarios.map(({ key, title, about, measures }
 	measures: measures.map(({ kind: _kind, window, ...spec }) => ({ ...spec, window: windows[window].text })),
 	cells: cellsOf[index] ?? [],
 }));
-finished = true;
-server.disconnect();
+child.finish();
 
 const output: Results = {
 	date: startedAt.toISOString(),
