@@ -95,8 +95,9 @@ describe("runs the retry examples of ky's readme through ky and createClient ali
 	});
 
 	it('timeout example: sends 3 requests for two timeouts and a prompt 200, through both', async () => {
-		const slow: LoopbackReply = { status: 200, delayMs: 400 };
-		const { ky, steadfetch } = await both([slow, slow, ok], { timeout: 100, retry: { limit: 3, retryOnTimeout: true, ...fast } });
+		// The prompt 200 must beat the timeout even on a machine busy with other work: a wide margin on both sides.
+		const slow: LoopbackReply = { status: 200, delayMs: 2000 };
+		const { ky, steadfetch } = await both([slow, slow, ok], { timeout: 500, retry: { limit: 3, retryOnTimeout: true, ...fast } });
 		assert.deepEqual(ky, [3, 'ok']);
 		assert.deepEqual(steadfetch, ky);
 	});
