@@ -3,6 +3,9 @@ Reading the body of a failing response for its error: never more than an error k
 for one. Shared by the drop-in fetch and the client (which uses it only where ky's own read lost the body).
 */
 
+/** Whether the response says its body is JSON (`application/json`, `application/problem+json`...). */
+export const isJson = (response: Response): boolean => /\bjson\b/i.test(response.headers.get('content-type') ?? '');
+
 // Read no more of an error body than an error keeps; the rest is cancelled.
 const maxDataBytes = 64 * 1024;
 
@@ -46,7 +49,7 @@ export async function readData(response: Response, readMs: number): Promise<unkn
 		return undefined;
 	}
 	try {
-		return /\bjson\b/i.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
+		return isJson(response) ? JSON.parse(text) : text;
 	} catch {
 		return text;
 	}

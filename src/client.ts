@@ -12,7 +12,7 @@ import ky, {
 	type ShouldRetryState,
 } from 'ky';
 import { type Call, Engine, type Failure, newIdempotencyKey } from './attempt.ts';
-import { maxDataReadMs, readData } from './body.ts';
+import { isJson, maxDataReadMs, readData } from './body.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ownOptionNames } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
@@ -21,7 +21,7 @@ import type { ClientOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues, checkUrlOptions } from './rules.ts';
+import { assertHeaderValues, checkUrlOptions, isRecord } from './rules.ts';
 import type { Allowance, Outcome } from './types.ts';
 
 /*
@@ -51,7 +51,6 @@ const slotOf = (options: Readonly<NormalizedOptions> | KyOptions): Slot | undefi
 const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 'trace', 'query'];
 const requestMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'query'] as const;
 const bodyMethods = ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes'] as const;
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const outcomeOf = (error: unknown): Outcome | undefined =>
 	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
@@ -248,7 +247,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				return send(input, init).then((response) => {
 					call.settle(attempt, response.status, response.headers);
 					// Only for a failure, so that a success costs nothing: ky's `parseJson` would wrap every success's json().
-					if (!response.ok && response.body && /\bjson\b/i.test(response.headers.get('content-type') ?? '')) {
+					if (!response.ok && response.body && isJson(response)) {
 						slot.spare = { response, data: readData(response.clone(), maxDataReadMs) };
 					}
 					return response;

@@ -1,5 +1,5 @@
 import type { Policy } from './options.ts';
-import { readRetryAfter, readWait } from './ratelimit.ts';
+import { maxTime, readRetryAfter, readWait } from './ratelimit.ts';
 import type { Allowance, Decision, Outcome } from './types.ts';
 
 /** Where a job hands its allowance to a client's calls: a key of ky's `context` option. */
@@ -36,8 +36,6 @@ export interface FailedAttempt {
 	readonly ask?: (() => boolean | undefined) | undefined;
 }
 
-// The largest time a Date can hold; later instants make an Invalid Date.
-const maxTime = 8.64e15;
 /** Whether this outcome is worth another attempt at all (ignoring method and counts). */
 export const isTransient = (policy: Policy, outcome: Outcome): boolean =>
 	typeof outcome === 'number' ? policy.statusCodes.has(outcome) : true;

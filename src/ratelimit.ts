@@ -7,8 +7,8 @@ spec/ratelimit.spec.ts holds one spec per row. Sources: RFC 9110 (§10.2.3 Retry
 GitHub, OpenAI and Anthropic.
 */
 
-// The largest time a Date can hold; a wait reaching past it would make `retryAt` an Invalid Date.
-const maxTime = 8.64e15;
+/** The largest time a Date can hold, in epoch milliseconds: a wait reaching past it would make `retryAt` an Invalid Date. */
+export const maxTime = 8.64e15;
 const clampWait = (waitMs: number, now: number): number => Math.min(Math.max(0, waitMs), Math.max(0, maxTime - now));
 
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
