@@ -104,6 +104,7 @@ export class Call {
 	readonly #deadline: number | undefined;
 	readonly #deadlineOption: 'totalTimeout' | 'maxRetryTime' | undefined;
 	#guard: OriginGuard | undefined;
+	#guardUrl: string | undefined;
 	#current: Attempt | undefined;
 	#request: (() => Request) | undefined;
 
@@ -123,7 +124,7 @@ export class Call {
 	429 error that says when (`stopReason: 'rate-limited'`), after `onGiveUp`, and nothing is sent.
 	*/
 	pace(url: string, request: () => Request, signal?: AbortSignal): Promise<void> | undefined {
-		const pacer = this.#engine.origins.of(url)?.pacer;
+		const pacer = this.#guardOf(url)?.pacer;
 		const { clock } = this.#engine;
 		const wait = pacer?.reserve(clock.now()) ?? 0;
 		if (wait === 0) {
@@ -153,10 +154,9 @@ export class Call {
 	a `CircuitOpenError` (thrown here, after `onGiveUp`), and nothing is sent.
 	*/
 	begin(url: string, request: () => Request): Attempt {
-		const { clock, origins } = this.#engine;
+		const { clock } = this.#engine;
 		this.#request = request;
-		this.#guard = origins.of(url);
-		const admission = this.#guard?.breaker?.admit(clock.now());
+		const admission = this.#guardOf(url)?.breaker?.admit(clock.now());
 		if (admission && !admission.admitted) {
 			const refusal: Failure = { outcome: 'circuit', method: '', hasIdempotencyKey: false, request };
 			throw this.giveUp(refusal, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
@@ -322,6 +322,16 @@ export class Call {
 			shape,
 			now: clock.now(),
 		});
+	}
+
+	// pace() and begin() ask for the same attempt's origin, and retries for the same URL again: look it up once per URL
+	// (reading the origin out of the URL and moving it in the LRU are work on every request).
+	#guardOf(url: string): OriginGuard | undefined {
+		if (url !== this.#guardUrl) {
+			this.#guard = this.#engine.origins.of(url);
+			this.#guardUrl = url;
+		}
+		return this.#guard;
 	}
 
 	// What every message says of the call: its origin, method and redacted URL (built only for a subscriber).
