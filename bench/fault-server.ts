@@ -3,7 +3,7 @@
 // it the whole fault schedule at once, in wall-clock milliseconds: the fault a request meets and the time bin it is
 // counted in both follow from its arrival time, so IPC latency under load cannot move a phase boundary.
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type Api, serveApis } from './child.ts';
 import { fails } from './plan.ts';
 
 /** What a request arriving in a step meets. `fail` answers 500 to attempts the seeded plan picks at `rate` (1: all). */
@@ -13,18 +13,17 @@ export interface Step {
 	readonly at: number;
 	readonly fault: Fault;
 }
-export type Ask =
-	| { readonly type: 'open'; readonly id: number; readonly steps: readonly Step[]; readonly binMs: number }
-	| { readonly type: 'close'; readonly id: number; readonly port: number };
+/** What the driver opens a port with: the fault schedule, and the width of the bins requests are counted in. */
+export interface Schedule {
+	readonly steps: readonly Step[];
+	readonly binMs: number;
+}
 /** `bins[i]`: the requests that arrived in [t0 + i * binMs, t0 + (i + 1) * binMs), t0 being the first step's `at`. */
-export type Answer =
-	| { readonly type: 'opened'; readonly id: number; readonly port: number }
-	| { readonly type: 'closed'; readonly id: number; readonly bins: number[] };
+export type Bins = number[];
 
 const body = JSON.stringify({ id: 42, name: 'steadfetch', tags: ['bench', 'json'], ok: true });
-const closers = new Map<number, () => number[]>();
 
-function open(steps: readonly Step[], binMs: number): Promise<number> {
+function open({ steps, binMs }: Schedule): Api<Bins> {
 	const t0 = steps[0]?.at ?? Date.now();
 	const bins: number[] = [];
 	const attempts = new Map<string, number>();
@@ -48,31 +47,15 @@ function open(steps: readonly Step[], binMs: number): Promise<number> {
 		response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
 		response.end(body);
 	});
-	server.keepAliveTimeout = 30_000;
-	return new Promise((resolve) =>
-		server.listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as AddressInfo;
-			closers.set(port, () => {
-				for (const response of hung) {
-					response.destroy();
-				}
-				server.closeAllConnections();
-				server.close();
-				return Array.from({ length: bins.length }, (_, index) => bins[index] ?? 0);
-			});
-			resolve(port);
-		}),
-	);
+	return {
+		server,
+		finish: () => {
+			for (const response of hung) {
+				response.destroy();
+			}
+			return Array.from({ length: bins.length }, (_, index) => bins[index] ?? 0);
+		},
+	};
 }
 
-process.on('message', async (ask: Ask) => {
-	if (ask.type === 'open') {
-		process.send?.({ type: 'opened', id: ask.id, port: await open(ask.steps, ask.binMs) } satisfies Answer);
-	} else {
-		const bins = closers.get(ask.port)?.() ?? [];
-		closers.delete(ask.port);
-		process.send?.({ type: 'closed', id: ask.id, bins } satisfies Answer);
-	}
-});
-// The driver's exit (or its disconnect) ends this process too, hung sockets and all: nothing is left running.
-process.on('disconnect', () => process.exit(0));
+serveApis(open);

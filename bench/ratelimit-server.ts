@@ -4,7 +4,7 @@
 // many requests remain in the window and when it resets, in GitHub's headers or the IETF structured field; a 429 also
 // carries `Retry-After`. Both forms have a resolution of one second, as the real ones do.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type Api, serveApis } from './child.ts';
 
 /**
 `github`: `x-ratelimit-remaining` and `x-ratelimit-reset` (epoch seconds, rounded up: exact when the windows fall on whole
@@ -24,16 +24,8 @@ export interface PortStats {
 	/** The most requests answered 200 in one window: never above `limit` (a check of the server itself). */
 	readonly maxOkPerWindow: number;
 }
-export type Ask =
-	| ({ readonly type: 'open'; readonly id: number } & Limit)
-	| { readonly type: 'close'; readonly id: number; readonly port: number };
-export type Answer =
-	| { readonly type: 'opened'; readonly id: number; readonly port: number }
-	| { readonly type: 'closed'; readonly id: number; readonly stats: PortStats };
-
 const okBody = JSON.stringify({ id: 42, name: 'steadfetch', tags: ['bench', 'json'], ok: true });
 const limitedBody = JSON.stringify({ message: 'API rate limit exceeded', documentation_url: 'https://example.com/rate-limits' });
-const closers = new Map<number, () => PortStats>();
 
 function quotaHeaders({ limit, windowMs, style }: Limit, remaining: number, resetAt: number, now: number): Record<string, string> {
 	if (style === 'github') {
@@ -51,7 +43,7 @@ function quotaHeaders({ limit, windowMs, style }: Limit, remaining: number, rese
 	};
 }
 
-function open(spec: Limit): Promise<number> {
+function open(spec: Limit): Api<PortStats> {
 	let window = -1;
 	let used = 0;
 	let requests = 0;
@@ -84,29 +76,7 @@ function open(spec: Limit): Promise<number> {
 		});
 		response.end(body);
 	});
-	server.keepAliveTimeout = 30_000;
-	return new Promise((resolve) =>
-		server.listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as AddressInfo;
-			closers.set(port, () => {
-				server.closeAllConnections();
-				server.close();
-				return { requests, ok, limited, maxOkPerWindow };
-			});
-			resolve(port);
-		}),
-	);
+	return { server, finish: () => ({ requests, ok, limited, maxOkPerWindow }) };
 }
 
-process.on('message', async (ask: Ask) => {
-	if (ask.type === 'open') {
-		const { limit, windowMs, style } = ask;
-		process.send?.({ type: 'opened', id: ask.id, port: await open({ limit, windowMs, style }) } satisfies Answer);
-	} else {
-		const stats = closers.get(ask.port)?.() ?? { requests: 0, ok: 0, limited: 0, maxOkPerWindow: 0 };
-		closers.delete(ask.port);
-		process.send?.({ type: 'closed', id: ask.id, stats } satisfies Answer);
-	}
-});
-// The driver's exit (or its disconnect) ends this process too: nothing is left running.
-process.on('disconnect', () => process.exit(0));
+serveApis(open);

@@ -11,9 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
-import { startChild } from './child.ts';
+import { startApis } from './child.ts';
 import { type Cell, type Results, renderSection, replaceSection } from './ratelimit-report.ts';
-import type { Answer, Ask, Limit, PortStats, Style } from './ratelimit-server.ts';
+import type { Limit, PortStats, Style } from './ratelimit-server.ts';
+import { sleep, within } from './wait.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -90,24 +91,10 @@ const slots: Slot[] = styles.flatMap((style) => rates.flatMap((rate) => contende
 const groups: Slot[][] = quick ? [slots] : slots.map((slot) => [slot]);
 
 // The API's process, bound to this one, and a bound on the whole run.
-const child = startChild<Ask, Answer>(join(root, 'bench/ratelimit-server.ts'), 'bench:ratelimit', maxSeconds, 'RL_MAX_SECONDS');
-const { ask } = child;
-const openPort = async (spec: Limit) => {
-	const answer = await ask({ type: 'open', ...spec });
-	return answer.type === 'opened' ? answer.port : Number.NaN;
-};
-const closePort = async (port: number): Promise<PortStats> => {
-	const answer = await ask({ type: 'close', port });
-	return answer.type === 'closed' ? answer.stats : { requests: 0, ok: 0, limited: 0, maxOkPerWindow: 0 };
-};
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-// Waits for `work` or `ms`, whichever ends first, and leaves no timer behind.
-async function within(work: Promise<unknown>, ms: number): Promise<void> {
-	let timer: NodeJS.Timeout | undefined;
-	await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-	clearTimeout(timer);
-}
+const noStats: PortStats = { requests: 0, ok: 0, limited: 0, maxOkPerWindow: 0 };
+const apis = startApis<Limit, PortStats>(join(root, 'bench/ratelimit-server.ts'), 'bench:ratelimit', maxSeconds, 'RL_MAX_SECONDS', noStats);
+const openPort = (spec: Limit) => apis.open(spec);
+const closePort = (port: number) => apis.close(port);
 // Nearest rank.
 const percentile = (sorted: readonly number[], p: number) =>
 	sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? null);
@@ -184,7 +171,7 @@ async function run(group: readonly Slot[]): Promise<Cell[]> {
 	const stats = await Promise.all(ports.map(closePort));
 	return group.map(({ style, rate, contender }, slot) => {
 		const mine = records[slot] ?? [];
-		const server = stats[slot] ?? { requests: 0, ok: 0, limited: 0, maxOkPerWindow: 0 };
+		const server = stats[slot] ?? noStats;
 		const successes = mine.filter((record) => record.failure === undefined);
 		const latencies = successes.map((record) => record.end - record.start).sort((a, b) => a - b);
 		const first = Math.min(...mine.map((record) => record.start));
@@ -237,7 +224,7 @@ for (const group of groups) {
 		);
 	}
 }
-child.finish();
+apis.finish();
 
 const output: Results = {
 	date: startedAt.toISOString(),

@@ -11,10 +11,11 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
-import { startChild } from './child.ts';
-import type { Answer, Ask, Fault, Step } from './fault-server.ts';
+import { startApis } from './child.ts';
+import type { Bins, Fault, Schedule, Step } from './fault-server.ts';
 import { recoverable } from './plan.ts';
 import { type Cell, type MeasureSpec, type Results, renderSection, replaceSection, type ScenarioResult } from './resilience-report.ts';
+import { sleep, within } from './wait.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
@@ -233,24 +234,9 @@ const only = process.env.RES_SCENARIOS?.split(',');
 const scenarios = allScenarios.filter(({ key }) => only?.includes(key) ?? true);
 
 // The API's process, bound to this one, and a bound on the whole run.
-const child = startChild<Ask, Answer>(join(root, 'bench/fault-server.ts'), 'bench:resilience', maxSeconds, 'RES_MAX_SECONDS');
-const { ask } = child;
-const openPort = async (steps: readonly Step[]) => {
-	const answer = await ask({ type: 'open', steps, binMs });
-	return answer.type === 'opened' ? answer.port : Number.NaN;
-};
-const closePort = async (port: number) => {
-	const answer = await ask({ type: 'close', port });
-	return answer.type === 'closed' ? answer.bins : [];
-};
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-// Waits for `work` or `ms`, whichever ends first, and leaves no timer behind.
-async function within(work: Promise<unknown>, ms: number): Promise<void> {
-	let timer: NodeJS.Timeout | undefined;
-	await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-	clearTimeout(timer);
-}
+const apis = startApis<Schedule, Bins>(join(root, 'bench/fault-server.ts'), 'bench:resilience', maxSeconds, 'RES_MAX_SECONDS', []);
+const openPort = (steps: readonly Step[]) => apis.open({ steps, binMs });
+const closePort = (port: number) => apis.close(port);
 const median = (values: readonly number[]) => {
 	const sorted = [...values].sort((a, b) => a - b);
 	const middle = Math.floor(sorted.length / 2);
@@ -409,7 +395,7 @@ const results: ScenarioResult[] = scenarios.map(({ key, title, about, measures }
 	measures: measures.map(({ kind: _kind, window, ...spec }) => ({ ...spec, window: windows[window].text })),
 	cells: cellsOf[index] ?? [],
 }));
-child.finish();
+apis.finish();
 
 const output: Results = {
 	date: startedAt.toISOString(),
