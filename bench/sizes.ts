@@ -39,6 +39,36 @@ export const measure = (bundleName: string, code: Uint8Array): SizeRow => ({
 	gzip: gzipSync(code, { level: 9 }).length,
 });
 
+/** steadfetch's main imports, each bundled alone from dist/ with its dependencies, as a user's bundler sees them. */
+export const steadfetchImports = {
+	createFetch: "export { createFetch } from './dist/index.js';",
+	createClient: "export { createClient } from './dist/index.js';",
+	retryJob: "export { retryJob } from './dist/index.js';",
+	'the whole entry': "export * from './dist/index.js';",
+} as const;
+
+/** What users compare each import with, bundled the same way in the same run. */
+export const peerImports = {
+	ky: "export { default } from 'ky';",
+	'p-retry': "export { default } from 'p-retry';",
+	'ky + p-retry': "export { default } from 'ky'; export { default as pRetry } from 'p-retry';",
+	'fetch-retry': "export { default } from 'fetch-retry';",
+	'p-retry around fetch': "import pRetry from 'p-retry'; export const retryingFetch = (input, init) => pRetry(() => fetch(input, init));",
+	'cockatiel with a breaker':
+		"import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry, wrap } from 'cockatiel'; export const policy = wrap(retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() }), circuitBreaker(handleAll, { halfOpenAfter: 10000, breaker: new ConsecutiveBreaker(5) }));",
+	ofetch: "export { ofetch } from 'ofetch';",
+	'axios + axios-retry': "export { default as axios } from 'axios'; export { default as axiosRetry } from 'axios-retry';",
+} as const;
+
+/** Each of steadfetch's imports and each peer, bundled alone in one run. */
+export async function importSizes(root: string): Promise<Record<string, SizeRow>> {
+	const rows: Record<string, SizeRow> = {};
+	for (const [name, source] of [...Object.entries(steadfetchImports), ...Object.entries(peerImports)]) {
+		rows[name] = measure(name, await bundle(root, { source }));
+	}
+	return rows;
+}
+
 /** steadfetch's own code and with its dependencies (from dist/), and the libraries a user might pick instead. */
 export async function bundleSizes(root: string): Promise<SizeRow[]> {
 	const library = (name: string) => ({ source: `export * from '${name}'; export { default } from '${name}';` });

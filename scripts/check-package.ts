@@ -6,20 +6,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
-import { bundle, measure, type SizeRow } from '../bench/sizes.ts';
+import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 
-// Bytes, min+gzip. Set from measurement with a little headroom; raise them only on purpose, and say why in the commit.
-// 2026-11-25: own 11.1 KB, total 20.5 KB; with the retry budget and circuit breaker: own 12.7 KB, total 22.2 KB;
-// with hostile-input hardening and enriched body reads: own 13.4 KB, total 22.7 KB.
-// 2026-11-27: one attempt engine and options split into rules, defaults and normalizers: own 14.2 KB, total 23.5 KB
-// (class members and private fields are not mangled). The weight issue's per-import budgets replace these.
-// Then secrets masked on every path (the name rule, the call's secrets in every encoding, runtime errors rewritten:
-// redact.ts 1.4 -> 5.6 KB min), every rate-limit header read and pacing (ratelimit.ts 4.5 KB min): own 18.3 KB, total
-// 27.5 KB. Over the weight issue's targets: trimming these is part of it.
-// Then errors that name the user's deadline option and count the history left out, ky's retry vocabulary
-// (backoffLimit, delay, jitter as a function, shouldRetry, maxRetryAfter, afterStatusCodes) and diagnostics channels:
-// own 20.2 KB, total 29.4 KB (2026-11-27; it was 13.5 KB that morning).
-export const budget = { own: 20_600, total: 29_800 };
+// Bytes, min+gzip: the one place for size budgets. Set from measurement with a little headroom; raise them only on
+// purpose, and say why in the commit. History (own code, whole entry with dependencies): 11.1/20.5 KB on 2026-11-25;
+// 13.5/22.7 KB on the morning of 2026-11-27; 20.2/29.4 KB that evening (attempt engine, secrets masked on every path,
+// every rate-limit header and pacing, ky's retry vocabulary, diagnostics channels).
+// 2026-11-28: each import bundled alone, as the weight issue measures; the error classes no longer import ky (the
+// client links them to ky's when it is made), so the drop-in fetch and jobs carry no ky: createFetch 23.6 -> 15.7 KB.
+export const budget = {
+	own: 20_600,
+	createFetch: 16_000,
+	createClient: 26_100,
+	retryJob: 17_800,
+	'the whole entry': 29_800,
+};
+/** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
+const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {
+	createFetch: () => ({ limit: 7000, says: '7 KB' }),
+	createClient: (peers) => ({ limit: (peers.ky?.gzip ?? 0) + 7000, says: 'ky + 7 KB' }),
+	'the whole entry': (peers) => ({ limit: (peers['ky + p-retry']?.gzip ?? 0) + 8000, says: 'ky + p-retry + 8 KB' }),
+};
+// Imports that must not pull a dependency into a user's bundle: the drop-in fetch and jobs never call ky.
+const mustNotImport: Record<string, readonly string[]> = {
+	"export { createFetch } from './dist/index.js';": ['ky', 'p-retry'],
+	"export { retryJob } from './dist/index.js';": ['ky'],
+};
 const dependencies = ['ky', 'p-retry', 'is-network-error'];
 // Uses of Node's globals, not words in strings ('processed') or other names (ArrayBuffer).
 const nodeOnly: Record<string, RegExp> = {
@@ -70,28 +82,37 @@ try {
 		problems.push(`attw: ${(error as { stdout?: string }).stdout ?? error}`);
 	}
 
-	const sizes: Record<string, SizeRow> = {};
-	for (const [name, external] of [
-		['own', dependencies],
-		['total', []],
-	] as const) {
-		// The browser platform fails on any node: import; the scans below catch Node globals.
-		const code = await bundle(root, { file: 'dist/index.js' }, external);
-		const text = new TextDecoder().decode(code);
-		for (const [global, use] of Object.entries(nodeOnly)) {
-			if (use.test(text)) {
-				problems.push(`the ${name} browser bundle uses ${global}: Node-only code is reachable`);
+	// The browser platform fails on any node: import; the scans below catch Node globals.
+	const own = await bundle(root, { file: 'dist/index.js' }, dependencies);
+	const text = new TextDecoder().decode(own);
+	for (const [global, use] of Object.entries(nodeOnly)) {
+		if (use.test(text)) {
+			problems.push(`the browser bundle uses ${global}: Node-only code is reachable`);
+		}
+	}
+	for (const [source, forbidden] of Object.entries(mustNotImport)) {
+		const code = new TextDecoder().decode(await bundle(root, { source }, dependencies));
+		for (const name of forbidden) {
+			if (new RegExp(`from\\s*["']${name}["']|import\\s*["']${name}["']`).test(code)) {
+				problems.push(`\`${source}\` bundles ${name}, which it never calls`);
 			}
 		}
-		sizes[name] = measure(name, code);
+	}
+	const sizes: Record<string, SizeRow> = { own: measure('own', own), ...(await importSizes(root)) };
+	for (const [name, limit] of Object.entries(budget)) {
+		const size = sizes[name];
+		const target = targets[name]?.(sizes);
+		const goal = target ? `; target ${target.says} = ${target.limit} B: ${size && size.gzip <= target.limit ? 'met' : 'NOT met'}` : '';
+		console.log(
+			`browser bundle, ${name === 'own' ? "steadfetch's own code (dependencies external)" : `${name} alone, with dependencies`}: ${size?.min} B min, ${size?.gzip} B min+gzip (budget ${limit} B${goal})`,
+		);
+		if (!size || size.gzip > limit) {
+			problems.push(`the ${name} bundle is ${size?.gzip} B min+gzip, over its budget of ${limit} B`);
+		}
 	}
 	for (const [name, size] of Object.entries(sizes)) {
-		const limit = budget[name as keyof typeof budget];
-		console.log(
-			`browser bundle, ${name === 'own' ? "steadfetch's own code" : 'with ky, p-retry, is-network-error'}: ${size.min} B min, ${size.gzip} B min+gzip (budget ${limit} B)`,
-		);
-		if (size.gzip > limit) {
-			problems.push(`the ${name} bundle is ${size.gzip} B min+gzip, over its budget of ${limit} B`);
+		if (!(name in budget)) {
+			console.log(`  peer, same run: ${name}: ${size.min} B min, ${size.gzip} B min+gzip`);
 		}
 	}
 } finally {

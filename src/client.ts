@@ -1,12 +1,14 @@
 import isNetworkError from 'is-network-error';
 import ky, {
 	type BeforeRequestHook,
-	type HTTPError,
+	HTTPError,
 	isHTTPError as isKyHttpError,
 	isNetworkError as isKyNetworkError,
 	isTimeoutError as isKyTimeoutError,
 	type KyInstance,
+	NetworkError as KyNetworkError,
 	type Options as KyOptions,
+	TimeoutError as KyTimeoutError,
 	type NormalizedOptions,
 	type ResponsePromise,
 	type ShouldRetryState,
@@ -16,6 +18,9 @@ import { isJson, maxDataReadMs, readData } from './body.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ownOptionNames } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
+import { HttpStatusError } from './errors/http.ts';
+import { NetworkError } from './errors/network.ts';
+import { TimeoutError } from './errors/timeout.ts';
 import { type ClientConfig, normalizeClientOptions, normalizeLimit } from './normalize.ts';
 import type { ClientOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
@@ -192,7 +197,25 @@ const checkRequestOptions = (request: KyOptions, config: ClientConfig, baseRetry
 };
 
 /** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
+/**
+Make steadfetch's error classes subclasses of ky's, once, when the first client is made. The classes are plain errors
+until then, so that a bundle of the drop-in fetch alone carries no ky; every error a client raises is `instanceof`
+ky's `HTTPError`, `NetworkError` or `TimeoutError`, and code written for ky keeps working.
+*/
+function linkErrorsToKy(): void {
+	for (const [ours, kys] of [
+		[HttpStatusError, HTTPError],
+		[NetworkError, KyNetworkError],
+		[TimeoutError, KyTimeoutError],
+	] as const) {
+		if (!(ours.prototype instanceof kys)) {
+			Object.setPrototypeOf(ours.prototype, kys.prototype);
+		}
+	}
+}
+
 export function clientWith(config: ClientConfig, clock: Clock = systemClock): KyInstance {
+	linkErrorsToKy();
 	const { policy } = config;
 	const { hooks = {}, ...kyOptions } = config.kyOptions;
 	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };

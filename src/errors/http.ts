@@ -1,4 +1,4 @@
-import { HTTPError, type NormalizedOptions } from 'ky';
+import type { HTTPError, NormalizedOptions } from 'ky';
 import { mask } from '../redact.ts';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
@@ -26,26 +26,33 @@ export interface HttpStatusError extends SteadfetchFields {
 	readonly status: number;
 }
 
+// ky's HTTPError to the type checker, a plain Error at run time: importing ky's class would bring all of ky (its default
+// instance is built at module load) into the drop-in fetch's bundle, which never calls ky. `createClient` links the
+// class to ky's (linkErrorsToKy, client.ts), so that every error a client raises is `instanceof` ky's `HTTPError`.
+const KyHttpError = Error as unknown as new () => HTTPError;
+
 /**
 A response with a failing status. Extends ky's `HTTPError`, so code written for ky keeps working: `error.response` (status and redacted headers; the body is in `error.data`), `error.request` (redacted), `error.data`.
 
 `name` is the class's own (`NotFoundError`...), though TypeScript types it as ky's `'HTTPError'`: test with `instanceof` or `isHttpStatusError`.
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
-export class HttpStatusError extends HTTPError {
+export class HttpStatusError extends KyHttpError {
 	/** The stable `name` of errors of this class. */
 	static readonly errorName: string = 'HttpStatusError';
 
 	/** @internal */
 	constructor(init: HttpErrorInit) {
+		super();
 		const request = safeRequest(init);
+		this.request = request;
+		this.response = safeResponse(init);
 		// ky's `options` holds every header of the call; keep only what cannot leak.
-		const options = Object.freeze({
+		this.options = Object.freeze({
 			method: request.method,
 			headers: request.headers,
 			context: {},
 		}) as unknown as NormalizedOptions;
-		super(safeResponse(init), request, options);
 		decorate(this, (new.target as typeof HttpStatusError).errorName, init.details);
 	}
 

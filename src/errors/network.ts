@@ -1,6 +1,9 @@
-import { NetworkError as KyNetworkError } from 'ky';
+import type { NetworkError as KyNetworkErrorType } from 'ky';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
+
+// ky's NetworkError to the type checker, a plain Error at run time (see KyHttpError in http.ts): `createClient` links it.
+const KyNetworkError = Error as unknown as new () => KyNetworkErrorType;
 
 export interface NetworkError extends SteadfetchFields {
 	/** Always undefined: no response arrived. */
@@ -14,7 +17,8 @@ No response arrived: DNS, refused or reset connection, TLS, offline. Extends ky'
 export class NetworkError extends KyNetworkError {
 	/** @internal */
 	constructor(init: FailureInit) {
-		super(safeRequest(init));
+		super();
+		this.request = safeRequest(init);
 		decorate(this, 'NetworkError', init.details);
 	}
 

@@ -1,6 +1,9 @@
-import { TimeoutError as KyTimeoutError } from 'ky';
+import type { TimeoutError as KyTimeoutErrorType } from 'ky';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
+
+// ky's TimeoutError to the type checker, a plain Error at run time (see KyHttpError in http.ts): `createClient` links it.
+const KyTimeoutError = Error as unknown as new () => KyTimeoutErrorType;
 
 export interface TimeoutError extends SteadfetchFields {
 	/** Always undefined: no response arrived. */
@@ -14,7 +17,8 @@ An attempt ran past `timeout`, or the call past `totalTimeout`. Extends ky's `Ti
 export class TimeoutError extends KyTimeoutError {
 	/** @internal */
 	constructor(init: FailureInit) {
-		super(safeRequest(init));
+		super();
+		this.request = safeRequest(init);
 		decorate(this, 'TimeoutError', init.details);
 	}
 
