@@ -12,7 +12,7 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // purpose, and say why in the commit. History (own code, whole entry with dependencies): 11.1/20.5 KB on 2026-11-25;
 // 13.5/22.7 KB on the morning of 2026-11-27; 20.2/29.4 KB that evening (attempt engine, secrets masked on every path,
 // every rate-limit header and pacing, ky's retry vocabulary, diagnostics channels).
-// 2026-11-28: each import bundled alone, as the weight issue measures; the error classes no longer import ky (the
+// Later on 2026-11-27: each import bundled alone, as the weight issue measures; the error classes no longer import ky (the
 // client links them to ky's when it is made), so the drop-in fetch and jobs carry no ky: createFetch 23.6 -> 15.7 KB.
 export const budget = {
 	own: 20_600,
