@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
-import { createClient, createFetch, isNetworkError, isSteadfetchError } from '../src/index.ts';
+import { createClient, createFetch, isNetworkError, isSteadfetchError, retryJob } from '../src/index.ts';
 import { withLoopback } from './support/loopback.ts';
 import { assertNoSecret } from './support/renderings.ts';
 import { origin, serve, times } from './support/server.ts';
@@ -317,5 +317,113 @@ describe('keeps secrets out of what it throws for hostile input (issue 15)', () 
 		);
 		assertNoSecret(error, [apiKey, 'CAUSE-TOKEN']);
 		assert.equal(calls, 3);
+	});
+});
+
+describe('reads options once, and names the one that throws when read (issue 15, item 8)', () => {
+	const throws = (): never => {
+		throw new Error('SECRET-getter');
+	};
+	const named = (path: string) => (error: unknown) =>
+		error instanceof TypeError &&
+		error.message === `Expected \`${path}\` to be readable: reading it threw (that error is the cause).` &&
+		(error.cause as Error).message === 'SECRET-getter';
+
+	for (const [label, make, path] of [
+		[
+			'createClient, a getter',
+			() =>
+				createClient({
+					get timeout(): number {
+						return throws();
+					},
+				}),
+			'timeout',
+		],
+		[
+			'createClient, a nested getter',
+			() =>
+				createClient({
+					retry: {
+						get limit(): number {
+							return throws();
+						},
+					},
+				}),
+			'retry.limit',
+		],
+		[
+			'createClient, a header getter',
+			() =>
+				createClient({
+					headers: {
+						get 'X-Trace'(): string {
+							return throws();
+						},
+					},
+				}),
+			'headers.X-Trace',
+		],
+		['createClient, a Proxy whose keys throw', () => createClient(new Proxy({}, { ownKeys: throws })), 'options'],
+		['createClient, a Proxy whose get throws', () => createClient(new Proxy({ retry: 1 }, { get: throws })), 'retry'],
+		[
+			'createFetch, a getter',
+			() =>
+				createFetch({
+					get onRetry(): never {
+						return throws();
+					},
+				}),
+			'onRetry',
+		],
+		[
+			'extend(), a getter',
+			() =>
+				createClient().extend({
+					get timeout(): number {
+						return throws();
+					},
+				}),
+			'timeout',
+		],
+	] as const) {
+		it(`${label}: a TypeError naming \`${path}\`, nothing sent`, () => {
+			const seen = serve('GET', '/x', [{ status: 200 }]);
+			assert.throws(make, named(path));
+			assert.equal(seen.count, 0);
+		});
+	}
+
+	it('retryJob, a getter: rejects with a TypeError naming `retry`, the job never runs', async () => {
+		let runs = 0;
+		await assert.rejects(
+			retryJob(
+				() => {
+					runs++;
+				},
+				{
+					get retry(): number {
+						return throws();
+					},
+				},
+			),
+			named('retry'),
+		);
+		assert.equal(runs, 0);
+	});
+
+	it('reads a getter once: the value checked is the value used', async () => {
+		let reads = 0;
+		const seen = serve('GET', '/v1/x', times(3, { status: 500 }));
+		const api = createClient({
+			baseUrl: `${origin}/v1/`,
+			get retry() {
+				reads++;
+				return reads === 1 ? { limit: 1, baseDelayMs: 1 } : { limit: 'many' as unknown as number };
+			},
+		});
+		await assert.rejects(api.get('x'), (error: unknown) => isSteadfetchError(error) && error.attempts === 2);
+		assert.equal(reads, 1);
+		assert.equal(seen.count, 2);
 	});
 });

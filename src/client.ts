@@ -26,7 +26,7 @@ import type { ClientOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues, checkUrlOptions, isRecord } from './rules.ts';
+import { assertHeaderValues, checkUrlOptions, isRecord, readOptions } from './rules.ts';
 import type { Allowance, Outcome } from './types.ts';
 
 /*
@@ -155,7 +155,8 @@ function wrap(instance: KyInstance, config: ClientConfig, check: (options: KyOpt
 		...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
 		// Checked at once: a bad option given to extend() must not wait for the first call to fail. (A function given to
 		// extend() is checked on each call, by the init hook, as everything else.)
-		extend: ((options) => {
+		extend: ((given) => {
+			const options = isRecord(given) ? readOptions(given) : given;
 			if (isRecord(options)) {
 				check(options);
 			}

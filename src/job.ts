@@ -8,7 +8,7 @@ import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { allowanceKey } from './policy.ts';
-import { callback, checkFlag, checkOptionNames } from './rules.ts';
+import { callback, checkFlag, checkOptionNames, checkOptionsObject, readOptions } from './rules.ts';
 import type { Allowance, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
@@ -83,10 +83,12 @@ export function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options
 }
 
 /** `retryJob` on a given clock: the system's for users, a spec's own in specs. */
-export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options: JobOptions, clock: Clock): Promise<T> {
+export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, input: JobOptions, clock: Clock): Promise<T> {
 	if (typeof fn !== 'function') {
 		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
 	}
+	checkOptionsObject(input);
+	const options = readOptions(input);
 	checkOptionNames('retryJob', options as Record<string, unknown>, jobOptionNames);
 	const { signal, maxRetryTime = defaults.job.maxRetryTime, onRetry, onGiveUp } = options;
 	const unref = checkFlag('unref', options.unref, defaults.job.unref);

@@ -27,6 +27,7 @@ import {
 	checkShouldRetry,
 	checkStatusCodes,
 	isRecord,
+	readOptions,
 	rejectOption,
 	token,
 } from './rules.ts';
@@ -164,8 +165,9 @@ const fetchOptionNames: readonly string[] = [
 /**
 Validate every option of `createFetch` once, fill in the defaults, and freeze the result.
 */
-export function normalizeFetchOptions(options: FetchOptions = {}): FetchConfig {
-	checkOptionsObject(options);
+export function normalizeFetchOptions(input: FetchOptions = {}): FetchConfig {
+	checkOptionsObject(input);
+	const options = readOptions(input);
 	checkOptionNames('createFetch', options as Record<string, unknown>, fetchOptionNames, {
 		timeout: 'the drop-in fetch has no timeout of its own; pass a `signal` per call, such as `AbortSignal.timeout(ms)`',
 	});
@@ -210,8 +212,9 @@ function apiKeyHeaders(options: ClientOptions): { header: string; value: string;
 Validate every option of `createClient` once, fill in the defaults, and freeze the result.
 Throws a `TypeError` naming the option and what it accepts.
 */
-export function normalizeClientOptions(options: ClientOptions = {}): ClientConfig {
-	checkOptionsObject(options);
+export function normalizeClientOptions(input: ClientOptions = {}): ClientConfig {
+	checkOptionsObject(input);
+	const options = readOptions(input);
 	// ky gets its own options only; steadfetch's would reach fetch() as unknown RequestInit fields.
 	const kyOptions: KyOptions = Object.fromEntries(
 		Object.entries(options).filter(([key]) => key !== 'retry' && !ownOptionNames.includes(key)),
