@@ -21,7 +21,18 @@ const importsOf = (file: string): string[] =>
 // The house, stage by stage: a module imports only from earlier stages (errors/ also from its own folder).
 // options -> policy -> origins -> attempt engine -> drivers (client, fetch, then job) -> index; errors are a leaf fed with facts.
 const stages: readonly (readonly string[])[] = [
-	['types.ts', 'body.ts', 'clock.ts', 'diagnostics.ts', 'redact.ts', 'catalog.ts', 'budget.ts', 'breaker.ts', 'ratelimit.ts'],
+	[
+		'types.ts',
+		'body.ts',
+		'clock.ts',
+		'diagnostics.ts',
+		'redact.ts',
+		'catalog.ts',
+		'budget.ts',
+		'breaker.ts',
+		'ratelimit.ts',
+		'read-options.ts',
+	],
 	['catalog.data.ts', 'errors/', 'pacer.ts', 'redirects.ts'],
 	['options.ts'],
 	['defaults.ts', 'rules.ts'],

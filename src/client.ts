@@ -24,9 +24,10 @@ import { TimeoutError } from './errors/timeout.ts';
 import { type ClientConfig, normalizeClientOptions, normalizeLimit } from './normalize.ts';
 import type { ClientOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
+import { readOptions } from './read-options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues, checkUrlOptions, isRecord, readOptions } from './rules.ts';
+import { assertHeaderValues, checkUrlOptions, isRecord } from './rules.ts';
 import type { Allowance, Outcome } from './types.ts';
 
 /*

@@ -8,7 +8,8 @@ import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { allowanceKey } from './policy.ts';
-import { callback, checkFlag, checkOptionNames, checkOptionsObject, readOptions } from './rules.ts';
+import { readOptions } from './read-options.ts';
+import { callback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
 import type { Allowance, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */

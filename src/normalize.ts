@@ -9,6 +9,7 @@ import { apiCatalog, generalCatalog } from './catalog.data.ts';
 import { type CatalogEntry, mergeCatalogs } from './catalog.ts';
 import { defaults, ownOptionNames } from './defaults.ts';
 import type { ClientOptions, FetchOptions, Policy, RequestPolicyOptions, RetryOptions } from './options.ts';
+import { readOptions } from './read-options.ts';
 import {
 	checkCallback,
 	checkCatalog,
@@ -27,7 +28,6 @@ import {
 	checkShouldRetry,
 	checkStatusCodes,
 	isRecord,
-	readOptions,
 	rejectOption,
 	token,
 } from './rules.ts';
