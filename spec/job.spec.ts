@@ -308,6 +308,7 @@ describe('validates its options', () => {
 		[{ onGiveUp: 1 }, /`onGiveUp` to be a function/],
 		[{ signal: {} }, /`signal` to be an AbortSignal/],
 		[{ unref: 'yes' }, /`unref` to be a boolean/],
+		[{ fetch: globalThis.fetch }, /^Expected `fetch` to be a fetch made by createFetch/],
 		[{ timeout: 1000 }, /^Unknown option `timeout` for retryJob: it takes `retry`, `signal`, `maxRetryTime`/],
 	] as const) {
 		it(`rejects ${JSON.stringify(options)} before running the job`, async () => {

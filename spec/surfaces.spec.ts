@@ -24,7 +24,7 @@ says so, and why.
 const retry = { limit: 2, baseDelayMs: 1, maxDelayMs: 50 } satisfies RetryOptions;
 const ok = '{"ok":true}';
 
-type SurfaceName = 'client' | 'fetch (resolves)' | 'fetch (throws)' | 'job.client' | 'job.fetch';
+type SurfaceName = 'client' | 'fetch (resolves)' | 'fetch (throws)' | 'job.client' | 'job.fetch' | 'job.fetch (given)';
 
 /** The options a scenario gives every surface (a job gets `retry` as its own policy too). */
 interface Shared {
@@ -154,8 +154,8 @@ const surfaces: Record<SurfaceName, Surface> = {
 		},
 	},
 	/*
-	job.fetch is built by retryJob from the job's `retry` alone: it takes no onRetry, onGiveUp, idempotencyKey, budget,
-	breaker or throwHttpErrors, so a failing status resolves with the last response and nothing the caller passes ever
+	The default job.fetch is built by retryJob from the job's `retry` alone (a fetch of the caller's own is the surface
+	below): it takes no onRetry, onGiveUp, idempotencyKey, budget, breaker or throwHttpErrors, so a failing status resolves with the last response and nothing the caller passes ever
 	sees the enriched error. The job here returns that response (the job succeeds with it). Throwing on !ok instead
 	would not help: a plain Error counts as transient, so the job would retry as a whole, a 404 included.
 	*/
@@ -164,6 +164,17 @@ const surfaces: Record<SurfaceName, Surface> = {
 		observesRetries: false,
 		open(options, server, probe) {
 			return (call) => retryJob((job) => job.fetch(`${server.url}/v1/items`, init(call)), { retry: options.retry, ...jobHooksOf(probe) });
+		},
+	},
+	// The caller's own fetch, bound to each job (retryJob's `fetch` option): its policy, callbacks and per-origin guards
+	// outlive the job, as the client's do through job.client.
+	'job.fetch (given)': {
+		failing: 'throws',
+		observesRetries: true,
+		open(options, server, probe) {
+			const fetch = createFetch({ ...options, ...hooksOf(probe), throwHttpErrors: true });
+			return (call) =>
+				retryJob((job) => job.fetch(`${server.url}/v1/items`, init(call)), { retry: options.retry, fetch, ...jobHooksOf(probe) });
 		},
 	},
 };
@@ -334,7 +345,7 @@ const scenarios: readonly Scenario[] = [
 		expected: [{ requests: 2, ends: `200 ${ok}`, retries: ['#2'] }],
 		differs: {
 			'job.fetch': {
-				why: 'retryJob takes no idempotencyKey, so job.fetch sends no key and the POST is not retried',
+				why: 'the default job.fetch has no idempotencyKey (job.fetch (given) has its own), so it sends no key and the POST is not retried',
 				requests: ['POST'],
 				calls: [{ requests: 1, ends: '500' }],
 			},
@@ -348,7 +359,7 @@ const scenarios: readonly Scenario[] = [
 		requests: [],
 		expected: [{ requests: 0, ends: 'TypeError: Expected `idempotencyKey()` to return a non-empty string.', retries: [] }],
 		differs: {
-			'job.fetch': { why: 'retryJob takes no idempotencyKey: job.fetch cannot be given a key function', unsupported: true },
+			'job.fetch': { why: 'the default job.fetch takes no key function: job.fetch (given) does', unsupported: true },
 		},
 	},
 	{
@@ -373,7 +384,7 @@ const scenarios: readonly Scenario[] = [
 		// A job stops where the budget stopped its call: its own retry would resend the request the budget withheld.
 		differs: {
 			'job.fetch': {
-				why: 'retryJob takes no budget or breaker: each job builds its own fetch, with default guards that die with it',
+				why: 'the default job.fetch has guards that die with its job: job.fetch (given) shares its own',
 				unsupported: true,
 			},
 		},
@@ -392,7 +403,7 @@ const scenarios: readonly Scenario[] = [
 		],
 		differs: {
 			'job.fetch': {
-				why: 'retryJob takes no budget or breaker: each job builds its own fetch, whose breaker never sees the other jobs',
+				why: "the default job.fetch's breaker never sees the other jobs: job.fetch (given) shares its own",
 				unsupported: true,
 			},
 		},

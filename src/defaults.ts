@@ -57,6 +57,7 @@ export interface Defaults {
 		readonly unref: boolean;
 		readonly onRetry: undefined;
 		readonly onGiveUp: undefined;
+		readonly fetch: undefined;
 	};
 }
 
@@ -110,6 +111,7 @@ export const defaults: Defaults = deepFreeze({
 		unref: false,
 		onRetry: undefined,
 		onGiveUp: undefined,
+		fetch: undefined,
 	},
 });
 

@@ -20,16 +20,23 @@ export interface JobBinding {
 	readonly deadline: number | undefined;
 }
 
+/** Where a fetch made by `createFetch` keeps the way to bind it to a job (retryJob's `fetch` option). */
+export const bindToJob: unique symbol = Symbol('steadfetch.bindToJob') as never;
+
+/** A fetch made by steadfetch, which a job can bind to itself, keeping its policy and its origins' guards. */
+export type BindableFetch = typeof globalThis.fetch & { readonly [bindToJob]: (job: JobBinding) => typeof globalThis.fetch };
+
 /**
-The fetch behind `createFetch`, and behind a job's `job.fetch`, whose retries draw on the job's allowance and stop at its deadline.
+The fetch behind `createFetch`, and behind a job's `job.fetch`, whose retries draw on the job's allowance and stop at its
+deadline. A job binds a user's fetch with its engine: the per-origin budget, breaker and pacing outlive the job.
 */
 export function fetchWith(
 	config: FetchConfig,
 	clock: Clock = systemClock,
 	job?: JobBinding,
 	dataReadMs: number = maxDataReadMs,
-): typeof globalThis.fetch {
-	const engine = new Engine(config, clock, 'fetch');
+	engine: Engine = new Engine(config, clock, 'fetch'),
+): BindableFetch {
 	const { policy } = config;
 	const steadfetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
 		const send = config.fetch ?? globalThis.fetch;
@@ -105,7 +112,9 @@ export function fetchWith(
 			await clock.sleep(decision.delayMs, signal);
 		}
 	};
-	return steadfetch as typeof globalThis.fetch;
+	return Object.defineProperty(steadfetch, bindToJob, {
+		value: (binding: JobBinding) => fetchWith(config, clock, binding, dataReadMs, engine),
+	}) as unknown as BindableFetch;
 }
 
 /**

@@ -4,7 +4,7 @@ import { isBug, type JobState, judgeJobFailure, newTally } from './attempt.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
-import { fetchWith } from './fetch.ts';
+import { type BindableFetch, bindToJob, fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { allowanceKey } from './policy.ts';
@@ -44,6 +44,11 @@ export interface JobOptions {
 	@default false
 	*/
 	readonly unref?: boolean | undefined;
+	/**
+	A fetch made by `createFetch`, to be `job.fetch`: bound to the job (its retries spend the job's allowance and stop at its deadline), with everything else its own: retry policy, `idempotencyKey`, `throwHttpErrors`, callbacks, and the per-origin budget, breaker and pacing it shares with every other call and job that uses it. Without it, `job.fetch` is a fresh drop-in fetch with the job's `retry` and default guards that last one job.
+	@default undefined
+	*/
+	readonly fetch?: typeof globalThis.fetch | undefined;
 }
 
 /** What the job's function is handed on each attempt. */
@@ -99,13 +104,18 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	if (typeof maxRetryTime !== 'number' || !(maxRetryTime > 0)) {
 		throw new TypeError(`Expected \`maxRetryTime\` to be a positive number of milliseconds, got ${String(maxRetryTime)}.`);
 	}
+	if (options.fetch !== undefined && typeof (options.fetch as Partial<BindableFetch>)[bindToJob] !== 'function') {
+		throw new TypeError('Expected `fetch` to be a fetch made by createFetch, whose policy and guards the job can take on.');
+	}
 	if (signal !== undefined && !(signal instanceof AbortSignal)) {
 		throw new TypeError('Expected `signal` to be an AbortSignal.');
 	}
 	const deadline = Number.isFinite(maxRetryTime) ? clock.monotonic() + maxRetryTime : undefined;
 	const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
 	const job: JobState = { policy, clock, allowance, deadline, onRetry };
-	const fetch = fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline });
+	const fetch = options.fetch
+		? (options.fetch as BindableFetch)[bindToJob]({ allowance, deadline })
+		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline });
 	const client = (instance: KyInstance): KyInstance =>
 		instance.extend({
 			context: { [allowanceKey]: allowance },

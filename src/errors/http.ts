@@ -1,4 +1,4 @@
-import type { HTTPError, NormalizedOptions } from 'ky';
+import type { HTTPError as KyHTTPError, NormalizedOptions } from 'ky';
 import { mask } from '../redact.ts';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
@@ -26,10 +26,10 @@ export interface HttpStatusError extends SteadfetchFields {
 	readonly status: number;
 }
 
-// ky's HTTPError to the type checker, a plain Error at run time: importing ky's class would bring all of ky (its default
+// ky's HTTPError to the type checker (and to the API reference), a plain Error at run time: importing ky's class would bring all of ky (its default
 // instance is built at module load) into the drop-in fetch's bundle, which never calls ky. `createClient` links the
 // class to ky's (linkErrorsToKy, client.ts), so that every error a client raises is `instanceof` ky's `HTTPError`.
-const KyHttpError = Error as unknown as new () => HTTPError;
+const HTTPError = Error as unknown as new () => KyHTTPError;
 
 /**
 A response with a failing status. Extends ky's `HTTPError`, so code written for ky keeps working: `error.response` (status and redacted headers; the body is in `error.data`), `error.request` (redacted), `error.data`.
@@ -37,7 +37,7 @@ A response with a failing status. Extends ky's `HTTPError`, so code written for 
 `name` is the class's own (`NotFoundError`...), though TypeScript types it as ky's `'HTTPError'`: test with `instanceof` or `isHttpStatusError`.
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
-export class HttpStatusError extends KyHttpError {
+export class HttpStatusError extends HTTPError {
 	/** The stable `name` of errors of this class. */
 	static readonly errorName: string = 'HttpStatusError';
 

@@ -2,7 +2,7 @@ import type { NetworkError as KyNetworkErrorType } from 'ky';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 
-// ky's NetworkError to the type checker, a plain Error at run time (see KyHttpError in http.ts): `createClient` links it.
+// ky's NetworkError to the type checker, a plain Error at run time (see HTTPError in http.ts): `createClient` links it.
 const KyNetworkError = Error as unknown as new () => KyNetworkErrorType;
 
 export interface NetworkError extends SteadfetchFields {

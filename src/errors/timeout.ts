@@ -2,7 +2,7 @@ import type { TimeoutError as KyTimeoutErrorType } from 'ky';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 
-// ky's TimeoutError to the type checker, a plain Error at run time (see KyHttpError in http.ts): `createClient` links it.
+// ky's TimeoutError to the type checker, a plain Error at run time (see HTTPError in http.ts): `createClient` links it.
 const KyTimeoutError = Error as unknown as new () => KyTimeoutErrorType;
 
 export interface TimeoutError extends SteadfetchFields {
