@@ -31,7 +31,7 @@ const stages: readonly (readonly string[])[] = [
 	['attempt.ts'],
 	['client.ts', 'fetch.ts'],
 	['job.ts'],
-	['bullmq.ts'],
+	['bullmq.ts', 'otel.ts'],
 	['index.ts'],
 ];
 const stageOf = (file: string): number =>

@@ -61,12 +61,15 @@ export interface CallRef {
 /** Runs an attempt's request (`send`) inside whatever a tracer wants around it; must return what `send` returns. */
 export type AroundAttempt = <T>(call: CallRef, send: () => T) => T;
 
+type Tracing = { around: AroundAttempt | undefined };
+const shared = globalThis as { [key: symbol]: Tracing | undefined };
+const tracingKey = Symbol.for('steadfetch.tracing');
+
 /**
 What runs around each attempt's request: `steadfetch/otel` sets `around` to run it in the context of the attempt's
 span, so that spans started by the request (the undici instrumentation's) become its children; undefined while nobody
 traces, and the request is sent as is. One object per process, shared by every copy of steadfetch loaded in it, as the
 channels are.
 */
-export const tracing: { around: AroundAttempt | undefined } = ((globalThis as Record<symbol, unknown>)[
-	Symbol.for('steadfetch.tracing')
-] ??= { around: undefined }) as { around: AroundAttempt | undefined };
+export const tracing: Tracing = shared[tracingKey] ?? { around: undefined };
+shared[tracingKey] = tracing;

@@ -1,0 +1,336 @@
+import {
+	type Attributes,
+	context,
+	type MeterProvider,
+	metrics,
+	type ObservableResult,
+	type Span,
+	SpanKind,
+	SpanStatusCode,
+	type TracerProvider,
+	trace,
+} from '@opentelemetry/api';
+import { type CallRef, channelNames, tracing } from './diagnostics.ts';
+
+/*
+The `steadfetch/otel` subpath: OpenTelemetry spans and metrics built from steadfetch's diagnostics channels. A span per
+logical call (INTERNAL), a CLIENT span per attempt under it, run as the active context while the attempt's request is
+sent, so that the undici instrumentation's spans nest in it. Only the channels' messages are read: URLs come redacted,
+and no header is ever looked at. The main entry never imports this file: @opentelemetry/api stays an optional peer.
+*/
+
+/** Options of `instrument`. */
+export interface InstrumentOptions {
+	/**
+	Where the spans go.
+	@default the global tracer provider (`trace.getTracerProvider()`)
+	*/
+	readonly tracerProvider?: TracerProvider | undefined;
+	/**
+	Where the metrics go.
+	@default the global meter provider (`metrics.getMeterProvider()`)
+	*/
+	readonly meterProvider?: MeterProvider | undefined;
+	/**
+	A CLIENT span per attempt under the call's span. Turn it off when the undici instrumentation already makes a CLIENT
+	span per request: its spans then nest directly in the call's span.
+	@default true
+	*/
+	readonly attemptSpans?: boolean | undefined;
+}
+
+/** What `instrument` returns: a way to stop. */
+export interface Instrumentation {
+	/** Stop: no span, event or metric more. Spans of calls still in flight are not ended, so not exported. */
+	disable(): void;
+}
+
+// The messages as published (docs/observing.md); every field but `call` may be missing from a foreign publisher.
+interface CallMessage {
+	readonly call: CallRef;
+	readonly method?: string;
+	readonly url?: string;
+	readonly origin?: string;
+}
+interface AttemptEndMessage extends CallMessage {
+	readonly status?: number;
+	readonly failure?: string;
+}
+interface RetryMessage extends CallMessage {
+	readonly attempt?: number;
+	readonly delayMs?: number;
+	readonly after?: number | string;
+}
+interface WithheldMessage extends CallMessage {
+	readonly reason?: string;
+}
+interface PacingMessage extends CallMessage {
+	readonly waitMs?: number;
+	readonly refused?: boolean;
+}
+interface CallEndMessage extends CallMessage {
+	readonly ok?: boolean;
+	readonly status?: number;
+	readonly error?: string;
+	readonly stopReason?: string;
+	readonly attempts?: number;
+}
+interface BreakerMessage {
+	readonly origin?: string;
+	readonly to?: string;
+}
+
+interface CallState {
+	readonly span: Span;
+	/** `http.request.method`, `server.address`, `server.port`: what every metric of the call is tagged with. */
+	readonly tags: Attributes;
+	readonly url: string;
+	readonly start: number;
+	attempts: number;
+	attempt: Span | undefined;
+}
+
+const breakerStates = ['closed', 'open', 'half-open'] as const;
+// As the origins a client keeps guards for: a crawler's endless origins must not grow the gauge without bound.
+const maxOrigins = 256;
+// The semantic conventions' advice for HTTP durations, and longer: a call's retries and waits add up.
+const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 120];
+
+const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
+	'node:diagnostics_channel',
+) as
+	| {
+			subscribe(name: string, listener: (message: unknown) => void): void;
+			unsubscribe(name: string, listener: (message: unknown) => void): boolean;
+	  }
+	| undefined;
+
+// `server.address` and `server.port` of an origin (the port as the URL implies it: 443 for https).
+const serverOf = (origin: string | undefined): Attributes => {
+	if (!origin || !URL.canParse(origin)) {
+		return {};
+	}
+	const { hostname, port, protocol } = new URL(origin);
+	const implied = protocol === 'https:' ? 443 : protocol === 'http:' ? 80 : undefined;
+	const number = port ? Number(port) : implied;
+	return number === undefined ? { 'server.address': hostname } : { 'server.address': hostname, 'server.port': number };
+};
+
+// The semantic conventions' `error.type`: the status as a string when there is one, else the kind of failure.
+const errorTypeOf = (status: number | undefined, failure: string | undefined): string | undefined =>
+	status !== undefined && status >= 400 ? String(status) : status === undefined ? (failure ?? 'aborted') : undefined;
+
+/**
+Turn steadfetch's diagnostics channels into OpenTelemetry spans and metrics, for every client, drop-in fetch and job in
+the process, until `disable()`. Needs `@opentelemetry/api` (an optional peer) and an SDK; for spans nested across
+`await`, a context manager (`@opentelemetry/context-async-hooks`, which the Node SDK registers).
+
+Spans: one INTERNAL span per call, named `steadfetch {method}`; under it one CLIENT span per attempt, named `{method}`,
+with `http.request.resend_count` on resends. Metrics: `steadfetch.attempts`, `steadfetch.retries`,
+`steadfetch.retries.withheld`, `steadfetch.call.duration` (s), `steadfetch.pacing.waits`, `steadfetch.breaker.state`,
+`steadfetch.breaker.transitions`. docs/observing.md lists their attributes. No attribute holds a secret: URLs are
+redacted before they are published, and no header is read. One instrumentation at a time: a second `instrument()`
+before `disable()` throws.
+
+@example
+```
+import { instrument } from 'steadfetch/otel';
+const telemetry = instrument();
+// ... on shutdown
+telemetry.disable();
+```
+*/
+export function instrument(options: InstrumentOptions = {}): Instrumentation {
+	if (!builtin) {
+		throw new Error('steadfetch/otel needs node:diagnostics_channel (Node, Deno or Bun).');
+	}
+	if (tracing.around) {
+		throw new Error('steadfetch/otel is on already: disable() the first instrument() before another.');
+	}
+	const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer('steadfetch');
+	const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('steadfetch');
+	const attemptSpans = options.attemptSpans ?? true;
+
+	const attempts = meter.createCounter('steadfetch.attempts', { unit: '{attempt}', description: 'Requests sent, by outcome.' });
+	const retries = meter.createCounter('steadfetch.retries', { unit: '{retry}', description: 'Retries scheduled, by what failed.' });
+	const withheld = meter.createCounter('steadfetch.retries.withheld', {
+		unit: '{retry}',
+		description: 'Retries the policy allowed and a guard withheld, by reason.',
+	});
+	const duration = meter.createHistogram('steadfetch.call.duration', {
+		unit: 's',
+		description: 'Duration of logical calls, every attempt and wait included.',
+		advice: { explicitBucketBoundaries: durationBuckets },
+	});
+	const pacing = meter.createCounter('steadfetch.pacing.waits', {
+		unit: '{wait}',
+		description: "Calls held back (or refused) until their origin's rate-limit reset.",
+	});
+	const transitions = meter.createCounter('steadfetch.breaker.transitions', {
+		unit: '{transition}',
+		description: 'Circuit breaker changes of state, by the state entered.',
+	});
+	const breakerGauge = meter.createObservableGauge('steadfetch.breaker.state', {
+		unit: '1',
+		description: "1 for the breaker's current state of an origin, 0 for the others; origins whose breaker changed state.",
+	});
+
+	// Keyed by the call's own object: a call that never tells its end (an exception of a callback) is forgotten with it.
+	const calls = new WeakMap<CallRef, CallState>();
+	const breakers = new Map<string, string>();
+
+	const open = (message: CallMessage): CallState => {
+		const tags: Attributes = { 'http.request.method': message.method ?? '', ...serverOf(message.origin) };
+		const url = message.url ?? '';
+		const span = tracer.startSpan(
+			`steadfetch ${message.method ?? ''}`.trim(),
+			{ kind: SpanKind.INTERNAL, attributes: { ...tags, 'url.full': url } },
+			context.active(),
+		);
+		const state: CallState = { span, tags, url, start: performance.now(), attempts: 0, attempt: undefined };
+		calls.set(message.call, state);
+		return state;
+	};
+
+	const listeners: Record<keyof typeof channelNames, (message: unknown) => void> = {
+		callStart: (message) => {
+			open(message as CallMessage);
+		},
+		attemptStart: (message) => {
+			const start = message as CallMessage;
+			// A subscriber that came mid-call, or a retry ky forced after the call's end: the call opens here.
+			const state = calls.get(start.call) ?? open(start);
+			const resends = state.attempts++;
+			if (attemptSpans) {
+				state.attempt = tracer.startSpan(
+					start.method || 'HTTP',
+					{
+						kind: SpanKind.CLIENT,
+						// The conventions set the resend count on resends only: a first attempt has none.
+						attributes: {
+							...state.tags,
+							'url.full': start.url ?? state.url,
+							...(resends > 0 ? { 'http.request.resend_count': resends } : {}),
+						},
+					},
+					trace.setSpan(context.active(), state.span),
+				);
+			}
+		},
+		attemptEnd: (message) => {
+			const end = message as AttemptEndMessage;
+			const state = calls.get(end.call);
+			if (!state) {
+				return;
+			}
+			const errorType = errorTypeOf(end.status, end.failure);
+			const outcome: Attributes = {
+				...state.tags,
+				...(end.status === undefined ? {} : { 'http.response.status_code': end.status }),
+				...(errorType === undefined ? {} : { 'error.type': errorType }),
+			};
+			attempts.add(1, outcome);
+			const span = state.attempt;
+			if (span) {
+				span.setAttributes(outcome);
+				if (errorType !== undefined) {
+					span.setStatus({ code: SpanStatusCode.ERROR });
+				}
+				span.end();
+				state.attempt = undefined;
+			}
+		},
+		retry: (message) => {
+			const retry = message as RetryMessage;
+			const state = calls.get(retry.call);
+			const after = retry.after === undefined ? undefined : String(retry.after);
+			retries.add(1, { ...(state?.tags ?? serverOf(retry.origin)), ...(after === undefined ? {} : { 'error.type': after }) });
+			state?.span.addEvent('steadfetch.retry', {
+				'steadfetch.retry.attempt': retry.attempt ?? 0,
+				'steadfetch.retry.delay_ms': retry.delayMs ?? 0,
+				...(after === undefined ? {} : { 'error.type': after }),
+			});
+		},
+		retryWithheld: (message) => {
+			const { call, reason = 'unknown', origin } = message as WithheldMessage;
+			const state = calls.get(call);
+			withheld.add(1, { ...(state?.tags ?? serverOf(origin)), 'steadfetch.retry.withheld_reason': reason });
+			state?.span.addEvent('steadfetch.retry.withheld', { 'steadfetch.retry.withheld_reason': reason });
+		},
+		pacing: (message) => {
+			const wait = message as PacingMessage;
+			const state = calls.get(wait.call);
+			const refused = wait.refused === true;
+			pacing.add(1, { ...(state?.tags ?? serverOf(wait.origin)), 'steadfetch.pacing.refused': refused });
+			state?.span.addEvent('steadfetch.pacing', { 'steadfetch.pacing.wait_ms': wait.waitMs ?? 0, 'steadfetch.pacing.refused': refused });
+		},
+		callEnd: (message) => {
+			const end = message as CallEndMessage;
+			const state = calls.get(end.call);
+			if (!state) {
+				return;
+			}
+			calls.delete(end.call);
+			const { span } = state;
+			// An attempt that told no end of its own ends with its call.
+			state.attempt?.end();
+			const errorType = end.ok ? undefined : end.status !== undefined ? String(end.status) : (end.error ?? 'Error');
+			const tags: Attributes = {
+				...state.tags,
+				...(end.status === undefined ? {} : { 'http.response.status_code': end.status }),
+				...(errorType === undefined ? {} : { 'error.type': errorType }),
+				...(end.stopReason === undefined ? {} : { 'steadfetch.stop_reason': end.stopReason }),
+			};
+			span.setAttributes({ ...tags, 'steadfetch.attempts': end.attempts ?? state.attempts });
+			if (errorType !== undefined) {
+				span.setStatus({ code: SpanStatusCode.ERROR, ...(end.error === undefined ? {} : { message: end.error }) });
+			}
+			span.end();
+			duration.record((performance.now() - state.start) / 1000, tags);
+		},
+		breaker: (message) => {
+			const { origin, to } = message as BreakerMessage;
+			if (!origin || !to) {
+				return;
+			}
+			breakers.delete(origin);
+			breakers.set(origin, to);
+			if (breakers.size > maxOrigins) {
+				breakers.delete(breakers.keys().next().value as string);
+			}
+			transitions.add(1, { ...serverOf(origin), 'steadfetch.breaker.state': to });
+		},
+	};
+	const observeBreakers = (result: ObservableResult): void => {
+		for (const [origin, current] of breakers) {
+			const server = serverOf(origin);
+			for (const state of breakerStates) {
+				result.observe(state === current ? 1 : 0, { ...server, 'steadfetch.breaker.state': state });
+			}
+		}
+	};
+
+	for (const [key, listener] of Object.entries(listeners)) {
+		builtin.subscribe(channelNames[key as keyof typeof channelNames], listener);
+	}
+	breakerGauge.addCallback(observeBreakers);
+	// The attempt's request runs with the attempt's span active (or the call's, without attempt spans).
+	const around = <T>(call: CallRef, send: () => T): T => {
+		const state = calls.get(call);
+		const span = state?.attempt ?? state?.span;
+		return span ? context.with(trace.setSpan(context.active(), span), send) : send();
+	};
+	tracing.around = around;
+
+	return {
+		disable: () => {
+			for (const [key, listener] of Object.entries(listeners)) {
+				builtin.unsubscribe(channelNames[key as keyof typeof channelNames], listener);
+			}
+			breakerGauge.removeCallback(observeBreakers);
+			if (tracing.around === around) {
+				tracing.around = undefined;
+			}
+		},
+	};
+}
