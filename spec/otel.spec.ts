@@ -260,6 +260,31 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 		});
 	});
 
+	describe('rate-limit pacing', () => {
+		it("shows a call refused because its origin's rate-limit reset is too far, with nothing sent", async () => {
+			const { spans, points } = start();
+			const reset = String(Math.ceil(Date.now() / 1000) + 3600);
+			const seen = serve('GET', '/x', [{ status: 200, body: {}, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } }]);
+			const api = createClient({ retry: fast });
+			await api.get(`${origin}/x`).json();
+			await assert.rejects(api.get(`${origin}/x`), { status: 429 });
+			const [, refused] = callSpans(spans());
+			assert.deepEqual(
+				refused?.events.map(({ name, attributes }) => [name, attributes?.['steadfetch.pacing.refused']]),
+				[['steadfetch.pacing', true]],
+			);
+			assert.deepEqual(
+				[refused?.attributes['error.type'], refused?.attributes['steadfetch.stop_reason'], refused?.attributes['steadfetch.attempts']],
+				['429', 'rate-limited', 0],
+			);
+			assert.deepEqual(
+				(await points('steadfetch.pacing.waits')).map(({ attributes, value }) => [attributes['steadfetch.pacing.refused'], value]),
+				[[true, 1]],
+			);
+			assert.equal(seen.count, 1);
+		});
+	});
+
 	describe('never holds a secret', () => {
 		it('keeps an API key in the query and credentials in the URL out of every span, event and metric', async () => {
 			const { spans, points } = start();

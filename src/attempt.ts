@@ -69,6 +69,14 @@ const keep = (tally: Tally, record: Tally['history'][number]): void => {
 	tally.history.push(record);
 };
 
+/** What every message of a call says of it. */
+interface Place {
+	readonly call: CallRef;
+	readonly origin: string;
+	readonly method: string;
+	readonly url: string;
+}
+
 // Numbers the calls a subscriber hears of, for its logs (a call's identity is its CallRef object).
 let lastCallId = 0;
 
@@ -112,6 +120,9 @@ export class Call {
 	#request: (() => Request) | undefined;
 	// What a subscriber hears of this call: made with the call's first message, once a subscriber listens.
 	#ref: CallRef | undefined;
+	// The last #where(), and the request it was read from: a call's messages say the same until the request changes.
+	#place: Place | undefined;
+	#placeOf: (() => Request) | undefined;
 	#begun = false;
 	#ended = false;
 
@@ -392,17 +403,23 @@ export class Call {
 		}
 	}
 
-	// What every message says of the call: which call, its origin, method and redacted URL (built only for a subscriber).
-	#where(): { call: CallRef; origin: string; method: string; url: string } {
+	// What every message says of the call: which call, its origin, method and redacted URL (built only for a subscriber,
+	// once per request: the drop-in fetch builds a Request to describe, and redaction parses the URL).
+	#where(): Place {
+		if (this.#place && this.#placeOf === this.#request) {
+			return this.#place;
+		}
 		const request = this.#request?.();
 		const url = request?.url ?? '';
 		this.#ref ??= Object.freeze({ id: ++lastCallId });
-		return {
+		this.#placeOf = this.#request;
+		this.#place = Object.freeze({
 			call: this.#ref,
 			origin: originOf(url),
 			method: request?.method ?? '',
 			url: redactUrl(url, this.#engine.config.secrets),
-		};
+		});
+		return this.#place;
 	}
 
 	#decide(failure: Failure, now: number): Decision {

@@ -45,39 +45,39 @@ export interface Instrumentation {
 	disable(): void;
 }
 
-// The messages as published (docs/observing.md); every field but `call` may be missing from a foreign publisher.
+// The messages as the engine publishes them (docs/observing.md).
 interface CallMessage {
 	readonly call: CallRef;
-	readonly method?: string;
-	readonly url?: string;
-	readonly origin?: string;
+	readonly method: string;
+	readonly url: string;
+	readonly origin: string;
 }
 interface AttemptEndMessage extends CallMessage {
 	readonly status?: number;
 	readonly failure?: string;
 }
 interface RetryMessage extends CallMessage {
-	readonly attempt?: number;
-	readonly delayMs?: number;
-	readonly after?: number | string;
+	readonly attempt: number;
+	readonly delayMs: number;
+	readonly after: number | string;
 }
 interface WithheldMessage extends CallMessage {
-	readonly reason?: string;
+	readonly reason: string;
 }
 interface PacingMessage extends CallMessage {
-	readonly waitMs?: number;
-	readonly refused?: boolean;
+	readonly waitMs: number;
+	readonly refused: boolean;
 }
 interface CallEndMessage extends CallMessage {
-	readonly ok?: boolean;
+	readonly ok: boolean;
 	readonly status?: number;
 	readonly error?: string;
 	readonly stopReason?: string;
-	readonly attempts?: number;
+	readonly attempts: number;
 }
 interface BreakerMessage {
-	readonly origin?: string;
-	readonly to?: string;
+	readonly origin: string;
+	readonly to: string;
 }
 
 interface CallState {
@@ -105,15 +105,14 @@ const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => 
 	  }
 	| undefined;
 
-// `server.address` and `server.port` of an origin (the port as the URL implies it: 443 for https).
-const serverOf = (origin: string | undefined): Attributes => {
-	if (!origin || !URL.canParse(origin)) {
+// `server.address` and `server.port` of an origin (the port as the URL implies it: 443 for https). An origin the URL
+// parser cannot read (a relative URL outside a browser) has none.
+const serverOf = (origin: string): Attributes => {
+	if (!URL.canParse(origin)) {
 		return {};
 	}
 	const { hostname, port, protocol } = new URL(origin);
-	const implied = protocol === 'https:' ? 443 : protocol === 'http:' ? 80 : undefined;
-	const number = port ? Number(port) : implied;
-	return number === undefined ? { 'server.address': hostname } : { 'server.address': hostname, 'server.port': number };
+	return { 'server.address': hostname, 'server.port': port ? Number(port) : protocol === 'https:' ? 443 : 80 };
 };
 
 // The semantic conventions' `error.type`: the status as a string when there is one, else the kind of failure.
@@ -180,10 +179,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 	const breakers = new Map<string, string>();
 
 	const open = (message: CallMessage): CallState => {
-		const tags: Attributes = { 'http.request.method': message.method ?? '', ...serverOf(message.origin) };
-		const url = message.url ?? '';
+		const tags: Attributes = { 'http.request.method': message.method, ...serverOf(message.origin) };
+		const { url } = message;
 		const span = tracer.startSpan(
-			`steadfetch ${message.method ?? ''}`.trim(),
+			`steadfetch ${message.method}`,
 			{ kind: SpanKind.INTERNAL, attributes: { ...tags, 'url.full': url } },
 			context.active(),
 		);
@@ -198,18 +197,18 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 		},
 		attemptStart: (message) => {
 			const start = message as CallMessage;
-			// A subscriber that came mid-call, or a retry ky forced after the call's end: the call opens here.
+			// A subscriber that came mid-call, or a retry ky forced after the call's end (ky.retry()): the call opens here.
 			const state = calls.get(start.call) ?? open(start);
 			const resends = state.attempts++;
 			if (attemptSpans) {
 				state.attempt = tracer.startSpan(
-					start.method || 'HTTP',
+					start.method,
 					{
 						kind: SpanKind.CLIENT,
 						// The conventions set the resend count on resends only: a first attempt has none.
 						attributes: {
 							...state.tags,
-							'url.full': start.url ?? state.url,
+							'url.full': start.url,
 							...(resends > 0 ? { 'http.request.resend_count': resends } : {}),
 						},
 					},
@@ -240,29 +239,30 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 				state.attempt = undefined;
 			}
 		},
+		// A subscriber that came mid-call hears of the call first here, or at its next attempt: the call opens then.
 		retry: (message) => {
 			const retry = message as RetryMessage;
-			const state = calls.get(retry.call);
-			const after = retry.after === undefined ? undefined : String(retry.after);
-			retries.add(1, { ...(state?.tags ?? serverOf(retry.origin)), ...(after === undefined ? {} : { 'error.type': after }) });
-			state?.span.addEvent('steadfetch.retry', {
-				'steadfetch.retry.attempt': retry.attempt ?? 0,
-				'steadfetch.retry.delay_ms': retry.delayMs ?? 0,
-				...(after === undefined ? {} : { 'error.type': after }),
+			const state = calls.get(retry.call) ?? open(retry);
+			const after = String(retry.after);
+			retries.add(1, { ...state.tags, 'error.type': after });
+			state.span.addEvent('steadfetch.retry', {
+				'steadfetch.retry.attempt': retry.attempt,
+				'steadfetch.retry.delay_ms': retry.delayMs,
+				'error.type': after,
 			});
 		},
 		retryWithheld: (message) => {
-			const { call, reason = 'unknown', origin } = message as WithheldMessage;
-			const state = calls.get(call);
-			withheld.add(1, { ...(state?.tags ?? serverOf(origin)), 'steadfetch.retry.withheld_reason': reason });
-			state?.span.addEvent('steadfetch.retry.withheld', { 'steadfetch.retry.withheld_reason': reason });
+			const withheldRetry = message as WithheldMessage;
+			const state = calls.get(withheldRetry.call) ?? open(withheldRetry);
+			const reason = { 'steadfetch.retry.withheld_reason': withheldRetry.reason };
+			withheld.add(1, { ...state.tags, ...reason });
+			state.span.addEvent('steadfetch.retry.withheld', reason);
 		},
 		pacing: (message) => {
 			const wait = message as PacingMessage;
-			const state = calls.get(wait.call);
-			const refused = wait.refused === true;
-			pacing.add(1, { ...(state?.tags ?? serverOf(wait.origin)), 'steadfetch.pacing.refused': refused });
-			state?.span.addEvent('steadfetch.pacing', { 'steadfetch.pacing.wait_ms': wait.waitMs ?? 0, 'steadfetch.pacing.refused': refused });
+			const state = calls.get(wait.call) ?? open(wait);
+			pacing.add(1, { ...state.tags, 'steadfetch.pacing.refused': wait.refused });
+			state.span.addEvent('steadfetch.pacing', { 'steadfetch.pacing.wait_ms': wait.waitMs, 'steadfetch.pacing.refused': wait.refused });
 		},
 		callEnd: (message) => {
 			const end = message as CallEndMessage;
@@ -281,7 +281,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 				...(errorType === undefined ? {} : { 'error.type': errorType }),
 				...(end.stopReason === undefined ? {} : { 'steadfetch.stop_reason': end.stopReason }),
 			};
-			span.setAttributes({ ...tags, 'steadfetch.attempts': end.attempts ?? state.attempts });
+			span.setAttributes({ ...tags, 'steadfetch.attempts': end.attempts });
 			if (errorType !== undefined) {
 				span.setStatus({ code: SpanStatusCode.ERROR, ...(end.error === undefined ? {} : { message: end.error }) });
 			}
@@ -290,9 +290,6 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 		},
 		breaker: (message) => {
 			const { origin, to } = message as BreakerMessage;
-			if (!origin || !to) {
-				return;
-			}
 			breakers.delete(origin);
 			breakers.set(origin, to);
 			if (breakers.size > maxOrigins) {
