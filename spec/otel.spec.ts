@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { tracing } from '../src/diagnostics.ts';
 import { createClient, createFetch } from '../src/index.ts';
-import { type Instrumentation, type InstrumentOptions, instrument } from '../src/otel.ts';
+import { type Instrumentation, type InstrumentOptions, instrument, requestAttributes } from '../src/otel.ts';
 import { startLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 
@@ -152,6 +153,56 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			assert.equal(call?.parentSpanContext?.spanId, outer.spanContext().spanId);
 			assert.deepEqual(active, [call?.spanContext().spanId, call?.spanContext().spanId]);
 			assert.equal(seen.count, 2);
+		});
+	});
+
+	describe("with the undici instrumentation (Node's fetch, on a real server)", () => {
+		const recover = async (tracerProvider: TracerProvider): Promise<number> => {
+			// Enabled as it is made, on the global provider until told this one (with `enabled: false` it skips every request).
+			const undici = new UndiciInstrumentation({ startSpanHook: requestAttributes });
+			undici.setTracerProvider(tracerProvider);
+			const server = await startLoopback([{ status: 500 }, { status: 502 }, { status: 200, body: '{}' }]);
+			try {
+				await createClient({ retry: fast }).get(`${server.url}/x`).json();
+				return server.count;
+			} finally {
+				undici.disable();
+				await server.close();
+			}
+		};
+		const undiciSpans = (spans: ReadableSpan[]) => attemptSpans(spans).filter((span) => span.instrumentationScope.name.includes('undici'));
+
+		it("nests each of undici's spans in steadfetch's attempt span", async () => {
+			const { spans, tracerProvider } = start();
+			assert.equal(await recover(tracerProvider), 3);
+			const ours = attemptSpans(spans()).filter((span) => span.instrumentationScope.name === 'steadfetch');
+			const theirs = undiciSpans(spans());
+			assert.equal(theirs.length, 3);
+			assert.deepEqual(
+				theirs.map((span) => span.parentSpanContext?.spanId),
+				ours.map((span) => span.spanContext().spanId),
+			);
+		});
+
+		it("makes undici's spans the children of the call's span without attempt spans, with resend counts 0, 1, 2", async () => {
+			const { spans, tracerProvider } = start({ attemptSpans: false });
+			assert.equal(await recover(tracerProvider), 3);
+			const [call] = callSpans(spans());
+			const theirs = undiciSpans(spans());
+			assert.equal(attemptSpans(spans()).length, 3, "only undici's");
+			assert.ok(theirs.every((span) => span.parentSpanContext?.spanId === call?.spanContext().spanId));
+			assert.deepEqual(
+				theirs.map((span) => [resendCount(span), span.attributes['http.response.status_code']]),
+				[
+					[0, 500],
+					[1, 502],
+					[2, 200],
+				],
+			);
+		});
+
+		it('adds no attribute outside a call', () => {
+			assert.deepEqual(requestAttributes(), {});
 		});
 	});
 

@@ -1,6 +1,7 @@
 import {
 	type Attributes,
 	context,
+	createContextKey,
 	type MeterProvider,
 	metrics,
 	type ObservableResult,
@@ -91,6 +92,8 @@ interface CallState {
 }
 
 const breakerStates = ['closed', 'open', 'half-open'] as const;
+// The resends of the call before the request in this context: what `requestAttributes` reads.
+const resendKey = createContextKey('steadfetch http.request.resend_count');
 // As the origins a client keeps guards for: a crawler's endless origins must not grow the gauge without bound.
 const maxOrigins = 256;
 // The semantic conventions' advice for HTTP durations, and longer: a call's retries and waits add up.
@@ -107,12 +110,12 @@ const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => 
 
 // `server.address` and `server.port` of an origin (the port as the URL implies it: 443 for https). An origin the URL
 // parser cannot read (a relative URL outside a browser) has none.
-const serverOf = (origin: string): Attributes => {
+const parseServer = (origin: string): Attributes => {
 	if (!URL.canParse(origin)) {
 		return {};
 	}
 	const { hostname, port, protocol } = new URL(origin);
-	return { 'server.address': hostname, 'server.port': port ? Number(port) : protocol === 'https:' ? 443 : 80 };
+	return Object.freeze({ 'server.address': hostname, 'server.port': port ? Number(port) : protocol === 'https:' ? 443 : 80 });
 };
 
 // The semantic conventions' `error.type`: the status as a string when there is one, else the kind of failure.
@@ -177,6 +180,19 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 	// Keyed by the call's own object: a call that never tells its end (an exception of a callback) is forgotten with it.
 	const calls = new WeakMap<CallRef, CallState>();
 	const breakers = new Map<string, string>();
+	// Every call parses its origin else: the last origins' attributes, as many as a client keeps guards for.
+	const servers = new Map<string, Attributes>();
+	const serverOf = (origin: string): Attributes => {
+		let server = servers.get(origin);
+		if (!server) {
+			server = parseServer(origin);
+			if (servers.size >= maxOrigins) {
+				servers.delete(servers.keys().next().value as string);
+			}
+			servers.set(origin, server);
+		}
+		return server;
+	};
 
 	const open = (message: CallMessage): CallState => {
 		const tags: Attributes = { 'http.request.method': message.method, ...serverOf(message.origin) };
@@ -311,11 +327,15 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 		builtin.subscribe(channelNames[key as keyof typeof channelNames], listener);
 	}
 	breakerGauge.addCallback(observeBreakers);
-	// The attempt's request runs with the attempt's span active (or the call's, without attempt spans).
+	// The attempt's request runs with the attempt's span active (or the call's, without attempt spans), and its resend
+	// count at hand for the spans the request starts (requestAttributes).
 	const around = <T>(call: CallRef, send: () => T): T => {
 		const state = calls.get(call);
-		const span = state?.attempt ?? state?.span;
-		return span ? context.with(trace.setSpan(context.active(), span), send) : send();
+		if (!state) {
+			return send();
+		}
+		const active = trace.setSpan(context.active(), state.attempt ?? state.span).setValue(resendKey, state.attempts - 1);
+		return context.with(active, send);
 	};
 	tracing.around = around;
 
@@ -330,4 +350,22 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 			}
 		},
 	};
+}
+
+/**
+What steadfetch knows of the request sent in the active context: `http.request.resend_count` when it is a resend of
+its call (1, 2...; the conventions set none on the first request), else nothing. Made for the `startSpanHook` of
+`@opentelemetry/instrumentation-undici`, whose CLIENT spans then carry the count, while `instrument()` is on.
+
+@example
+```
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { instrument, requestAttributes } from 'steadfetch/otel';
+new UndiciInstrumentation({ startSpanHook: requestAttributes });
+instrument({ attemptSpans: false });
+```
+*/
+export function requestAttributes(): Attributes {
+	const resends = context.active().getValue(resendKey);
+	return typeof resends === 'number' && resends > 0 ? { 'http.request.resend_count': resends } : {};
 }
