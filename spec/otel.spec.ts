@@ -399,6 +399,19 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			assert.equal(seen.count, 4);
 		});
 
+		it('leaves alone a call already under way when instrument() runs: no span half-told', async () => {
+			const seen = serve('GET', '/x', [{ status: 200, body: {} }]);
+			let telemetry: Telemetry | undefined;
+			const fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+				telemetry = start();
+				return globalThis.fetch(input, init);
+			};
+			await createFetch({ fetch })(`${origin}/x`);
+			assert.deepEqual(telemetry?.spans(), []);
+			assert.deepEqual(await telemetry?.points('steadfetch.attempts'), []);
+			assert.equal(seen.count, 1);
+		});
+
 		it('allows one instrumentation at a time: a second throws until the first is disabled', () => {
 			const { telemetry } = start();
 			assert.throws(() => instrument(), /on already/);

@@ -85,7 +85,6 @@ interface CallState {
 	readonly span: Span;
 	/** `http.request.method`, `server.address`, `server.port`: what every metric of the call is tagged with. */
 	readonly tags: Attributes;
-	readonly url: string;
 	readonly start: number;
 	attempts: number;
 	attempt: Span | undefined;
@@ -196,13 +195,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 
 	const open = (message: CallMessage): CallState => {
 		const tags: Attributes = { 'http.request.method': message.method, ...serverOf(message.origin) };
-		const { url } = message;
 		const span = tracer.startSpan(
 			`steadfetch ${message.method}`,
-			{ kind: SpanKind.INTERNAL, attributes: { ...tags, 'url.full': url } },
+			{ kind: SpanKind.INTERNAL, attributes: { ...tags, 'url.full': message.url } },
 			context.active(),
 		);
-		const state: CallState = { span, tags, url, start: performance.now(), attempts: 0, attempt: undefined };
+		const state: CallState = { span, tags, start: performance.now(), attempts: 0, attempt: undefined };
 		calls.set(message.call, state);
 		return state;
 	};
