@@ -31,7 +31,8 @@ const stages: readonly (readonly string[])[] = [
 	['attempt.ts'],
 	['client.ts', 'fetch.ts'],
 	['job.ts'],
-	['bullmq.ts', 'otel.ts'],
+	['bullmq.ts', 'otel-metrics.ts'],
+	['otel.ts'],
 	['index.ts'],
 ];
 const stageOf = (file: string): number =>

@@ -12,6 +12,7 @@ import {
 	trace,
 } from '@opentelemetry/api';
 import { type CallRef, channelNames, tracing } from './diagnostics.ts';
+import { breakerStates, createInstruments } from './otel-metrics.ts';
 
 /*
 The `steadfetch/otel` subpath: OpenTelemetry spans and metrics built from steadfetch's diagnostics channels. A span per
@@ -90,13 +91,10 @@ interface CallState {
 	attempt: Span | undefined;
 }
 
-const breakerStates = ['closed', 'open', 'half-open'] as const;
 // The resends of the call before the request in this context: what `requestAttributes` reads.
 const resendKey = createContextKey('steadfetch http.request.resend_count');
 // As the origins a client keeps guards for: a crawler's endless origins must not grow the gauge without bound.
 const maxOrigins = 256;
-// The semantic conventions' advice for HTTP durations, and longer: a call's retries and waits add up.
-const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 120];
 
 const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
 	'node:diagnostics_channel',
@@ -152,29 +150,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 	const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('steadfetch');
 	const attemptSpans = options.attemptSpans ?? true;
 
-	const attempts = meter.createCounter('steadfetch.attempts', { unit: '{attempt}', description: 'Requests sent, by outcome.' });
-	const retries = meter.createCounter('steadfetch.retries', { unit: '{retry}', description: 'Retries scheduled, by what failed.' });
-	const withheld = meter.createCounter('steadfetch.retries.withheld', {
-		unit: '{retry}',
-		description: 'Retries the policy allowed and a guard withheld, by reason.',
-	});
-	const duration = meter.createHistogram('steadfetch.call.duration', {
-		unit: 's',
-		description: 'Duration of logical calls, every attempt and wait included.',
-		advice: { explicitBucketBoundaries: durationBuckets },
-	});
-	const pacing = meter.createCounter('steadfetch.pacing.waits', {
-		unit: '{wait}',
-		description: "Calls held back (or refused) until their origin's rate-limit reset.",
-	});
-	const transitions = meter.createCounter('steadfetch.breaker.transitions', {
-		unit: '{transition}',
-		description: 'Circuit breaker changes of state, by the state entered.',
-	});
-	const breakerGauge = meter.createObservableGauge('steadfetch.breaker.state', {
-		unit: '1',
-		description: "1 for the breaker's current state of an origin, 0 for the others; origins whose breaker changed state.",
-	});
+	const { attempts, retries, withheld, duration, pacing, transitions, breakerGauge } = createInstruments(meter);
 
 	// Keyed by the call's own object: a call that never tells its end (an exception of a callback) is forgotten with it.
 	const calls = new WeakMap<CallRef, CallState>();
