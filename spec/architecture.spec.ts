@@ -42,7 +42,8 @@ const stages: readonly (readonly string[])[] = [
 	['attempt.ts'],
 	['client.ts', 'fetch.ts'],
 	['job.ts'],
-	['bullmq.ts'],
+	['bullmq.ts', 'otel-metrics.ts'],
+	['otel.ts'],
 	['index.ts'],
 ];
 const stageOf = (file: string): number =>

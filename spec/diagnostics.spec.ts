@@ -38,6 +38,7 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 		assert.deepEqual(
 			messages.map(({ name, message }) => `${name.replace('steadfetch:', '')} ${message.attempt ?? ''}${message.status ?? ''}`.trim()),
 			[
+				'call:start',
 				'attempt:start 1',
 				'attempt:end 1500',
 				'retry 2',
@@ -53,6 +54,7 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 		assert.deepEqual(
 			{ ...retry, delayMs: typeof retry?.delayMs },
 			{
+				call: messages[0]?.message.call,
 				origin,
 				method: 'GET',
 				url: `${origin}/v1/items`,
@@ -62,6 +64,71 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 			},
 		);
 		assert.equal(seen.count, 3);
+	});
+
+	it('ties the messages of one call together with one frozen object, another for the next call', async () => {
+		const seen = serve('GET', '/v1/items', [{ status: 500 }, { status: 200, body: {} }, { status: 200, body: {} }]);
+		const api = createClient({ baseUrl: `${origin}/v1/`, retry: fast });
+		const messages = await listen(async () => {
+			await api.get('items').json();
+			await api.get('items').json();
+		});
+		const calls = [...new Set(messages.filter(({ name }) => name !== channelNames.breaker).map(({ message }) => message.call))];
+		assert.equal(calls.length, 2);
+		assert.ok(calls.every((call) => Object.isFrozen(call) && typeof (call as { id: unknown }).id === 'number'));
+		assert.deepEqual(
+			messages.filter(({ message }) => message.call === calls[0]).map(({ name }) => name.replace('steadfetch:', '')),
+			['call:start', 'attempt:start', 'attempt:end', 'retry', 'attempt:start', 'attempt:end', 'call:end'],
+		);
+		assert.equal(seen.count, 3);
+	});
+
+	it('tells the start of a call that a rate-limit wait holds back before its first attempt', async () => {
+		const clock = new FakeClock();
+		const engine = new Engine(normalizeFetchOptions({ budget: false, breaker: false }), clock, 'fetch');
+		const request = () => new Request(`${origin}/x`);
+		const first = engine.call();
+		const reset = String((clock.now() + 1000) / 1000);
+		first.settle(first.begin(`${origin}/x`, request), 200, new Headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }));
+		const messages = await listen(async () => {
+			await engine.call().pace(`${origin}/x`, request);
+		});
+		assert.deepEqual(
+			messages.map(({ name }) => name.replace('steadfetch:', '')),
+			['call:start', 'pacing'],
+		);
+		assert.deepEqual(clock.waits, [1000]);
+	});
+
+	// The abort comes from a subscriber, at a known step: no timer decides where the call is when it ends.
+	it('tells the end of a call aborted at an attempt or during a backoff, once, on the client and the drop-in fetch', async () => {
+		for (const surface of ['client', 'fetch'] as const) {
+			for (const when of ['attempt', 'backoff'] as const) {
+				const controller = new AbortController();
+				const seen = serve('GET', '/v1/x', [{ status: 503 }]);
+				const retry = when === 'backoff' ? { baseDelayMs: 60_000, maxDelayMs: 60_000 } : fast;
+				const abortAt = (message: unknown) => {
+					const { attempt } = message as { attempt: number };
+					if (attempt === 2) {
+						controller.abort();
+					}
+				};
+				const channel = when === 'attempt' ? channelNames.attemptStart : channelNames.retry;
+				subscribe(channel, abortAt);
+				const messages = await listen(() =>
+					surface === 'client'
+						? createClient({ retry }).get(`${origin}/v1/x`, { signal: controller.signal })
+						: createFetch({ retry })(`${origin}/v1/x`, { signal: controller.signal }),
+				).finally(() => unsubscribe(channel, abortAt));
+				const ends = messages.filter(({ name }) => name === channelNames.callEnd).map(({ message }) => message);
+				assert.deepEqual(
+					ends.map(({ ok, error, attempts }) => ({ ok, error, attempts })),
+					[{ ok: false, error: 'AbortError', attempts: when === 'attempt' ? 2 : 1 }],
+					`${surface}, aborted at the ${when}`,
+				);
+				assert.equal(seen.count, 1, `${surface}, aborted at the ${when}`);
+			}
+		}
 	});
 
 	it('tells a withheld retry and its reason, and the call end with the stop reason', async () => {

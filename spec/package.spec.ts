@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { bundle } from '../bench/sizes.ts';
 import { startLoopback } from './support/loopback.ts';
 
@@ -23,6 +23,17 @@ describe('builds a package that imports by its name', () => {
 			assert.ok(name in module, `missing export ${name}`);
 		}
 		assert.equal(typeof module.createClient, 'function');
+	});
+
+	it('exports steadfetch/otel from dist/, and loads @opentelemetry/api from no other file', async () => {
+		const otel = await import('steadfetch/otel');
+		assert.equal(typeof otel.instrument, 'function');
+		assert.equal(typeof otel.requestAttributes, 'function');
+		const dist = new URL('../dist/', import.meta.url);
+		const loaders = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(
+			(file) => file.endsWith('.js') && readFileSync(new URL(file, dist), 'utf8').includes('@opentelemetry/'),
+		);
+		assert.deepEqual(loaders, ['otel.js']);
 	});
 
 	it('ships type declarations beside the code', () => {

@@ -1,6 +1,6 @@
 import isNetworkError from 'is-network-error';
 import type { Clock } from './clock.ts';
-import { channels } from './diagnostics.ts';
+import { type CallRef, channels, tracing } from './diagnostics.ts';
 import { errorKind } from './errors/base.ts';
 import { createError } from './errors/create.ts';
 import type { RequestConfig } from './normalize.ts';
@@ -69,6 +69,17 @@ const keep = (tally: Tally, record: Tally['history'][number]): void => {
 	tally.history.push(record);
 };
 
+/** What every message of a call says of it. */
+interface Place {
+	readonly call: CallRef;
+	readonly origin: string;
+	readonly method: string;
+	readonly url: string;
+}
+
+// Numbers the calls a subscriber hears of, for its logs (a call's identity is its CallRef object).
+let lastCallId = 0;
+
 /** What every call of one client or one drop-in fetch shares: its validated options, its guards per origin, its clock. */
 export class Engine {
 	readonly config: RequestConfig;
@@ -107,6 +118,13 @@ export class Call {
 	#guardUrl: string | undefined;
 	#current: Attempt | undefined;
 	#request: (() => Request) | undefined;
+	// What a subscriber hears of this call: made with the call's first message, once a subscriber listens.
+	#ref: CallRef | undefined;
+	// The last #where(), and the request it was read from: a call's messages say the same until the request changes.
+	#place: Place | undefined;
+	#placeOf: (() => Request) | undefined;
+	#begun = false;
+	#ended = false;
 
 	constructor(engine: Engine, { limit, allowance, deadline, deadlineOption }: CallOptions) {
 		const { policy } = engine.config;
@@ -130,6 +148,7 @@ export class Call {
 		if (wait === 0) {
 			return undefined;
 		}
+		this.#open();
 		if (channels.pacing?.hasSubscribers) {
 			this.#request = request;
 			channels.pacing.publish({ ...this.#where(), waitMs: wait, refused: wait > this.policy.maxDelayMs });
@@ -146,7 +165,7 @@ export class Call {
 			const retryAt = timeAfter(clock.now(), wait);
 			return Promise.reject(this.giveUp(refusal, { retry: false, reason: 'rate-limited', retryAt }));
 		}
-		return clock.sleep(wait, signal).then(() => this.pace(url, request, signal));
+		return this.wait(wait, signal).then(() => this.pace(url, request, signal));
 	}
 
 	/**
@@ -156,6 +175,7 @@ export class Call {
 	begin(url: string, request: () => Request): Attempt {
 		const { clock } = this.#engine;
 		this.#request = request;
+		this.#open();
 		const admission = this.#guardOf(url)?.breaker?.admit(clock.now());
 		if (admission && !admission.admitted) {
 			const refusal: Failure = { outcome: 'circuit', method: '', hasIdempotencyKey: false, request };
@@ -208,6 +228,45 @@ export class Call {
 	/** Settle the attempt in flight without an outcome of its own: it was aborted, or a hook threw. */
 	abandon(): void {
 		this.settle(this.#current, undefined);
+	}
+
+	/**
+	Send an attempt's request: `send(input, init)`, inside what a tracer runs around it (`steadfetch/otel`: the attempt's
+	span as the active context). Arguments rather than a closure, so that nobody tracing allocates nothing.
+	*/
+	send<I, N, R>(send: (input: I, init: N) => R, input: I, init: N): R {
+		const { around } = tracing;
+		const ref = this.#ref;
+		return around && ref ? around(ref, () => send(input, init)) : send(input, init);
+	}
+
+	/**
+	The call ended with an error the engine did not decide: an abort, an exception of a hook or a callback. The attempt in
+	flight is settled without an outcome, and call:end is told once (the engine's own ends tell it in `giveUp`).
+	*/
+	end(error: unknown): void {
+		this.abandon();
+		if (this.#begun && !this.#ended && channels.callEnd?.hasSubscribers) {
+			this.#ended = true;
+			const name = (error as { name?: unknown } | undefined)?.name;
+			channels.callEnd.publish({
+				...this.#where(),
+				ok: false,
+				error: typeof name === 'string' ? name : 'Error',
+				attempts: this.attempts,
+			});
+		}
+	}
+
+	/** Sleep a wait of the call (a backoff, a rate-limit reset); an abort during it ends the call. */
+	wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+		const slept = this.#engine.clock.sleep(ms, signal);
+		return signal
+			? slept.catch((error: unknown) => {
+					this.end(error);
+					throw error;
+				})
+			: slept;
 	}
 
 	/** Whether one more attempt could be a retry: the method is safe to repeat, and the count is not spent. */
@@ -334,11 +393,33 @@ export class Call {
 		return this.#guard;
 	}
 
-	// What every message says of the call: its origin, method and redacted URL (built only for a subscriber).
-	#where(): { origin: string; method: string; url: string } {
+	// The call's first message, whichever step comes first (a rate-limit wait, or the first attempt), once.
+	#open(): void {
+		if (!this.#begun) {
+			this.#begun = true;
+			if (channels.callStart?.hasSubscribers) {
+				channels.callStart.publish(this.#where());
+			}
+		}
+	}
+
+	// What every message says of the call: which call, its origin, method and redacted URL (built only for a subscriber,
+	// once per request: the drop-in fetch builds a Request to describe, and redaction parses the URL).
+	#where(): Place {
+		if (this.#place && this.#placeOf === this.#request) {
+			return this.#place;
+		}
 		const request = this.#request?.();
 		const url = request?.url ?? '';
-		return { origin: originOf(url), method: request?.method ?? '', url: redactUrl(url, this.#engine.config.secrets) };
+		this.#ref ??= Object.freeze({ id: ++lastCallId });
+		this.#placeOf = this.#request;
+		this.#place = Object.freeze({
+			call: this.#ref,
+			origin: originOf(url),
+			method: request?.method ?? '',
+			url: redactUrl(url, this.#engine.config.secrets),
+		});
+		return this.#place;
 	}
 
 	#decide(failure: Failure, now: number): Decision {

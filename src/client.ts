@@ -269,7 +269,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			try {
 				const attempt = call.begin(sent.url, () => sent);
 				// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
-				return send(input, init).then((response) => {
+				return call.send(send, input, init).then((response) => {
 					call.settle(attempt, response.status, response.headers);
 					// Only for a failure, so that a success costs nothing: ky's `parseJson` would wrap every success's json().
 					if (!response.ok && response.body && isJson(response)) {
@@ -302,6 +302,10 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 						const slot = slotOf(options);
 						const call = slot?.call;
 						const outcome = outcomeOf(error);
+						if (call && outcome === undefined && !errorKind(error)) {
+							// An abort, a hook's or a callback's exception ends the call as it is: a subscriber hears of the end.
+							call.end(error);
+						}
 						// Ours is decided already; aborts, errors thrown by hooks and schema failures are the caller's own.
 						if (errorKind(error) || !call || outcome === undefined) {
 							return error;

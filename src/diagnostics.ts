@@ -17,6 +17,8 @@ const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => 
 
 /** The channel names, documented in docs/observing.md. */
 export const channelNames = {
+	/** A call starts: before its first attempt, or before the rate-limit wait that comes first. */
+	callStart: 'steadfetch:call:start',
 	/** An attempt is about to be sent. */
 	attemptStart: 'steadfetch:attempt:start',
 	/** An attempt ended: its status, or `network` / `timeout`, or none (aborted). */
@@ -27,7 +29,7 @@ export const channelNames = {
 	retryWithheld: 'steadfetch:retry:withheld',
 	/** A call waits for its origin's rate-limit reset, or is refused because the reset is too far. */
 	pacing: 'steadfetch:pacing',
-	/** A call ended: in success, or with the error it throws (name, status, stop reason). */
+	/** A call ended: in success, or with the error it throws (name, status, stop reason), or an abort. */
 	callEnd: 'steadfetch:call:end',
 	/** A circuit breaker changed state. */
 	breaker: 'steadfetch:breaker',
@@ -38,6 +40,7 @@ The channel of each name; undefined where the runtime has no diagnostics_channel
 before building a message, so that nobody listening costs a property read.
 */
 export const channels: { readonly [K in keyof typeof channelNames]: Channel | undefined } = {
+	callStart: builtin?.channel(channelNames.callStart),
 	attemptStart: builtin?.channel(channelNames.attemptStart),
 	attemptEnd: builtin?.channel(channelNames.attemptEnd),
 	retry: builtin?.channel(channelNames.retry),
@@ -46,3 +49,27 @@ export const channels: { readonly [K in keyof typeof channelNames]: Channel | un
 	callEnd: builtin?.channel(channelNames.callEnd),
 	breaker: builtin?.channel(channelNames.breaker),
 };
+
+/**
+What every message of one call carries as `call`: the same frozen object from the call's start to its end, to key a
+map (a `WeakMap` forgets a call nobody ended); `id` is for logs.
+*/
+export interface CallRef {
+	readonly id: number;
+}
+
+/** Runs an attempt's request (`send`) inside whatever a tracer wants around it; must return what `send` returns. */
+export type AroundAttempt = <T>(call: CallRef, send: () => T) => T;
+
+type Tracing = { around: AroundAttempt | undefined };
+const shared = globalThis as { [key: symbol]: Tracing | undefined };
+const tracingKey = Symbol.for('steadfetch.tracing');
+
+/**
+What runs around each attempt's request: `steadfetch/otel` sets `around` to run it in the context of the attempt's
+span, so that spans started by the request (the undici instrumentation's) become its children; undefined while nobody
+traces, and the request is sent as is. One object per process, shared by every copy of steadfetch loaded in it, as the
+channels are.
+*/
+export const tracing: Tracing = shared[tracingKey] ?? { around: undefined };
+shared[tracingKey] = tracing;

@@ -74,12 +74,12 @@ export function fetchWith(
 			let response: Response | undefined;
 			let cause: unknown;
 			try {
-				response = await send(request && request.body !== null && !last ? request.clone() : input, init);
+				response = await call.send(send, request && request.body !== null && !last ? request.clone() : input, init);
 			} catch (error) {
 				// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the
 				// caller's: both pass through, the latter without the URL's query or the header's value.
 				if (signal?.aborted || !isNetworkError(error)) {
-					call.settle(attempt, undefined);
+					call.end(error);
 					throw signal?.aborted ? error : sanitizeRuntimeError(error, config.secrets, headers);
 				}
 				cause = error;
@@ -109,7 +109,7 @@ export function fetchWith(
 			}
 			// A response that is not returned must not hold its connection.
 			void response?.body?.cancel().catch(() => undefined);
-			await clock.sleep(decision.delayMs, signal);
+			await call.wait(decision.delayMs, signal);
 		}
 	};
 	return Object.defineProperty(steadfetch, bindToJob, {
