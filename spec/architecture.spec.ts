@@ -42,6 +42,7 @@ const stages: readonly (readonly string[])[] = [
 	['attempt.ts'],
 	['client.ts', 'fetch.ts'],
 	['job.ts'],
+	['queue-circuit.ts'],
 	['bullmq.ts', 'otel-metrics.ts'],
 	['otel.ts'],
 	['index.ts'],

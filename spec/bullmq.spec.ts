@@ -5,27 +5,37 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue, QueueEvents, type QueueEventsOptions, Worker } from 'bullmq';
-import { createBackoffStrategy, createWorker, pauseOnlyLimiter, type QueueJobFunction, queueAction } from '../src/bullmq.ts';
+import {
+	createBackoffStrategy,
+	createWorker,
+	jobIdempotencyKey,
+	pauseOnlyLimiter,
+	type QueueJobFunction,
+	type QueueJobOptions,
+	queueAction,
+} from '../src/bullmq.ts';
 import { createClient, type InternalServerError } from '../src/index.ts';
+import { QueueCircuit } from '../src/queue-circuit.ts';
 import { useRedis } from './support/redis.ts';
 
 /** What the loopback API answers: a status and headers per request to a path, in order; 200 past the script. */
 type Script = Record<string, readonly { status: number; headers?: Record<string, string> }[]>;
 
-/** A loopback API that answers from a script and notes every request: its path and when it arrived. */
+/** A loopback API that answers from a script and notes every request: its path, method, key and when it arrived. */
 interface Api {
 	readonly url: string;
-	readonly seen: { path: string; at: number }[];
+	readonly seen: { path: string; at: number; method: string; key: string | undefined; status: number }[];
 	close(): Promise<void>;
 }
 
-async function startApi(script: Script): Promise<Api> {
+async function startApi(script: Script, answer?: (index: number) => number): Promise<Api> {
 	const seen: Api['seen'] = [];
 	const server: Server = createServer((request, response) => {
 		const path = request.url ?? '';
 		const index = seen.filter((entry) => entry.path === path).length;
-		seen.push({ path, at: Date.now() });
-		const reply = script[path]?.[index] ?? { status: 200 };
+		const reply = answer ? { status: answer(seen.length) } : (script[path]?.[index] ?? { status: 200 });
+		const key = request.headers['idempotency-key'];
+		seen.push({ path, at: Date.now(), method: request.method ?? '', key: typeof key === 'string' ? key : undefined, status: reply.status });
 		response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
 		response.end(reply.status < 400 ? JSON.stringify({ ok: path }) : '');
 	});
@@ -42,6 +52,16 @@ async function startApi(script: Script): Promise<Api> {
 }
 
 const fast = { baseDelayMs: 1, maxDelayMs: 20 };
+
+/** Wait until `total` jobs of the queue have ended (a bounded loop), and say how. */
+async function settled(jobs: Queue, total: number, withinMs: number): Promise<{ completed: number; failed: number }> {
+	for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+		const { completed = 0, failed = 0 } = await jobs.getJobCounts('completed', 'failed');
+		if (completed + failed >= total || Date.now() - started > withinMs) {
+			return { completed, failed };
+		}
+	}
+}
 const count = (api: Api, path: string): number => api.seen.filter((entry) => entry.path === path).length;
 
 describe('steadfetch/bullmq on a real Redis', function () {
@@ -64,8 +84,8 @@ describe('steadfetch/bullmq on a real Redis', function () {
 		await queueEvents.waitUntilReady();
 		return queueEvents;
 	};
-	const worker = <R>(fn: QueueJobFunction<unknown, R>, retry: object = { limit: 1, ...fast }, autorun = true) =>
-		open(createWorker(queueName, fn, { connection: connection(), autorun, concurrency: 1 }, { retry }));
+	const worker = <R>(fn: QueueJobFunction<unknown, R>, options: QueueJobOptions = { retry: { limit: 1, ...fast } }, autorun = true) =>
+		open(createWorker(queueName, fn, { connection: connection(), autorun, concurrency: 1 }, options));
 	const fetchItem = (id: string): QueueJobFunction<unknown, unknown> => {
 		const client = createClient({ baseUrl: `${api?.url}/v1/`, retry: fast });
 		return ({ client: bind }) => bind(client).get(`items/${id}`).json();
@@ -141,11 +161,11 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(done.attemptsMade, 2);
 		});
 
-		it('sends exactly (k + L) × A requests when the API never recovers: 6 for k = 1, L = 1, A = 3', async () => {
+		it('sends exactly (k + L) × A requests when the API never recovers: 6 for k = 1, L = 1, A = 3 (outage circuit off)', async () => {
 			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 500 })) });
 			const jobs = queue();
 			const queueEvents = await events();
-			worker(fetchItem('a'));
+			worker(fetchItem('a'), { retry: { limit: 1, ...fast }, outage: false });
 			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
 			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /^Error: 500 GET .*\(2 attempts\)/);
 			const failed = (await jobs.getJob(job.id as string)) as Job;
@@ -167,14 +187,17 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 500 })) });
 			const jobs = queue();
 			const queueEvents = await events();
-			worker(async ({ fetch }) => {
-				// The drop-in fetch resolves with the last failing response, as fetch does: the job decides.
-				const response = await fetch(`${api?.url}/v1/items/a`);
-				if (!response.ok) {
-					throw new Error(`items answered ${response.status}`);
-				}
-				return response.json();
-			});
+			worker(
+				async ({ fetch }) => {
+					// The drop-in fetch resolves with the last failing response, as fetch does: the job decides.
+					const response = await fetch(`${api?.url}/v1/items/a`);
+					if (!response.ok) {
+						throw new Error(`items answered ${response.status}`);
+					}
+					return response.json();
+				},
+				{ retry: { limit: 1, ...fast }, outage: false },
+			);
 			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
 			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /items answered 500/);
 			assert.equal(count(api, '/v1/items/a'), 4);
@@ -184,10 +207,159 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 503 })) });
 			const jobs = queue();
 			const queueEvents = await events();
-			worker(fetchItem('a'), { limit: 0, ...fast });
+			worker(fetchItem('a'), { retry: { limit: 0, ...fast } });
 			const job = await jobs.add('fetch', {}, { attempts: 4, backoff: { type: 'custom' } });
 			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /503 GET/);
 			assert.equal(count(api, '/v1/items/a'), 4);
+		});
+	});
+
+	describe('one Idempotency-Key per job, the same on every run on every worker', () => {
+		it('sends the job’s key with every POST of both runs (worker A, then worker B) and the key with -2 on the second call', async () => {
+			api = await startApi({ '/v1/items': [{ status: 500 }, { status: 500 }, { status: 201 }], '/v1/items/a': [{ status: 200 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			const ranOn: string[] = [];
+			// A client that makes its own keys: in a run, the job's key wins.
+			const api1 = createClient({ baseUrl: `${api.url}/v1/`, retry: fast, idempotencyKey: true });
+			const job$ =
+				(label: string): QueueJobFunction<unknown, unknown> =>
+				async ({ client, fetch }) => {
+					ranOn.push(label);
+					await client(api1).post('items', { json: { name: 'a' } });
+					const response = await fetch(`${api?.url}/v1/items/a`, { method: 'PATCH', body: '{}' });
+					return response.status;
+				};
+			const first = worker(job$('A'));
+			// A fixed backoff long enough to hand the second run to another worker.
+			const job = await jobs.add('create', {}, { attempts: 3, backoff: { type: 'fixed', delay: 400 } });
+			for (let state = await job.getState(); state !== 'delayed'; state = await job.getState()) {
+				assert.ok(state === 'waiting' || state === 'active', `the job is ${state}`);
+				await new Promise((resolve) => setTimeout(resolve, 10));
+			}
+			await first.pause(true);
+			worker(job$('B'));
+			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
+
+			assert.deepEqual(ranOn, ['A', 'B']);
+			const key = jobIdempotencyKey(`bull:${queueName}`, job.id);
+			assert.match(key, /^steadfetch-[0-9a-f]{32}$/);
+			assert.deepEqual(
+				api.seen.map(({ method, path, key: sent }) => `${method} ${path} ${sent}`),
+				[`POST /v1/items ${key}`, `POST /v1/items ${key}`, `POST /v1/items ${key}`, `PATCH /v1/items/a ${key}-2`],
+			);
+			// Run 1 failed (charged), run 2 completed.
+			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 2);
+		});
+
+		it('derives the key from the queue and the job’s id alone', () => {
+			assert.equal(jobIdempotencyKey('bull:q', '1'), jobIdempotencyKey('bull:q', '1'));
+			assert.notEqual(jobIdempotencyKey('bull:q', '1'), jobIdempotencyKey('bull:q', '2'));
+			assert.notEqual(jobIdempotencyKey('bull:q', '1'), jobIdempotencyKey('bull:r', '1'));
+		});
+	});
+
+	describe('an outage pauses the whole queue: one probe per probing interval', () => {
+		it('keeps its state in Redis: a probe per interval, doubled by each failed probe up to maxProbeMs, closed by an answer', async () => {
+			const jobs = queue();
+			const redisClient = await jobs.getBackend().client;
+			const pttl = async (type: string): Promise<number> => Number(await redisClient.runCommand('pttl', [jobs.toKey(type)]));
+			const circuit = new QueueCircuit(jobs, { probeMs: 1000, maxProbeMs: 3000 });
+			assert.deepEqual(await circuit.admit(), { kind: 'run' });
+			await circuit.open();
+			// The queue is paused for one probing interval, in BullMQ's own rate-limit key.
+			const paused = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
+			assert.ok(paused > 900 && paused <= 1000, String(paused));
+			assert.deepEqual(await circuit.admit(), { kind: 'probe' });
+			const held = await circuit.admit();
+			assert.ok(held.kind === 'wait' && held.waitMs > 900 && held.waitMs <= 1000, JSON.stringify(held));
+			// Each failed probe in a row doubles the next interval: 2000, then 3000 (the cap).
+			for (const interval of [2000, 3000, 3000]) {
+				await circuit.probeFailed();
+				await redisClient.del(jobs.toKey('steadfetch:probe'));
+				assert.deepEqual(await circuit.admit(), { kind: 'probe' });
+				const probeTtl = await pttl('steadfetch:probe');
+				assert.ok(probeTtl > interval - 100 && probeTtl <= interval, `${probeTtl} for ${interval}`);
+			}
+			await circuit.close();
+			assert.deepEqual(await circuit.admit(), { kind: 'run' });
+		});
+
+		it('never cuts a longer pause short, and turns the limiter’s own count into a pause', async () => {
+			const jobs = queue();
+			const redisClient = await jobs.getBackend().client;
+			const circuit = new QueueCircuit(jobs, { probeMs: 100, maxProbeMs: 100 });
+			await circuit.pause(5000);
+			await circuit.pause(100);
+			const kept = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
+			assert.ok(kept > 4000, String(kept));
+			// The limiter counts the jobs it let through under the same key: 3 jobs within its duration is no pause.
+			await redisClient.set(jobs.toKey('limiter'), 3, { PX: 5000 });
+			await circuit.pause(2000);
+			const turned = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
+			assert.ok(turned > 1900 && turned <= 2000, String(turned));
+		});
+
+		it('against an API that never recovers, sends k + L on the first run, then one probe per run: 4 requests for A = 3', async () => {
+			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 500 })) });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /^Error: 500 GET /);
+			assert.equal(count(api, '/v1/items/a'), 4);
+			const { logs } = await jobs.getJobLogs(job.id as string);
+			assert.deepEqual(
+				logs.map((line) => [JSON.parse(line).status, JSON.parse(line).attempts]),
+				[
+					[500, 2],
+					[500, 1],
+					[500, 1],
+				],
+			);
+			// The two probes come a probing interval (100 ms, Redis' PX) after the outage opened and after each other: at
+			// least 200 ms after the first run's last request, less 50 ms from a probe's admission to its request.
+			const [, second, , fourth] = api.seen.map(({ at }) => at) as [number, number, number, number];
+			assert.ok(fourth - second >= 150, `${fourth - second} ms`);
+		});
+
+		it('holds a fleet of 3 workers × 2 to one probe per 100 ms: 20 failed requests, 30 jobs, exactly 50 requests', async () => {
+			const total = 30;
+			const failures = 20;
+			const slots = 3 * 2;
+			// Up for 10 requests, then 500 for the next 20, then up again: the outage is counted in requests, so that the
+			// totals are exact on any machine; the pacing of the failures is what the circuit adds.
+			api = await startApi({}, (index) => (index >= 10 && index < 10 + failures ? 500 : 200));
+			const client = createClient({ baseUrl: `${api.url}/v1/`, retry: fast });
+			for (let index = 0; index < 3; index++) {
+				open(
+					createWorker(
+						queueName,
+						async ({ client: bind, job }) => (await bind(client).post(`items/${job.id}`, { json: {} })).status,
+						{ connection: connection(), concurrency: 2 },
+						{ retry: { limit: 1, ...fast } },
+					),
+				);
+			}
+			const jobs = queue();
+			await jobs.addBulk(
+				Array.from({ length: total }, () => ({ name: 'create', data: {}, opts: { attempts: 25, backoff: { type: 'custom' } } })),
+			);
+			assert.deepEqual(await settled(jobs, total, 10_000), { completed: total, failed: 0 });
+
+			assert.equal(api.seen.length, total + failures);
+			assert.equal(new Set(api.seen.filter(({ status }) => status < 400).map(({ path }) => path)).size, total);
+			// At most two requests (first and in-run retry) of each run in flight when the outage began go out before the
+			// circuit opens; every later failure is a probe, one per 100 ms for the whole fleet (Redis' PX): any n + 1 probes
+			// span at least n × 100 ms, less 50 ms for the time from a probe's admission to its request reaching the API.
+			const failed = api.seen.filter(({ status }) => status === 500).map(({ at }) => at);
+			const probes = failed.slice(2 * slots);
+			for (let first = 0; first < probes.length; first++) {
+				for (let last = first + 1; last < probes.length; last++) {
+					const span = (probes[last] as number) - (probes[first] as number);
+					assert.ok(span >= (last - first) * 100 - 50, `probes ${first} to ${last}: ${span} ms`);
+				}
+			}
 		});
 	});
 
@@ -299,6 +471,18 @@ describe('steadfetch/bullmq without Redis', () => {
 	});
 
 	describe('createWorker checks its options', () => {
+		it('checks `outage`: an object of positive milliseconds, maxProbeMs at least probeMs, or false', () => {
+			const make = (outage: unknown) => () =>
+				createWorker('q', () => 1, { connection: { host: '127.0.0.1', port: 1 }, autorun: false }, { outage } as never);
+			assert.throws(make(0), /^TypeError: Expected `outage` to be an object or false, got number\.$/);
+			assert.throws(make(null), /got null\.$/);
+			assert.throws(make({ probeMs: -1 }), /^TypeError: Expected `outage\.probeMs` to be a positive number of milliseconds, got -1\.$/);
+			assert.throws(
+				make({ probeMs: 200, maxProbeMs: 100 }),
+				/^RangeError: Expected `outage\.maxProbeMs` to be at least `outage\.probeMs` \(200\), got 100\.$/,
+			);
+		});
+
 		it('throws a TypeError naming an unknown option', () => {
 			assert.throws(
 				() => createWorker('q', () => 1, { connection: { host: '127.0.0.1', port: 1 }, autorun: false }, { attempts: 3 } as never),

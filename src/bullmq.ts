@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import { type BackoffStrategy, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
-import type { KyInstance } from 'ky';
+import { type BeforeRequestHook, type KyInstance, replaceOption } from 'ky';
 import { isBug, newTally } from './attempt.ts';
 import { systemClock } from './clock.ts';
+import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { Policy, RetryOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
+import { QueueCircuit } from './queue-circuit.ts';
 import { readWait } from './ratelimit.ts';
 import type { Allowance, SteadfetchError, StopReason } from './types.ts';
 
@@ -24,6 +27,31 @@ export interface QueueJobOptions {
 	@default {limit: 1, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
 	*/
 	readonly retry?: RetryOptions | number | undefined;
+	/**
+	What the whole queue does on an outage: when a run fails on one (its requests failed with a 5xx, a network error or a
+	timeout until its allowance ran out, the client's retry budget was spent, or the client's circuit breaker is open),
+	every worker of the queue stops sending and one probe goes per `probeMs` (doubled by each failed probe in a row, at
+	most `maxProbeMs`), through Redis; the first probe that gets an answer other than an outage's reopens the queue. `false`
+	turns it off.
+	@default {probeMs: 100, maxProbeMs: 100}
+	*/
+	readonly outage?: OutageOptions | false | undefined;
+}
+
+/** The queue's circuit on an outage (`createWorker`'s `outage` option). */
+export interface OutageOptions {
+	/**
+	Milliseconds between probes once a run failed on an outage: the client's `breaker.openMs`, so a fleet of workers sends
+	an outage what one client sends it.
+	@default 100
+	*/
+	readonly probeMs?: number | undefined;
+	/**
+	The longest wait between probes, in milliseconds: each failed probe in a row doubles the wait up to this. Equal to
+	`probeMs` by default: a steady probe every `probeMs`.
+	@default 100
+	*/
+	readonly maxProbeMs?: number | undefined;
 }
 
 /** What the job function is handed on each run of a BullMQ job. */
@@ -38,6 +66,12 @@ export interface QueueJobContext<DataType = unknown> {
 	client(client: KyInstance): KyInstance;
 	/** A drop-in fetch bound to this run the same way, with the run's retry policy. */
 	readonly fetch: typeof globalThis.fetch;
+	/**
+	The job's `Idempotency-Key`: derived from the queue and the job's id, the same on every run on every worker. The
+	first POST or PATCH of a run through `client()` or `fetch` carries it, the n-th carries it with `-n` appended; a key
+	the request sets itself is kept. Hand it to an SDK that takes its own (`{idempotencyKey}`).
+	*/
+	readonly idempotencyKey: string;
 }
 
 /** A job function for `createWorker`. */
@@ -126,17 +160,51 @@ export function createBackoffStrategy(retry?: RetryOptions | number): BackoffStr
 	};
 }
 
-// Send, then note a response that asks for a wait: the run spends no more retries (none of its requests sleeps the
-// wait in this worker), and the queue pauses instead.
+// What one run saw of the API, for the queue's outage decision.
+interface RunState {
+	readonly allowance: Allowance;
+	// The last request of the run failed as an outage does: a 5xx, a network error, a timeout.
+	lastFailed: boolean;
+}
+
+// Send, then note what came back: a response that asks for a wait ends the run's retries (none of its requests sleeps
+// the wait in this worker: the queue pauses instead); a 5xx or a failure without a response may be an outage.
 const observing =
-	(send: typeof globalThis.fetch, allowance: Allowance): typeof globalThis.fetch =>
+	(send: typeof globalThis.fetch, state: RunState, signal: AbortSignal | undefined): typeof globalThis.fetch =>
 	async (input, init) => {
-		const response = await send(input, init);
-		if (pausing.has(response.status) && (readWait(response.headers, response.status, Date.now()) ?? 0) > 0) {
-			allowance.retriesLeft = 0;
+		let response: Response;
+		try {
+			response = await send(input, init);
+		} catch (error) {
+			state.lastFailed = !signal?.aborted;
+			throw error;
 		}
+		const asksWait = pausing.has(response.status) && (readWait(response.headers, response.status, Date.now()) ?? 0) > 0;
+		if (asksWait) {
+			state.allowance.retriesLeft = 0;
+		}
+		state.lastFailed = !asksWait && response.status >= 500;
 		return response;
 	};
+
+// An outage, not one job's bad luck: the client's breaker is open, its retry budget is spent on failures, or the run's
+// last request failed with no retry left for it (with `retry.limit` 1: two failures in a row).
+const isOutage = (error: unknown, state: RunState): boolean =>
+	errorKind(error) === 'circuit' ||
+	(state.lastFailed && (state.allowance.retriesLeft === 0 || (error as SteadfetchError).stopReason === 'budget'));
+
+const keyedMethods: ReadonlySet<string> = new Set(['POST', 'PATCH']);
+
+/**
+The `Idempotency-Key` of a job: the same on every run on every worker, as it depends only on the queue (with its Redis
+prefix) and the job's id. Hashed, so that an id made of user data is not sent to the API, and short (Stripe takes 255).
+*/
+export function jobIdempotencyKey(qualifiedName: string, jobId: string | undefined): string {
+	return `steadfetch-${createHash('sha256')
+		.update(`${qualifiedName}\n${jobId ?? ''}`)
+		.digest('hex')
+		.slice(0, 32)}`;
+}
 
 const logLine = (error: unknown): string =>
 	JSON.stringify(
@@ -145,24 +213,55 @@ const logLine = (error: unknown): string =>
 			: { name: (error as Error)?.name ?? typeof error, message: (error as Error)?.message ?? String(error) },
 	);
 
+const positive = (name: string, value: unknown, fallback: number): number => {
+	if (value === undefined) {
+		return fallback;
+	}
+	if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+		throw new TypeError(`Expected \`outage.${name}\` to be a positive number of milliseconds, got ${String(value)}.`);
+	}
+	return value;
+};
+
+const outageSettings = (outage: QueueJobOptions['outage']): { probeMs: number; maxProbeMs: number } | undefined => {
+	if (outage === false) {
+		return undefined;
+	}
+	if (outage !== undefined && (typeof outage !== 'object' || outage === null)) {
+		throw new TypeError(`Expected \`outage\` to be an object or false, got ${outage === null ? 'null' : typeof outage}.`);
+	}
+	const probeMs = positive('probeMs', outage?.probeMs, defaults.client.breaker.openMs);
+	const maxProbeMs = positive('maxProbeMs', outage?.maxProbeMs, probeMs);
+	if (maxProbeMs < probeMs) {
+		throw new RangeError(`Expected \`outage.maxProbeMs\` to be at least \`outage.probeMs\` (${probeMs}), got ${maxProbeMs}.`);
+	}
+	return { probeMs, maxProbeMs };
+};
+
+const workerOptionNames: ReadonlySet<string> = new Set(['retry', 'outage']);
+
 /**
 Create a BullMQ `Worker` that runs `fn` for each job, with a context like `retryJob`'s, and hands its failures to the queue
 as what they are (`queueAction`):
 - a fail-fast error fails the job at once with BullMQ's `UnrecoverableError`: `failedReason` is the enriched message with
   the API docs' advice, and the error's `toJSON()` is written to the job's log (`job.log`);
 - a wait the API asked for (429 or 503 with `Retry-After` or a rate-limit reset) rate-limits the **whole queue** until the
-  error's `retryAt` (`worker.rateLimit(ms)` and `Worker.RateLimitError()`: the key lives in Redis, so every worker of the
-  queue on every machine waits), and the job goes back to waiting without an attempt charged (`attemptsMade` unchanged);
+  error's `retryAt` (BullMQ's Redis-backed rate limit: every worker of the queue on every machine waits), and the job goes
+  back to waiting without an attempt charged (`attemptsMade` unchanged);
+- a run that failed on an outage (`outage`) is retried as below, and the whole queue waits: one probe per `probeMs` until
+  the API answers again; the runs held back send nothing and are not charged;
 - any other failure is BullMQ's to retry, by the job's `attempts` and the worker's backoff strategy
   (`createBackoffStrategy`, set unless `settings.backoffStrategy` is given: add jobs with `backoff: {type: 'custom'}`).
 
 The worker gets `pauseOnlyLimiter` unless it has a `limiter`: BullMQ ignores the queue's rate limit in a worker without one.
+Its POST and PATCH calls through the run's `client()` and `fetch` carry the job's `Idempotency-Key` (`idempotencyKey`).
+Close it with `closeWorker` to let the job in flight finish, or go back to waiting after a grace period.
 
 **Requests per job.** A run whose function makes k requests (first attempts) through `job.client()` or `job.fetch` sends
 at most k + L requests, L being `retry.limit` (1 by default): the run's retries are one allowance, and a response that
-asks for a wait ends them. A job with `attempts` A that the API rate-limited in R of its runs sends at most
-**(k + L) × (A + R)** requests; with one request per run and the default, 2A + R. R is bounded only by BullMQ's
-`maxStartedAttempts` (then A + R ≤ `maxStartedAttempts`).
+asks for a wait ends them; a probe has no retry (L = 0), and a run held back by the outage circuit sends nothing. A job
+with `attempts` A that the API rate-limited in R of its runs sends at most **(k + L) × (A + R)** requests; with one request
+per run and the default, 2A + R. R is bounded only by BullMQ's `maxStartedAttempts` (then A + R ≤ `maxStartedAttempts`).
 
 @example
 ```
@@ -183,7 +282,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		throw new TypeError(`Expected the options of \`createWorker\` to be an object, got ${options === null ? 'null' : typeof options}.`);
 	}
 	for (const key of Object.keys(options)) {
-		if (key !== 'retry') {
+		if (!workerOptionNames.has(key)) {
 			throw new TypeError(`Unknown option \`${key}\` of \`createWorker\`; BullMQ's own options go in its third argument.`);
 		}
 	}
@@ -191,36 +290,73 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 	const policy = policyOf(retry);
 	const retryOptions = inRun(retry);
 	const strategy = createBackoffStrategy(retry);
+	const probing = outageSettings(options.outage);
 
-	const run = async (job: Job<DataType, ResultType>, signal: AbortSignal | undefined): Promise<ResultType> => {
-		const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
-		const fetch = fetchWith(normalizeFetchOptions({ retry: retryOptions, fetch: observing(globalThis.fetch, allowance) }), systemClock, {
+	const run = (job: Job<DataType, ResultType>, signal: AbortSignal | undefined, state: RunState): Promise<ResultType> => {
+		const { allowance } = state;
+		const idempotencyKey = jobIdempotencyKey(worker.qualifiedName, job.id);
+		let keyed = 0;
+		const nextKey = (): string => (++keyed === 1 ? idempotencyKey : `${idempotencyKey}-${keyed}`);
+		const send = observing((input, init) => globalThis.fetch(input, init), state, signal);
+		const bound = fetchWith(normalizeFetchOptions({ retry: retryOptions, fetch: send, idempotencyKey: nextKey }), systemClock, {
 			allowance,
 			deadline: undefined,
 		});
+		// The run's signal ends its fetch calls too, unless a call brings its own.
+		const fetch: typeof globalThis.fetch = (input, init) => bound(input, signal && !init?.signal ? { ...init, signal } : init);
+		// Before the client's own hooks: a client that generates keys keeps the job's instead of making one per run.
+		const addKey: BeforeRequestHook = ({ request }) => {
+			if (keyedMethods.has(request.method) && !request.headers.has('idempotency-key')) {
+				request.headers.set('Idempotency-Key', nextKey());
+			}
+		};
 		const client = (instance: KyInstance): KyInstance =>
 			instance.extend((parent) => ({
 				context: { [allowanceKey]: allowance },
 				...(signal ? { signal } : {}),
-				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), allowance),
+				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), state, signal),
+				hooks: replaceOption({ ...parent.hooks, beforeRequest: [addKey, ...(parent.hooks?.beforeRequest ?? [])] }),
 			}));
-		return fn(Object.freeze({ job: job as Job<DataType>, attempt: job.attemptsMade + 1, signal, client, fetch }));
+		return Promise.resolve(
+			fn(Object.freeze({ job: job as Job<DataType>, attempt: job.attemptsMade + 1, signal, client, fetch, idempotencyKey })),
+		);
 	};
 
 	const worker: Worker<DataType, ResultType> = new Worker<DataType, ResultType>(
 		name,
 		// Three parameters: BullMQ hands a cancellation signal only to a processor that declares it.
 		async (job: Job<DataType, ResultType>, _token?: string, signal?: AbortSignal): Promise<ResultType> => {
+			const admission = probing ? await circuit.admit() : { kind: 'run' as const };
+			if (admission.kind === 'wait') {
+				// The admit script paused the queue until the next probe may go: back to waiting, nothing sent, uncharged.
+				throw Worker.RateLimitError();
+			}
+			const probe = admission.kind === 'probe';
+			const state: RunState = { allowance: { retriesLeft: probe ? 0 : policy.limit, tally: newTally() }, lastFailed: false };
 			try {
-				return await run(job, signal);
+				const result = await run(job, signal, state);
+				if (probe) {
+					await circuit.close();
+				}
+				return result;
 			} catch (error) {
+				// closeWorker ran out of patience: the job goes back to waiting, uncharged, for another worker.
+				if (signal?.aborted && worker.closing) {
+					throw Worker.RateLimitError();
+				}
 				const decision = queueAction(error);
+				const outage = probing !== undefined && decision.action === 'retry' && isOutage(error, state);
 				await job.log(logLine(error));
+				if (probe) {
+					await (outage ? circuit.probeFailed() : circuit.close());
+				} else if (outage) {
+					await circuit.open();
+				}
 				if (decision.action === 'fail') {
 					throw new UnrecoverableError((error as Error)?.message ?? String(error));
 				}
 				if (decision.action === 'pause') {
-					await worker.rateLimit(decision.waitMs);
+					await circuit.pause(decision.waitMs);
 					throw Worker.RateLimitError();
 				}
 				throw error;
@@ -232,5 +368,40 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 			settings: { ...workerOptions.settings, backoffStrategy: workerOptions.settings?.backoffStrategy ?? strategy },
 		},
 	);
+	const circuit = new QueueCircuit(worker, probing ?? { probeMs: 1, maxProbeMs: 1 });
 	return worker;
+}
+
+/** Options of `closeWorker`. */
+export interface CloseOptions {
+	/**
+	How long the jobs in flight may take to finish, in milliseconds. Past it, their runs are aborted (their `signal`, and
+	the calls of their `client()` and `fetch`) and the jobs go back to waiting, uncharged, for another worker.
+	@default 10000
+	*/
+	readonly graceMs?: number | undefined;
+}
+
+/**
+Close a worker made by `createWorker` for a shutdown (SIGTERM): it takes no new job, the jobs in flight finish, and those
+still running after `graceMs` are aborted and go back to waiting without an attempt charged. No job is lost, and none runs
+on two workers at once: a job goes back only once its run has ended.
+
+@example
+```
+process.once('SIGTERM', () => void closeWorker(worker, {graceMs: 20_000}).then(() => process.exit(0)));
+```
+*/
+export async function closeWorker(worker: Worker, options: CloseOptions = {}): Promise<void> {
+	const graceMs = options.graceMs ?? 10_000;
+	if (typeof graceMs !== 'number' || !(graceMs >= 0)) {
+		throw new TypeError(`Expected \`graceMs\` to be a non-negative number of milliseconds, got ${String(graceMs)}.`);
+	}
+	const closing = worker.close();
+	const timer = setTimeout(() => worker.cancelAllJobs('steadfetch: the worker is shutting down'), graceMs);
+	try {
+		await closing;
+	} finally {
+		clearTimeout(timer);
+	}
 }
