@@ -337,7 +337,8 @@ describe('steadfetch/bullmq on a real Redis', function () {
 						queueName,
 						async ({ client: bind, job }) => (await bind(client).post(`items/${job.id}`, { json: {} })).status,
 						{ connection: connection(), concurrency: 2 },
-						{ retry: { limit: 1, ...fast } },
+						// A steady probe every 100 ms (by default the interval doubles while the outage lasts).
+						{ retry: { limit: 1, ...fast }, outage: { probeMs: 100, maxProbeMs: 100 } },
 					),
 				);
 			}

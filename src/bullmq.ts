@@ -33,7 +33,7 @@ export interface QueueJobOptions {
 	every worker of the queue stops sending and one probe goes per `probeMs` (doubled by each failed probe in a row, at
 	most `maxProbeMs`), through Redis; the first probe that gets an answer other than an outage's reopens the queue. `false`
 	turns it off.
-	@default {probeMs: 100, maxProbeMs: 100}
+	@default {probeMs: 100, maxProbeMs: 1000}
 	*/
 	readonly outage?: OutageOptions | false | undefined;
 }
@@ -47,9 +47,11 @@ export interface OutageOptions {
 	*/
 	readonly probeMs?: number | undefined;
 	/**
-	The longest wait between probes, in milliseconds: each failed probe in a row doubles the wait up to this. Equal to
-	`probeMs` by default: a steady probe every `probeMs`.
-	@default 100
+	The longest wait between probes, in milliseconds: each failed probe in a row doubles the wait, up to this. A blip
+	costs the queue about `probeMs`; a long outage sees one probe per `maxProbeMs`, and the queue resumes within
+	`maxProbeMs` of the API's recovery. Ten times `probeMs` by default: at a steady 100 ms, a 10 s outage alone would cost
+	a run of 1,000 jobs 0.1 requests per job (docs/queues.md, figures). `maxProbeMs: probeMs` probes at a steady pace.
+	@default 1000
 	*/
 	readonly maxProbeMs?: number | undefined;
 }
@@ -231,12 +233,15 @@ const outageSettings = (outage: QueueJobOptions['outage']): { probeMs: number; m
 		throw new TypeError(`Expected \`outage\` to be an object or false, got ${outage === null ? 'null' : typeof outage}.`);
 	}
 	const probeMs = positive('probeMs', outage?.probeMs, defaults.client.breaker.openMs);
-	const maxProbeMs = positive('maxProbeMs', outage?.maxProbeMs, probeMs);
+	const maxProbeMs = positive('maxProbeMs', outage?.maxProbeMs, probeMs * defaultProbeGrowth);
 	if (maxProbeMs < probeMs) {
 		throw new RangeError(`Expected \`outage.maxProbeMs\` to be at least \`outage.probeMs\` (${probeMs}), got ${maxProbeMs}.`);
 	}
 	return { probeMs, maxProbeMs };
 };
+
+// How far the probing interval may grow by default: from the client's `breaker.openMs` to ten times it.
+const defaultProbeGrowth = 10;
 
 const workerOptionNames: ReadonlySet<string> = new Set(['retry', 'outage']);
 
