@@ -152,7 +152,7 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 		const [first, second] = api.seen as [SlowApi['seen'][0], SlowApi['seen'][0]];
 		// Never on two workers at once: the second run's request came after the first's connection had closed.
 		assert.ok(second.arrived >= (first.ended as number), `${second.arrived} < ${first.ended}`);
-		assert.equal(first.key, jobIdempotencyKey(`bull:${name}`, job.id));
+		assert.equal(first.key, await jobIdempotencyKey(`bull:${name}`, job.id));
 		assert.equal(second.key, first.key);
 		assert.equal(((await queue.getJob(job.id as string)) as Job).attemptsMade, 1);
 	});

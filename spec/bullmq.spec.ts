@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -242,7 +243,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
 
 			assert.deepEqual(ranOn, ['A', 'B']);
-			const key = jobIdempotencyKey(`bull:${queueName}`, job.id);
+			const key = await jobIdempotencyKey(`bull:${queueName}`, job.id);
 			assert.match(key, /^steadfetch-[0-9a-f]{32}$/);
 			assert.deepEqual(
 				api.seen.map(({ method, path, key: sent }) => `${method} ${path} ${sent}`),
@@ -252,10 +253,13 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 2);
 		});
 
-		it('derives the key from the queue and the job’s id alone', () => {
-			assert.equal(jobIdempotencyKey('bull:q', '1'), jobIdempotencyKey('bull:q', '1'));
-			assert.notEqual(jobIdempotencyKey('bull:q', '1'), jobIdempotencyKey('bull:q', '2'));
-			assert.notEqual(jobIdempotencyKey('bull:q', '1'), jobIdempotencyKey('bull:r', '1'));
+		it('derives the key from the queue and the job’s id alone: the first 16 bytes of SHA-256 of both', async () => {
+			const key = (queue: string, id: string) => jobIdempotencyKey(queue, id);
+			assert.equal(await key('bull:q', '1'), await key('bull:q', '1'));
+			assert.notEqual(await key('bull:q', '1'), await key('bull:q', '2'));
+			assert.notEqual(await key('bull:q', '1'), await key('bull:r', '1'));
+			const expected = createHash('sha256').update('bull:q\n1').digest('hex').slice(0, 32);
+			assert.equal(await key('bull:q', '1'), `steadfetch-${expected}`);
 		});
 	});
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type BackoffStrategy, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import { type BeforeRequestHook, type KyInstance, replaceOption } from 'ky';
 import { isBug, newTally } from './attempt.ts';
@@ -201,11 +200,11 @@ const keyedMethods: ReadonlySet<string> = new Set(['POST', 'PATCH']);
 The `Idempotency-Key` of a job: the same on every run on every worker, as it depends only on the queue (with its Redis
 prefix) and the job's id. Hashed, so that an id made of user data is not sent to the API, and short (Stripe takes 255).
 */
-export function jobIdempotencyKey(qualifiedName: string, jobId: string | undefined): string {
-	return `steadfetch-${createHash('sha256')
-		.update(`${qualifiedName}\n${jobId ?? ''}`)
-		.digest('hex')
-		.slice(0, 32)}`;
+export async function jobIdempotencyKey(qualifiedName: string, jobId: string | undefined): Promise<string> {
+	// Web Crypto rather than node:crypto: the package builds without Node's types.
+	const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${qualifiedName}\n${jobId ?? ''}`));
+	const hex = Array.from(new Uint8Array(digest).subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
+	return `steadfetch-${hex}`;
 }
 
 const logLine = (error: unknown): string =>
@@ -297,9 +296,9 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 	const strategy = createBackoffStrategy(retry);
 	const probing = outageSettings(options.outage);
 
-	const run = (job: Job<DataType, ResultType>, signal: AbortSignal | undefined, state: RunState): Promise<ResultType> => {
+	const run = async (job: Job<DataType, ResultType>, signal: AbortSignal | undefined, state: RunState): Promise<ResultType> => {
 		const { allowance } = state;
-		const idempotencyKey = jobIdempotencyKey(worker.qualifiedName, job.id);
+		const idempotencyKey = await jobIdempotencyKey(worker.qualifiedName, job.id);
 		let keyed = 0;
 		const nextKey = (): string => (++keyed === 1 ? idempotencyKey : `${idempotencyKey}-${keyed}`);
 		const send = observing((input, init) => globalThis.fetch(input, init), state, signal);
@@ -322,9 +321,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), state, signal),
 				hooks: replaceOption({ ...parent.hooks, beforeRequest: [addKey, ...(parent.hooks?.beforeRequest ?? [])] }),
 			}));
-		return Promise.resolve(
-			fn(Object.freeze({ job: job as Job<DataType>, attempt: job.attemptsMade + 1, signal, client, fetch, idempotencyKey })),
-		);
+		return fn(Object.freeze({ job: job as Job<DataType>, attempt: job.attemptsMade + 1, signal, client, fetch, idempotencyKey }));
 	};
 
 	const worker: Worker<DataType, ResultType> = new Worker<DataType, ResultType>(
