@@ -284,6 +284,9 @@ describe('steadfetch/bullmq on a real Redis', function () {
 				assert.deepEqual(await circuit.admit(), { kind: 'probe' });
 				const probeTtl = await pttl('steadfetch:probe');
 				assert.ok(probeTtl > interval - 100 && probeTtl <= interval, `${probeTtl} for ${interval}`);
+				// A run held back pauses the queue for probeMs at most, so that the queue resumes soon after a probe succeeds.
+				const other = await circuit.admit();
+				assert.ok(other.kind === 'wait' && other.waitMs > 900 && other.waitMs <= 1000, JSON.stringify(other));
 			}
 			await circuit.close();
 			assert.deepEqual(await circuit.admit(), { kind: 'run' });

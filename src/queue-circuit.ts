@@ -17,7 +17,7 @@ export type Admission =
 	| { readonly kind: 'run' }
 	/** An outage, and this run is its probe: it may send, with no retry of its own. */
 	| { readonly kind: 'probe' }
-	/** An outage, and another run probes: send nothing; the queue is paused for `waitMs`, until the next probe may go. */
+	/** An outage, and another run probes: send nothing; the queue is paused for `waitMs` (at most `probeMs`), then asks again. */
 	| { readonly kind: 'wait'; readonly waitMs: number };
 
 /** The probing interval: `probeMs` at first, doubled by each failed probe in a row, at most `maxProbeMs`. */
@@ -40,7 +40,9 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[2]) or redis.call
 end
 return ms`;
 
-// KEYS: outage, probe, limiter. ARGV: probeMs, maxProbeMs, limited value.
+// KEYS: outage, probe, limiter. ARGV: probeMs, maxProbeMs, limited value. A run held back pauses the queue until the
+// next probe may go, but for `probeMs` at most: a worker that sleeps a pause cannot be woken, so once the probe finds the
+// API back the queue resumes within `probeMs`, not at the end of a long interval.
 const admitScript = `
 local failed = redis.call('GET', KEYS[1])
 if not failed then
@@ -54,6 +56,7 @@ local wait = redis.call('PTTL', KEYS[2])
 if wait <= 0 then
 	wait = math.floor(interval)
 end
+wait = math.min(wait, tonumber(ARGV[1]))
 if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[3]) or redis.call('PTTL', KEYS[3]) < wait then
 	redis.call('SET', KEYS[3], ARGV[3], 'PX', wait)
 end
