@@ -110,7 +110,7 @@ try {
 	await settled(batch);
 	const during = log.filter(({ at, status }) => at >= outageAt && status === 500).length;
 	console.log(
-		`${clock()}   12 jobs, all completed: the API saw ${during} requests during the 2 s outage (4 workers' slots, one probe at a time)`,
+		`${clock()}   12 jobs, all completed: the API saw ${during} requests during the 2 s outage (2 workers × 2 slots; after the runs in flight, one probe at a time)`,
 	);
 } finally {
 	await Promise.all(workers.map((worker) => closeWorker(worker, { graceMs: 1000 })));
