@@ -54,6 +54,13 @@ async function startApi(script: Script, answer?: (index: number) => number): Pro
 
 const fast = { baseDelayMs: 1, maxDelayMs: 20 };
 
+/** Wait until `check` holds (a bounded loop: 5 s). */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+	for (const started = Date.now(); !(await check()); await new Promise((resolve) => setTimeout(resolve, 5))) {
+		assert.ok(Date.now() - started < 5000, 'timed out');
+	}
+}
+
 /** Wait until `total` jobs of the queue have ended (a bounded loop), and say how. */
 async function settled(jobs: Queue, total: number, withinMs: number): Promise<{ completed: number; failed: number }> {
 	for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
@@ -328,6 +335,29 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			// least 200 ms after the first run's last request, less 50 ms from a probe's admission to its request.
 			const [, second, , fourth] = api.seen.map(({ at }) => at) as [number, number, number, number];
 			assert.ok(fourth - second >= 150, `${fourth - second} ms`);
+		});
+
+		it('holds back a run’s retry once another run has opened the circuit: no second request, the job back uncharged', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 500 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			// A client whose retry waits a whole second: time enough for another worker to open the circuit.
+			const slow = createClient({ baseUrl: `${api.url}/v1/`, retry: { baseDelayMs: 1000, maxDelayMs: 1000, jitter: false } });
+			worker(({ client }) => client(slow).get('items/a').json());
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await until(() => api?.seen.length === 1);
+			// What another worker's failed run does: the circuit opens, the queue pauses for one probing interval.
+			await new QueueCircuit(jobs, { probeMs: 100, maxProbeMs: 1000 }).open();
+			assert.deepEqual(await job.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
+			// The held run sent its first request only; the job came back as the probe, which found the API answering.
+			assert.deepEqual(
+				api.seen.map(({ status }) => status),
+				[500, 200],
+			);
+			const done = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(done.attemptsMade, 1, 'the held run is not charged');
+			assert.equal(done.attemptsStarted, 2);
+			assert.deepEqual(await new QueueCircuit(jobs, { probeMs: 100, maxProbeMs: 1000 }).admit(), { kind: 'run' });
 		});
 
 		it('holds a fleet of 3 workers × 2 to one probe per 100 ms: 20 failed requests, 30 jobs, exactly 50 requests', async () => {

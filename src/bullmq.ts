@@ -15,8 +15,10 @@ import type { Allowance, SteadfetchError, StopReason } from './types.ts';
 /*
 The `steadfetch/bullmq` subpath: a BullMQ worker whose job function makes its requests through steadfetch, and whose
 failures reach the queue as what they are. Fail-fast errors fail the job at once (UnrecoverableError); a wait the API asked
-for pauses the whole queue through BullMQ's Redis-backed rate limit, uncharged; other transient failures are BullMQ's own
-retries, timed by `createBackoffStrategy`. The main entry never imports this file: bullmq and a Redis client stay optional.
+for pauses the whole queue through BullMQ's Redis-backed rate limit, uncharged; an outage opens the queue's own circuit
+(queue-circuit.ts), shared by every worker through Redis; other transient failures are BullMQ's own retries, timed by
+`createBackoffStrategy`. A job's POST and PATCH calls carry one Idempotency-Key, and `closeWorker` shuts a worker down
+without losing or doubling a job. The main entry never imports this file: bullmq and a Redis client stay optional.
 */
 
 /** Options of `createWorker`, beside BullMQ's own `WorkerOptions`. */
@@ -61,7 +63,7 @@ export interface QueueJobContext<DataType = unknown> {
 	readonly job: Job<DataType>;
 	/** 1 for the first run of the job; a run the queue's rate limit sent back does not count (BullMQ's `attemptsMade` + 1). */
 	readonly attempt: number;
-	/** Aborted when BullMQ cancels the job; pass it to work that should stop then. */
+	/** Aborted when BullMQ cancels the job, or the queue's outage circuit holds the run back; pass it to work that should stop then. */
 	readonly signal: AbortSignal | undefined;
 	/** The client, bound to this run: its retries spend the run's allowance, its calls end with the run's `signal`. */
 	client(client: KyInstance): KyInstance;
@@ -166,13 +168,24 @@ interface RunState {
 	readonly allowance: Allowance;
 	// The last request of the run failed as an outage does: a 5xx, a network error, a timeout.
 	lastFailed: boolean;
+	// Before a retry: whether the queue's circuit opened meanwhile (then the run is held back); undefined for a probe.
+	readonly isHeld: (() => Promise<boolean>) | undefined;
+	// Aborts the run when it is held back.
+	readonly held: AbortController;
 }
 
 // Send, then note what came back: a response that asks for a wait ends the run's retries (none of its requests sleeps
-// the wait in this worker: the queue pauses instead); a 5xx or a failure without a response may be an outage.
+// the wait in this worker: the queue pauses instead); a 5xx or a failure without a response may be an outage. A retry
+// after such a failure is not sent once another run has opened the queue's circuit: the runs in flight when an outage
+// begins would otherwise each send theirs, twice the fleet's concurrency in all.
 const observing =
 	(send: typeof globalThis.fetch, state: RunState, signal: AbortSignal | undefined): typeof globalThis.fetch =>
 	async (input, init) => {
+		if (state.lastFailed && (await state.isHeld?.())) {
+			const reason = new DOMException('Held back: the queue’s outage circuit is open.', 'AbortError');
+			state.held.abort(reason);
+			throw reason;
+		}
 		let response: Response;
 		try {
 			response = await send(input, init);
@@ -296,7 +309,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 	const strategy = createBackoffStrategy(retry);
 	const probing = outageSettings(options.outage);
 
-	const run = async (job: Job<DataType, ResultType>, signal: AbortSignal | undefined, state: RunState): Promise<ResultType> => {
+	const run = async (job: Job<DataType, ResultType>, signal: AbortSignal, state: RunState): Promise<ResultType> => {
 		const { allowance } = state;
 		const idempotencyKey = await jobIdempotencyKey(worker.qualifiedName, job.id);
 		let keyed = 0;
@@ -307,7 +320,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 			deadline: undefined,
 		});
 		// The run's signal ends its fetch calls too, unless a call brings its own.
-		const fetch: typeof globalThis.fetch = (input, init) => bound(input, signal && !init?.signal ? { ...init, signal } : init);
+		const fetch: typeof globalThis.fetch = (input, init) => bound(input, init?.signal ? init : { ...init, signal });
 		// Before the client's own hooks: a client that generates keys keeps the job's instead of making one per run.
 		const addKey: BeforeRequestHook = ({ request }) => {
 			if (keyedMethods.has(request.method) && !request.headers.has('idempotency-key')) {
@@ -317,7 +330,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		const client = (instance: KyInstance): KyInstance =>
 			instance.extend((parent) => ({
 				context: { [allowanceKey]: allowance },
-				...(signal ? { signal } : {}),
+				signal,
 				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), state, signal),
 				hooks: replaceOption({ ...parent.hooks, beforeRequest: [addKey, ...(parent.hooks?.beforeRequest ?? [])] }),
 			}));
@@ -334,16 +347,23 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 				throw Worker.RateLimitError();
 			}
 			const probe = admission.kind === 'probe';
-			const state: RunState = { allowance: { retriesLeft: probe ? 0 : policy.limit, tally: newTally() }, lastFailed: false };
+			const held = new AbortController();
+			const state: RunState = {
+				allowance: { retriesLeft: probe ? 0 : policy.limit, tally: newTally() },
+				lastFailed: false,
+				isHeld: probing && !probe ? () => circuit.isOpen() : undefined,
+				held,
+			};
 			try {
-				const result = await run(job, signal, state);
+				const result = await run(job, signal ? AbortSignal.any([signal, held.signal]) : held.signal, state);
 				if (probe) {
 					await circuit.close();
 				}
 				return result;
 			} catch (error) {
-				// closeWorker ran out of patience: the job goes back to waiting, uncharged, for another worker.
-				if (signal?.aborted && worker.closing) {
+				// Held back by the circuit before a retry, or closeWorker ran out of patience: the job goes back to waiting,
+				// uncharged, for the next probe or another worker.
+				if (held.signal.aborted || (signal?.aborted && worker.closing)) {
 					throw Worker.RateLimitError();
 				}
 				const decision = queueAction(error);

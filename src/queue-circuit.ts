@@ -85,12 +85,16 @@ const closeScript = `
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1`;
 
+// KEYS: outage. Whether the circuit is open.
+const isOpenScript = `return redis.call('EXISTS', KEYS[1])`;
+
 const commands = {
 	steadfetchPause: { numberOfKeys: 1, lua: pauseScript },
 	steadfetchAdmit: { numberOfKeys: 3, lua: admitScript },
 	steadfetchOpen: { numberOfKeys: 2, lua: openScript },
 	steadfetchProbeFailed: { numberOfKeys: 1, lua: failScript },
 	steadfetchClose: { numberOfKeys: 2, lua: closeScript },
+	steadfetchIsOpen: { numberOfKeys: 1, lua: isOpenScript },
 } as const;
 
 // An outage that no run reports on for this long is forgotten: a queue idle for an hour starts afresh, with a probe.
@@ -143,6 +147,11 @@ export class QueueCircuit {
 			[probeMs, maxProbeMs, limited],
 		);
 		return result < 0 ? { kind: 'run' } : result === 0 ? { kind: 'probe' } : { kind: 'wait', waitMs: result };
+	}
+
+	/** Whether a run has seen an outage that no probe has seen end. */
+	async isOpen(): Promise<boolean> {
+		return (await this.#run('steadfetchIsOpen', [this.#key('outage')], [])) === 1;
 	}
 
 	/** A run failed on an outage: open the circuit (unless open) and pause the queue for one probing interval. */
