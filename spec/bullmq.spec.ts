@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue, QueueEvents, type QueueEventsOptions, Worker } from 'bullmq';
 import {
+	closeWorker,
 	createBackoffStrategy,
 	createWorker,
 	jobIdempotencyKey,
@@ -519,6 +520,24 @@ describe('steadfetch/bullmq without Redis', () => {
 				make({ probeMs: 200, maxProbeMs: 100 }),
 				/^RangeError: Expected `outage\.maxProbeMs` to be at least `outage\.probeMs` \(200\), got 100\.$/,
 			);
+		});
+
+		it('throws a TypeError for a job that is no function, options that are no object, and a bad graceMs', async () => {
+			const connection = { host: '127.0.0.1', port: 1 };
+			assert.throws(
+				() => createWorker('q', 'job' as never, { connection, autorun: false }),
+				/^TypeError: Expected the job to be a function, got string\.$/,
+			);
+			assert.throws(
+				() => createWorker('q', () => 1, { connection, autorun: false }, null as never),
+				/^TypeError: Expected the options of `createWorker` to be an object, got null\.$/,
+			);
+			const idle = createWorker('q', () => 1, { connection, autorun: false });
+			await assert.rejects(
+				closeWorker(idle, { graceMs: -1 }),
+				/^TypeError: Expected `graceMs` to be a non-negative number of milliseconds, got -1\.$/,
+			);
+			await idle.close(true);
 		});
 
 		it('throws a TypeError naming an unknown option', () => {
