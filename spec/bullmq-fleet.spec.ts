@@ -17,6 +17,13 @@ const slots = workers * concurrency;
 const limitedJobs = full ? jobs : 150;
 const base = { jobs, workers, concurrency, seed: 11, withinMs: full ? 240_000 : 40_000 } as const;
 
+// What a failing assertion prints: the run's figures, so that a failure in CI explains itself.
+const about = (result: FleetResult): string => {
+	const { plan, byFault, statuses, failedWithoutAdvice, overlapping, ...figures } = result;
+	const some = { failedWithoutAdvice: failedWithoutAdvice.slice(0, 3), overlapping: overlapping.slice(0, 10) };
+	return JSON.stringify({ scenario: plan.scenario, ...figures, ...some, statuses, byFault });
+};
+
 const report = (result: FleetResult): void => {
 	if (full) {
 		const { plan, ...figures } = result;
@@ -40,29 +47,29 @@ describe('steadfetch/bullmq: three worker processes, a real Redis, an API that m
 		const result = await runFleet(plan, redis.current.port);
 		report(result);
 		const { byFault } = result;
-		assert.equal(result.unfinished, 0);
-		assert.equal(result.completed, jobs - byFault['not-found'].jobs);
-		assert.equal(result.failed, byFault['not-found'].jobs);
-		assert.ok(byFault['not-found'].jobs > 0 && byFault['server-error'].jobs > 0 && byFault.reset.jobs > 0);
-		assert.deepEqual(result.failedWithoutAdvice, []);
+		assert.equal(result.unfinished, 0, about(result));
+		assert.equal(result.completed, jobs - byFault['not-found'].jobs, about(result));
+		assert.equal(result.failed, byFault['not-found'].jobs, about(result));
+		assert.ok(byFault['not-found'].jobs > 0 && byFault['server-error'].jobs > 0 && byFault.reset.jobs > 0, about(result));
+		assert.deepEqual(result.failedWithoutAdvice, [], about(result));
 		// A permanent status is attempted once; a transient fault on the first request costs exactly one more request
 		// (the in-run retry, or for a 429 the run after the queue's pause); the rest send one.
-		assert.equal(byFault['not-found'].requests, byFault['not-found'].jobs);
-		assert.equal(byFault.none.requests, byFault.none.jobs);
+		assert.equal(byFault['not-found'].requests, byFault['not-found'].jobs, about(result));
+		assert.equal(byFault.none.requests, byFault.none.jobs, about(result));
 		for (const fault of ['server-error', 'rate-limited', 'reset'] as const) {
-			assert.equal(byFault[fault].requests, 2 * byFault[fault].jobs, fault);
+			assert.equal(byFault[fault].requests, 2 * byFault[fault].jobs, `${fault}: ${about(result)}`);
 		}
-		assert.deepEqual(result.overlapping, []);
-		assert.deepEqual(result.workerExitCodes, [0, 0, 0]);
+		assert.deepEqual(result.overlapping, [], about(result));
+		assert.deepEqual(result.workerExitCodes, [0, 0, 0], about(result));
 	});
 
 	it('holds an outage (500 for 2 s per 200 jobs) to at most 1.1 requests per job, and completes every job after it', async () => {
 		const result = await runFleet({ ...base, scenario: 'outage', outageMs: 10_000 * scale }, redis.current.port);
 		report(result);
-		assert.equal(result.completed, jobs);
-		assert.ok(result.outageRequests > 0, 'the outage happened mid-run');
-		assert.ok(result.requests <= 1.1 * jobs, `${result.requests} requests for ${jobs} jobs`);
-		assert.deepEqual(result.overlapping, []);
+		assert.equal(result.completed, jobs, about(result));
+		assert.ok(result.outageRequests > 0, `the outage happened mid-run: ${about(result)}`);
+		assert.ok(result.requests <= 1.1 * jobs, `${result.requests} requests for ${jobs} jobs: ${about(result)}`);
+		assert.deepEqual(result.overlapping, [], about(result));
 	});
 
 	if (full) {
@@ -70,7 +77,7 @@ describe('steadfetch/bullmq: three worker processes, a real Redis, an API that m
 			for (const outage of [{ probeMs: 100, maxProbeMs: 100 }, false] as const) {
 				const result = await runFleet({ ...base, scenario: 'outage', outageMs: 10_000, outage }, redis.current.port);
 				report(result);
-				assert.equal(result.completed + result.failed, jobs);
+				assert.equal(result.completed + result.failed, jobs, about(result));
 			}
 		});
 	}
@@ -78,9 +85,9 @@ describe('steadfetch/bullmq: three worker processes, a real Redis, an API that m
 	it(`meets a rate limit of 50 requests a second with at most ${slots} 429s per window (the fleet's concurrency), and no job failed`, async () => {
 		const result = await runFleet({ ...base, jobs: limitedJobs, scenario: 'ratelimit', ratePerSecond: 50 }, redis.current.port);
 		report(result);
-		assert.equal(result.completed, limitedJobs);
-		assert.equal(result.failed, 0);
-		assert.ok(result.max429PerWindow <= slots, `${result.max429PerWindow} 429s in one window`);
-		assert.deepEqual(result.overlapping, []);
+		assert.equal(result.completed, limitedJobs, about(result));
+		assert.equal(result.failed, 0, about(result));
+		assert.ok(result.max429PerWindow <= slots, `${result.max429PerWindow} 429s in one window: ${about(result)}`);
+		assert.deepEqual(result.overlapping, [], about(result));
 	});
 });

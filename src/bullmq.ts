@@ -1,6 +1,6 @@
 import { type BackoffStrategy, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import { type BeforeRequestHook, type KyInstance, replaceOption } from 'ky';
-import { isBug, newTally } from './attempt.ts';
+import { newTally } from './attempt.ts';
 import { systemClock } from './clock.ts';
 import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
@@ -8,9 +8,13 @@ import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { Policy, RetryOptions } from './options.ts';
 import { allowanceKey, backoffDelay } from './policy.ts';
+import { queueAction } from './queue-action.ts';
 import { QueueCircuit } from './queue-circuit.ts';
-import { readWait } from './ratelimit.ts';
-import type { Allowance, SteadfetchError, StopReason } from './types.ts';
+import { isOutage, jobIdempotencyKey, keyedMethods, logLine, observing, type RunState } from './queue-run.ts';
+import type { SteadfetchError } from './types.ts';
+
+export { type QueueAction, queueAction } from './queue-action.ts';
+export { jobIdempotencyKey } from './queue-run.ts';
 
 /*
 The `steadfetch/bullmq` subpath: a BullMQ worker whose job function makes its requests through steadfetch, and whose
@@ -80,15 +84,6 @@ export interface QueueJobContext<DataType = unknown> {
 /** A job function for `createWorker`. */
 export type QueueJobFunction<DataType, ResultType> = (context: QueueJobContext<DataType>) => ResultType | PromiseLike<ResultType>;
 
-/** What the queue does with a failed run of a job. */
-export type QueueAction =
-	/** Fail the job now, whatever `attempts` says: the same run would fail the same way. */
-	| { readonly action: 'fail' }
-	/** Rate-limit the whole queue for `waitMs`: the API asked for that wait; the run is sent back uncharged. */
-	| { readonly action: 'pause'; readonly waitMs: number }
-	/** Let BullMQ retry it, by `attempts` and the backoff strategy. */
-	| { readonly action: 'retry' };
-
 const defaultInRunLimit = 1;
 
 /**
@@ -100,43 +95,6 @@ export const pauseOnlyLimiter: { readonly max: number; readonly duration: number
 	max: Number.MAX_SAFE_INTEGER,
 	duration: 1000,
 });
-
-// Transient failures whose retry could repeat an unsafe request: a POST without an Idempotency-Key whose outcome is
-// unknown. retryJob stops on them too.
-const unsafe: ReadonlySet<StopReason | undefined> = new Set(['not-idempotent']);
-
-// The statuses whose wait is the API's word for the whole client, not this request: RFC 9110 §10.2.3 (503, 429).
-const pausing: ReadonlySet<number | undefined> = new Set([429, 503]);
-
-/**
-What the queue should do with what a run of a job threw, at `now` (epoch milliseconds):
-- `fail`: a fail-fast steadfetch error (400, 401, 404, any status outside `retry.statusCodes`), a retry that would repeat a
-  request that is not idempotent, or a bug (a `TypeError` that is no network failure: a bad option, a typo);
-- `pause`: a 429 or 503 whose response asked for a wait (`Retry-After`, `retry-after-ms`, a rate-limit reset) that ends
-  after `now`: the wait runs until the error's `retryAt`, bounded by the client's `retry.maxRetryAfter`;
-- `retry`: every other failure, steadfetch's or not.
-*/
-export function queueAction(error: unknown, now: number = Date.now()): QueueAction {
-	if (!errorKind(error)) {
-		return isBug(error) ? { action: 'fail' } : { action: 'retry' };
-	}
-	const failure = error as SteadfetchError;
-	if (!failure.retryable || unsafe.has(failure.stopReason)) {
-		return { action: 'fail' };
-	}
-	const waitMs = failure.retryAt ? failure.retryAt.getTime() - now : 0;
-	if (waitMs > 0 && askedForWait(failure, now)) {
-		return { action: 'pause', waitMs };
-	}
-	return { action: 'retry' };
-}
-
-// Whether the response behind the error named a wait itself (rather than the wait being the client's own backoff).
-const askedForWait = (error: SteadfetchError, now: number): boolean => {
-	const { status } = error;
-	const headers = (error as { response?: Response }).response?.headers;
-	return status !== undefined && pausing.has(status) && headers !== undefined && (readWait(headers, status, now) ?? 0) > 0;
-};
 
 // The run's retry options: steadfetch's defaults, but one retry unless a limit is given.
 const inRun = (retry: QueueJobOptions['retry']): RetryOptions =>
@@ -162,70 +120,6 @@ export function createBackoffStrategy(retry?: RetryOptions | number): BackoffStr
 		return Math.max(backoff, retryAt ? Math.ceil(retryAt.getTime() - Date.now()) : 0);
 	};
 }
-
-// What one run saw of the API, for the queue's outage decision.
-interface RunState {
-	readonly allowance: Allowance;
-	// The last request of the run failed as an outage does: a 5xx, a network error, a timeout.
-	lastFailed: boolean;
-	// Before a retry: whether the queue's circuit opened meanwhile (then the run is held back); undefined for a probe.
-	readonly isHeld: (() => Promise<boolean>) | undefined;
-	// Aborts the run when it is held back.
-	readonly held: AbortController;
-}
-
-// Send, then note what came back: a response that asks for a wait ends the run's retries (none of its requests sleeps
-// the wait in this worker: the queue pauses instead); a 5xx or a failure without a response may be an outage. A retry
-// after such a failure is not sent once another run has opened the queue's circuit: the runs in flight when an outage
-// begins would otherwise each send theirs, twice the fleet's concurrency in all.
-const observing =
-	(send: typeof globalThis.fetch, state: RunState, signal: AbortSignal | undefined): typeof globalThis.fetch =>
-	async (input, init) => {
-		if (state.lastFailed && (await state.isHeld?.())) {
-			const reason = new DOMException('Held back: the queue’s outage circuit is open.', 'AbortError');
-			state.held.abort(reason);
-			throw reason;
-		}
-		let response: Response;
-		try {
-			response = await send(input, init);
-		} catch (error) {
-			state.lastFailed = !signal?.aborted;
-			throw error;
-		}
-		const asksWait = pausing.has(response.status) && (readWait(response.headers, response.status, Date.now()) ?? 0) > 0;
-		if (asksWait) {
-			state.allowance.retriesLeft = 0;
-		}
-		state.lastFailed = !asksWait && response.status >= 500;
-		return response;
-	};
-
-// An outage, not one job's bad luck: the client's breaker is open, its retry budget is spent on failures, or the run's
-// last request failed with no retry left for it (with `retry.limit` 1: two failures in a row).
-const isOutage = (error: unknown, state: RunState): boolean =>
-	errorKind(error) === 'circuit' ||
-	(state.lastFailed && (state.allowance.retriesLeft === 0 || (error as SteadfetchError).stopReason === 'budget'));
-
-const keyedMethods: ReadonlySet<string> = new Set(['POST', 'PATCH']);
-
-/**
-The `Idempotency-Key` of a job: the same on every run on every worker, as it depends only on the queue (with its Redis
-prefix) and the job's id. Hashed, so that an id made of user data is not sent to the API, and short (Stripe takes 255).
-*/
-export async function jobIdempotencyKey(qualifiedName: string, jobId: string | undefined): Promise<string> {
-	// Web Crypto rather than node:crypto: the package builds without Node's types.
-	const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${qualifiedName}\n${jobId ?? ''}`));
-	const hex = Array.from(new Uint8Array(digest).subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
-	return `steadfetch-${hex}`;
-}
-
-const logLine = (error: unknown): string =>
-	JSON.stringify(
-		errorKind(error)
-			? (error as SteadfetchError).toJSON()
-			: { name: (error as Error)?.name ?? typeof error, message: (error as Error)?.message ?? String(error) },
-	);
 
 const positive = (name: string, value: unknown, fallback: number): number => {
 	if (value === undefined) {
