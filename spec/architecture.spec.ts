@@ -92,7 +92,9 @@ describe('the layout of src/', () => {
 	});
 
 	it('re-exports only from src/index.ts', () => {
+		// The module's doc comment (the API reference's name for the entry) is no statement.
 		const statements = text('index.ts')
+			.replace(/^\/\*\*.*?\*\/\s*/s, '')
 			.split(/;\s*/)
 			.map((statement) => statement.trim())
 			.filter(Boolean);

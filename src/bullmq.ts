@@ -1,3 +1,7 @@
+/**
+A BullMQ worker whose jobs make their requests through steadfetch (docs/queues.md); `bullmq` is an optional peer.
+@module steadfetch/bullmq
+*/
 import { type BackoffStrategy, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import { type BeforeRequestHook, type KyInstance, replaceOption } from 'ky';
 import { newTally } from './attempt.ts';

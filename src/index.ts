@@ -1,3 +1,7 @@
+/**
+The main entry: the client, the drop-in fetch, jobs, the errors and their guards.
+@module steadfetch
+*/
 export type { Admission, BreakerEvent, BreakerOptions, BreakerState } from './breaker.ts';
 export type { BudgetOptions } from './budget.ts';
 export type { Catalog, CatalogEntry } from './catalog.ts';

@@ -1,3 +1,7 @@
+/**
+OpenTelemetry spans and metrics for every call and attempt (docs/observing.md); `@opentelemetry/api` is an optional peer.
+@module steadfetch/otel
+*/
 import {
 	type Attributes,
 	context,
