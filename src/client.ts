@@ -261,7 +261,7 @@ const globalFetch: NonNullable<KyOptions['fetch']> = (input, init) => globalThis
 /** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
 export function clientWith(config: ClientConfig, clock: Clock = systemClock): KyInstance {
 	const { policy } = config;
-	const { hooks = {}, ...kyOptions } = config.kyOptions;
+	const { hooks = {}, headers, ...kyOptions } = config.kyOptions;
 	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
 	// Per-origin retry budget and circuit breaker: this client's own, shared by its extend()ed copies and job.client() views.
 	const engine = new Engine(config, clock, 'ky');
@@ -364,6 +364,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 	return wrap(
 		ky.create({
 			...kyOptions,
+			// None rather than an empty object: ky merges an instance's headers into every request's.
+			...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
 			retry: baseRetry,
 			hooks: {
 				...(hooks.init ? { init: hooks.init } : {}),
