@@ -128,105 +128,19 @@ const enrichBodyReads = (promise: ResponsePromise, slot: Slot): void => {
 
 // ky's replaceOption() marks a value that replaces the instance's instead of merging with it: the client reads the
 // value inside, as it would read it in ky's merged options.
-const replaceMarker = Object.getOwnPropertySymbols(replaceOption({}))[0];
+const replaceMarker = Object.getOwnPropertySymbols(replaceOption({}))[0] as symbol;
 const isReplaced = (value: unknown): value is { readonly value: unknown } =>
-	isRecord(value) && replaceMarker !== undefined && (value as Record<symbol, unknown>)[replaceMarker] === true;
-const unwrapped = (options: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> => {
-	let copy: Record<string, unknown> | undefined;
-	for (const [name, value] of Object.entries(options)) {
-		if (isReplaced(value)) {
-			copy ??= { ...options };
-			copy[name] = value.value;
-		}
-	}
-	return copy ?? options;
-};
+	isRecord(value) && (value as Record<symbol, unknown>)[replaceMarker] === true;
 
-/** The merged values a call reads before ky runs: how long it may take, what aborts its waits, its job, its fetch. */
-interface CallValues {
-	readonly totalTimeout: unknown;
-	readonly signal: AbortSignal | undefined;
-	readonly allowance: Allowance | undefined;
-	readonly fetch: KyOptions['fetch'];
-}
-
-/** What the calls of one instance inherit from its defaults, read once per instance (ky merges them into every call). */
-interface Inherited extends CallValues {
+/** What the calls of one instance inherit, read once per instance: ky merges the same defaults into every call's options. */
+interface Inherited {
+	readonly defaults: KyOptions;
 	readonly limit: number;
-	readonly context: Readonly<Record<PropertyKey, unknown>> | undefined;
 	/** Why the defaults a function given to extend() returned fail the checks: every call throws it, before anything is sent. */
 	readonly refusal: unknown;
 }
 
-// A call's own values over its instance's, merged as ky merges them (utils/merge.js): the call's own value wins, an
-// explicit undefined included; `context` merges shallowly; every AbortSignal given ends the call, and an explicit
-// undefined or a replaced signal drops the instance's.
-const mergedValues = (options: Readonly<Record<string, unknown>>, inherited: Inherited): CallValues => {
-	const own = (name: string): unknown => (isReplaced(options[name]) ? (options[name] as { value: unknown }).value : options[name]);
-	let context = inherited.context;
-	if ('context' in options) {
-		const given = own('context') as Readonly<Record<PropertyKey, unknown>> | null | undefined;
-		context = isReplaced(options.context) || !given ? (given ?? undefined) : { ...context, ...given };
-	}
-	let signal = inherited.signal;
-	if ('signal' in options) {
-		const given = own('signal');
-		const kept = isReplaced(options.signal) || given === undefined ? undefined : signal;
-		signal = given instanceof AbortSignal ? (kept ? AbortSignal.any([kept, given]) : given) : kept;
-	}
-	return {
-		totalTimeout: 'totalTimeout' in options ? own('totalTimeout') : inherited.totalTimeout,
-		signal,
-		allowance: context?.[allowanceKey] as Allowance | undefined,
-		fetch: 'fetch' in options ? (own('fetch') as KyOptions['fetch']) : inherited.fetch,
-	};
-};
-
-/** How the instance wrapper opens the calls of a client and checks what extend() is given. */
-interface Opener {
-	/** What the calls of an instance inherit from its defaults. */
-	inherit(instance: KyInstance): Inherited;
-	/** Open a call: check its own options and start the engine's call; the options to hand ky, and the call's slot. */
-	open(options: Readonly<Record<string, unknown>> | undefined, inherited: Inherited): readonly [KyOptions, Slot];
-	/** Check options given to extend(). */
-	check(options: KyOptions): void;
-}
-
 type Method = (input: unknown, options?: unknown) => ResponsePromise;
-
-function wrap(instance: KyInstance, config: ClientConfig, opener: Opener): KyInstance {
-	const inherited = opener.inherit(instance);
-	const guarded = <F extends (...parameters: never[]) => unknown>(method: F): F =>
-		((input: unknown, options?: unknown) => {
-			try {
-				// Anything but an object, or a context that is none, is ky's to reject, with its own message.
-				if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
-					return (method as unknown as Method)(input, options);
-				}
-				const [own, slot] = opener.open(options, inherited);
-				const promise = (method as unknown as Method)(input, own);
-				enrichBodyReads(promise, slot);
-				return promise;
-			} catch (error) {
-				throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
-			}
-		}) as unknown as F;
-	return Object.assign(guarded(instance), instance, {
-		...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
-		// Checked at once: a bad option given to extend() must not wait for the first call to fail. (What a function given
-		// to extend() returns is checked with the defaults it makes; a failure there fails every call, as before.)
-		extend: ((options) => {
-			if (isRecord(options)) {
-				opener.check(options);
-			}
-			try {
-				return wrap(instance.extend(options), config, opener);
-			} catch (error) {
-				throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
-			}
-		}) as KyInstance['extend'],
-	});
-}
 
 /** Per request, or through extend(), only ky's `retry.limit` may change; the rest of the policy is the client's. */
 const checkRequestOptions = (request: KyOptions, baseRetry: Readonly<Record<string, unknown>>, inheritedLimit: number): number => {
@@ -282,32 +196,37 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		} catch (error) {
 			refusal = error;
 		}
-		const context = defaults.context;
-		return {
-			limit,
-			refusal,
-			context,
-			totalTimeout: defaults.totalTimeout,
-			signal: defaults.signal ?? undefined,
-			allowance: context?.[allowanceKey as never] as Allowance | undefined,
-			fetch: defaults.fetch,
-		};
+		return { defaults, limit, refusal };
 	};
 
-	const open = (options: Readonly<Record<string, unknown>> | undefined, inherited: Inherited): readonly [KyOptions, Slot] => {
-		let limit = inherited.limit;
-		let values: CallValues = inherited;
-		if (options) {
-			// A retry given as a number, or replaced, or cleared, leaves none of the instance's limit.
-			const ownRetry = 'retry' in options && (isReplaced(options.retry) || !isRecord(options.retry));
-			limit = checkRequestOptions(unwrapped(options), baseRetry, ownRetry ? policy.limit : inherited.limit);
-			values = mergedValues(options, inherited);
+	const open = (
+		options: Readonly<Record<string, unknown>> | undefined,
+		{ defaults, limit: inheritedLimit, refusal }: Inherited,
+	): readonly [KyOptions, Slot] => {
+		// The call's own values, over the instance's as ky merges them (utils/merge.js): the call's own value wins, an explicit
+		// undefined included; `context` merges shallowly; every AbortSignal given ends the call, and an explicit undefined
+		// or a replaced signal drops the instance's.
+		const view: Readonly<Record<string, unknown>> | undefined =
+			options && Object.fromEntries(Object.entries(options).map(([name, value]) => [name, isReplaced(value) ? value.value : value]));
+		// A retry given as a number, or replaced, or cleared, leaves none of the instance's limit.
+		const ownRetry = options && 'retry' in options && (isReplaced(options.retry) || !isRecord(options.retry));
+		const limit = view ? checkRequestOptions(view, baseRetry, ownRetry ? policy.limit : inheritedLimit) : inheritedLimit;
+		if (refusal !== undefined) {
+			throw refusal;
 		}
-		if (inherited.refusal !== undefined) {
-			throw inherited.refusal;
+		let context = defaults.context;
+		if (view && 'context' in view) {
+			const own = view.context as KyOptions['context'];
+			context = isReplaced(options?.context) || !own ? own : { ...context, ...own };
 		}
-		const { allowance, signal } = values;
-		const totalTimeout = typeof values.totalTimeout === 'number' ? values.totalTimeout : undefined;
+		let signal = defaults.signal ?? undefined;
+		if (view && 'signal' in view) {
+			const kept = isReplaced(options?.signal) || view.signal === undefined ? undefined : signal;
+			signal = view.signal instanceof AbortSignal ? (kept ? AbortSignal.any([kept, view.signal]) : view.signal) : kept;
+		}
+		const allowance = context?.[allowanceKey as never] as Allowance | undefined;
+		const timeout = view && 'totalTimeout' in view ? view.totalTimeout : defaults.totalTimeout;
+		const totalTimeout = typeof timeout === 'number' ? timeout : undefined;
 		const call = engine.call({
 			limit,
 			allowance,
@@ -336,7 +255,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		const shouldRetry: Decider = Object.assign(decide, { [slotKey]: slot });
 		// A retry forced by an afterResponse hook (ky.retry()) was not decided here: it gets plain backoff.
 		const delay = (retry: number): number => (retry <= call.retries ? 0 : backoffDelay(call.policy, retry, clock.random));
-		const fetch = values.fetch ?? globalFetch;
+		const fetch = ((view && 'fetch' in view ? view.fetch : defaults.fetch) as KyOptions['fetch']) ?? globalFetch;
 		const send: typeof fetch = keyHeader ? (input, init) => sendKeepingKey(fetch, input as Request, init, keyHeader) : fetch;
 		const attempt: typeof fetch = (input, init) => {
 			const sent = input as Request;
@@ -359,6 +278,41 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		// Replaced, not merged: ky would merge the instance's retry arrays into the call's for nothing.
 		const retry = replaceOption({ ...baseRetry, limit, shouldRetry, delay });
 		return [{ ...options, retry, fetch: attempt }, slot];
+	};
+
+	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here.
+	const wrap = (instance: KyInstance): KyInstance => {
+		const inherited = inherit(instance);
+		const guarded = <F extends (...parameters: never[]) => unknown>(method: F): F =>
+			((input: unknown, options?: unknown) => {
+				try {
+					// Anything but an object, or a context that is none, is ky's to reject, with its own message.
+					if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
+						return (method as unknown as Method)(input, options);
+					}
+					const [own, slot] = open(options, inherited);
+					const promise = (method as unknown as Method)(input, own);
+					enrichBodyReads(promise, slot);
+					return promise;
+				} catch (error) {
+					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
+				}
+			}) as unknown as F;
+		return Object.assign(guarded(instance), instance, {
+			...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
+			// Checked at once: a bad option given to extend() must not wait for the first call to fail. (What a function given
+			// to extend() returns is checked with the defaults it makes; a failure there fails every call, as before.)
+			extend: ((options) => {
+				if (isRecord(options)) {
+					checkRequestOptions(options, baseRetry, policy.limit);
+				}
+				try {
+					return wrap(instance.extend(options));
+				} catch (error) {
+					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
+				}
+			}) as KyInstance['extend'],
+		});
 	};
 
 	return wrap(
@@ -393,8 +347,6 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				],
 			},
 		}),
-		config,
-		{ inherit, open, check: (options) => void checkRequestOptions(options, baseRetry, policy.limit) },
 	);
 }
 
