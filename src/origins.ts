@@ -33,8 +33,6 @@ export class Origins {
 	readonly #breaker: BreakerSettings | undefined;
 	readonly #pacing: boolean;
 	readonly #guards = new Map<string, OriginGuard>();
-	// The origin asked for last, and its guard.
-	#last: { readonly origin: string; readonly guard: OriginGuard } | undefined;
 
 	constructor(budget: BudgetSettings | undefined, breaker: BreakerSettings | undefined, pacing: boolean) {
 		this.#budget = budget;
@@ -61,11 +59,6 @@ export class Origins {
 		if (!this.#budget && !this.#breaker && !this.#pacing) {
 			return undefined;
 		}
-		// Most clients talk to one API: a URL of the origin asked for last needs neither parsing nor a move in the LRU.
-		const last = this.#last;
-		if (last && url.startsWith(last.origin) && (url.length === last.origin.length || '/?#'.includes(url[last.origin.length] ?? ''))) {
-			return last.guard;
-		}
 		const origin = originOf(url);
 		let guard = this.#guards.get(origin);
 		if (guard) {
@@ -82,8 +75,6 @@ export class Origins {
 			}
 		}
 		this.#guards.set(origin, guard);
-		// Only an origin read out of an absolute http(s) URL: a relative URL stands for itself.
-		this.#last = /^https?:\/\//.test(origin) ? { origin, guard } : undefined;
 		return guard;
 	}
 }
