@@ -11,6 +11,7 @@ import ky, {
 	TimeoutError as KyTimeoutError,
 	type NormalizedOptions,
 	type ResponsePromise,
+	replaceOption,
 	type ShouldRetryState,
 } from 'ky';
 import { type Call, Engine, type Failure, newIdempotencyKey } from './attempt.ts';
@@ -31,17 +32,18 @@ import { assertHeaderValues, checkUrlOptions, isRecord } from './rules.ts';
 import type { Allowance, Outcome } from './types.ts';
 
 /*
-The client drives the attempt engine through ky's extension points: the instance wrapper creates each call's slot and
-hands it to ky in `context`; the init hook opens the call on the fully merged options; the `fetch` option admits and
-times each attempt; `shouldRetry` asks the engine and carries its decision out (sleeps, or throws the enriched error);
-`beforeError` enriches what ky ended on its own (its limit, `totalTimeout`).
+The client drives the attempt engine through ky's extension points: the instance wrapper opens each call (checks the
+call's options, starts the engine's call) and hands ky the call's own `retry` and `fetch`; the `fetch` option admits
+and times each attempt; `shouldRetry` asks the engine and carries its decision out (sleeps, or throws the enriched
+error); `beforeError` enriches what ky ended on its own (its limit, `totalTimeout`). No init hook: with one, ky copies
+every request's options for it.
 */
 
-/** What one call keeps between ky's hooks: created by the instance wrapper, filled by the init hook. */
+/** What one call keeps between ky's hooks: created by the instance wrapper. */
 interface Slot {
-	call?: Call;
+	readonly call: Call;
 	/** The caller's signal: waits (backoff, pacing) end at once when it aborts. */
-	signal?: AbortSignal | undefined;
+	readonly signal: AbortSignal | undefined;
 	/** A bounded copy of the last failing JSON response's body, read beside ky's own read. */
 	spare?: { readonly response: Response; readonly data: Promise<unknown> };
 	/** The request of the last attempt, as sent: a success's body read fails after every hook has run. */
@@ -50,9 +52,11 @@ interface Slot {
 
 type Failed = HTTPError | Error;
 
+// The hooks find their call on the call's own `shouldRetry`, which ky keeps in the options it hands every hook: a slot in
+// `context` would cost every request one more merge of ky's, and a WeakMap more garbage collection.
 const slotKey: unique symbol = Symbol('steadfetch.call') as never;
-const slotOf = (options: Readonly<NormalizedOptions> | KyOptions): Slot | undefined =>
-	options.context?.[slotKey as never] as Slot | undefined;
+type Decider = ((state: ShouldRetryState) => Promise<boolean>) & { readonly [slotKey]?: Slot };
+const slotOf = (options: Readonly<NormalizedOptions>): Slot | undefined => (options.retry?.shouldRetry as Decider | undefined)?.[slotKey];
 // Every method goes through our `shouldRetry`, which applies the policy's own method rule.
 const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 'trace', 'query'];
 const requestMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'query'] as const;
@@ -100,7 +104,7 @@ const addIdempotencyKey =
 // the API's window must not count as the API being slow. Retries wait in shouldRetry.
 const paceFirstAttempt: BeforeRequestHook = ({ request, options }) => {
 	const slot = slotOf(options);
-	return slot?.call?.pace(request.url, () => request, slot.signal);
+	return slot?.call.pace(request.url, () => request, slot.signal);
 };
 
 // ky reads a success's body outside its hooks: a body cut off mid-way rejects with the runtime's bare TypeError
@@ -112,7 +116,7 @@ const enrichBodyReads = (promise: ResponsePromise, slot: Slot): void => {
 			(promise as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) =>
 				read(...parameters).catch((error: unknown) => {
 					const { call, request } = slot;
-					if (!call || !request || !isNetworkError(error)) {
+					if (!request || !isNetworkError(error)) {
 						throw error;
 					}
 					const failure: Failure = {
@@ -128,50 +132,24 @@ const enrichBodyReads = (promise: ResponsePromise, slot: Slot): void => {
 	}
 };
 
-// Each call gets its slot here, in ky's per-request `context`, which every hook of that call sees.
-const withSlot = (options: unknown, slot: Slot): unknown => {
-	if (options === undefined) {
-		return { context: { [slotKey]: slot } };
-	}
-	// Anything else is ky's to reject, with its own message.
-	if (!isRecord(options) || (options.context !== undefined && !isRecord(options.context))) {
-		return options;
-	}
-	return { ...options, context: { ...options.context, [slotKey]: slot } };
-};
+// ky's replaceOption() marks a value that replaces the instance's instead of merging with it: the client reads the
+// value inside, as it would read it in ky's merged options.
+const replaceMarker = Object.getOwnPropertySymbols(replaceOption({}))[0] as symbol;
+const isReplaced = (value: unknown): value is { readonly value: unknown } =>
+	isRecord(value) && (value as Record<symbol, unknown>)[replaceMarker] === true;
 
-function wrap(instance: KyInstance, config: ClientConfig, check: (options: KyOptions) => void): KyInstance {
-	const guarded = <F extends (...parameters: never[]) => unknown>(method: F): F =>
-		((input: unknown, options?: unknown) => {
-			const slot: Slot = {};
-			try {
-				const promise = (method as unknown as (input: unknown, options: unknown) => ResponsePromise)(input, withSlot(options, slot));
-				enrichBodyReads(promise, slot);
-				return promise;
-			} catch (error) {
-				throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
-			}
-		}) as unknown as F;
-	return Object.assign(guarded(instance), instance, {
-		...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
-		// Checked at once: a bad option given to extend() must not wait for the first call to fail. (A function given to
-		// extend() is checked on each call, by the init hook, as everything else.)
-		extend: ((given) => {
-			const options = isRecord(given) ? readOptions(given) : given;
-			if (isRecord(options)) {
-				check(options);
-			}
-			try {
-				return wrap(instance.extend(options), config, check);
-			} catch (error) {
-				throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
-			}
-		}) as KyInstance['extend'],
-	});
+/** What the calls of one instance inherit, read once per instance: ky merges the same defaults into every call's options. */
+interface Inherited {
+	readonly defaults: KyOptions;
+	readonly limit: number;
+	/** Why the defaults a function given to extend() returned fail the checks: every call throws it, before anything is sent. */
+	readonly refusal: unknown;
 }
 
+type Method = (input: unknown, options?: unknown) => ResponsePromise;
+
 /** Per request, or through extend(), only ky's `retry.limit` may change; the rest of the policy is the client's. */
-const checkRequestOptions = (request: KyOptions, config: ClientConfig, baseRetry: Readonly<Record<string, unknown>>): number => {
+const checkRequestOptions = (request: KyOptions, baseRetry: Readonly<Record<string, unknown>>, inheritedLimit: number): number => {
 	for (const name of ownOptionNames) {
 		if (name in request) {
 			throw new TypeError(`\`${name}\` is set by createClient, not per request or by extend.`);
@@ -183,7 +161,7 @@ const checkRequestOptions = (request: KyOptions, config: ClientConfig, baseRetry
 	if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
 		throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
 	}
-	let limit = config.policy.limit;
+	let limit = inheritedLimit;
 	if (typeof request.retry === 'number') {
 		limit = normalizeLimit(request.retry, 'retry');
 	} else if (request.retry) {
@@ -197,6 +175,8 @@ const checkRequestOptions = (request: KyOptions, config: ClientConfig, baseRetry
 	}
 	return limit;
 };
+
+const globalFetch: NonNullable<KyOptions['fetch']> = (input, init) => globalThis.fetch(input, init);
 
 /** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
 /**
@@ -219,18 +199,58 @@ function linkErrorsToKy(): void {
 export function clientWith(config: ClientConfig, clock: Clock = systemClock): KyInstance {
 	linkErrorsToKy();
 	const { policy } = config;
-	const { hooks = {}, ...kyOptions } = config.kyOptions;
+	const { hooks = {}, headers, ...kyOptions } = config.kyOptions;
 	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
 	// Per-origin retry budget and circuit breaker: this client's own, shared by its extend()ed copies and job.client() views.
 	const engine = new Engine(config, clock, 'ky');
 	// An API key in a header fetch keeps across origins (any but Authorization): redirects are followed by hand.
 	const keyHeader = canFollowByHand ? config.secretHeaders.find((name) => name.toLowerCase() !== 'authorization') : undefined;
 
-	const open = (request: KyOptions): void => {
-		const limit = checkRequestOptions(request, config, baseRetry);
-		const slot = slotOf(request) ?? {};
-		const allowance = request.context?.[allowanceKey as never] as Allowance | undefined;
-		const totalTimeout = typeof request.totalTimeout === 'number' ? request.totalTimeout : undefined;
+	// ky hands an instance's merged defaults only to a function given to extend(): read them once, as the instance is wrapped.
+	const inherit = (instance: KyInstance): Inherited => {
+		let defaults: KyOptions = {};
+		instance.extend((given) => {
+			defaults = given;
+			return {};
+		});
+		let limit = policy.limit;
+		let refusal: unknown;
+		try {
+			limit = checkRequestOptions(defaults, baseRetry, policy.limit);
+		} catch (error) {
+			refusal = error;
+		}
+		return { defaults, limit, refusal };
+	};
+
+	const open = (
+		options: Readonly<Record<string, unknown>> | undefined,
+		{ defaults, limit: inheritedLimit, refusal }: Inherited,
+	): readonly [KyOptions, Slot] => {
+		// The call's own values, over the instance's as ky merges them (utils/merge.js): the call's own value wins, an explicit
+		// undefined included; `context` merges shallowly; every AbortSignal given ends the call, and an explicit undefined
+		// or a replaced signal drops the instance's.
+		const view: Readonly<Record<string, unknown>> | undefined =
+			options && Object.fromEntries(Object.entries(options).map(([name, value]) => [name, isReplaced(value) ? value.value : value]));
+		// A retry given as a number, or replaced, or cleared, leaves none of the instance's limit.
+		const ownRetry = options && 'retry' in options && (isReplaced(options.retry) || !isRecord(options.retry));
+		const limit = view ? checkRequestOptions(view, baseRetry, ownRetry ? policy.limit : inheritedLimit) : inheritedLimit;
+		if (refusal !== undefined) {
+			throw refusal;
+		}
+		let context = defaults.context;
+		if (view && 'context' in view) {
+			const own = view.context as KyOptions['context'];
+			context = isReplaced(options?.context) || !own ? own : { ...context, ...own };
+		}
+		let signal = defaults.signal ?? undefined;
+		if (view && 'signal' in view) {
+			const kept = isReplaced(options?.signal) || view.signal === undefined ? undefined : signal;
+			signal = view.signal instanceof AbortSignal ? (kept ? AbortSignal.any([kept, view.signal]) : view.signal) : kept;
+		}
+		const allowance = context?.[allowanceKey as never] as Allowance | undefined;
+		const timeout = view && 'totalTimeout' in view ? view.totalTimeout : defaults.totalTimeout;
+		const totalTimeout = typeof timeout === 'number' ? timeout : undefined;
 		const call = engine.call({
 			limit,
 			allowance,
@@ -238,10 +258,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			// A job hands its client what is left of maxRetryTime as totalTimeout: a stop names what the user set.
 			deadlineOption: allowance ? 'maxRetryTime' : 'totalTimeout',
 		});
-		slot.call = call;
-		const signal = request.signal ?? undefined;
-		slot.signal = signal;
-		const shouldRetry = async ({ error }: ShouldRetryState): Promise<boolean> => {
+		const slot: Slot = { call, signal };
+		const decide = async ({ error }: ShouldRetryState): Promise<boolean> => {
 			const outcome = outcomeOf(error);
 			if (outcome === undefined) {
 				call.abandon();
@@ -258,19 +276,19 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			await call.pace(failure.request().url, failure.request, signal);
 			return true;
 		};
+		const shouldRetry: Decider = Object.assign(decide, { [slotKey]: slot });
 		// A retry forced by an afterResponse hook (ky.retry()) was not decided here: it gets plain backoff.
 		const delay = (retry: number): number => (retry <= call.retries ? 0 : backoffDelay(call.policy, retry, clock.random));
-		request.retry = { ...baseRetry, limit, shouldRetry, delay };
-		const fetch = request.fetch ?? ((input, init) => globalThis.fetch(input, init));
+		const fetch = ((view && 'fetch' in view ? view.fetch : defaults.fetch) as KyOptions['fetch']) ?? globalFetch;
 		const send: typeof fetch = keyHeader ? (input, init) => sendKeepingKey(fetch, input as Request, init, keyHeader) : fetch;
-		request.fetch = (input, init) => {
+		const attempt: typeof fetch = (input, init) => {
 			const sent = input as Request;
 			slot.request = sent;
 			try {
-				const attempt = call.begin(sent.url, () => sent);
+				const started = call.begin(sent.url, () => sent);
 				// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
 				return call.send(send, input, init).then((response) => {
-					call.settle(attempt, response.status, response.headers);
+					call.settle(started, response.status, response.headers);
 					// Only for a failure, so that a success costs nothing: ky's `parseJson` would wrap every success's json().
 					if (!response.ok && response.body && isJson(response)) {
 						slot.spare = { response, data: readData(response.clone(), maxDataReadMs) };
@@ -281,14 +299,59 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				return Promise.reject(refusal);
 			}
 		};
+		// Replaced, not merged: ky would merge the instance's retry arrays into the call's for nothing.
+		const retry = replaceOption({ ...baseRetry, limit, shouldRetry, delay });
+		return [{ ...options, retry, fetch: attempt }, slot];
+	};
+
+	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here.
+	const wrap = (instance: KyInstance): KyInstance => {
+		const inherited = inherit(instance);
+		const guarded = <F extends (...parameters: never[]) => unknown>(method: F): F =>
+			((input: unknown, options?: unknown) => {
+				try {
+					// Anything but an object, or a context that is none, is ky's to reject, with its own message.
+					if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
+						return (method as unknown as Method)(input, options);
+					}
+					const [own, slot] = open(options, inherited);
+					const promise = (method as unknown as Method)(input, own);
+					enrichBodyReads(promise, slot);
+					return promise;
+				} catch (error) {
+					// A getter or Proxy in the call's options that throws is named, as at creation (read again only on this path).
+					if (isRecord(options)) {
+						readOptions(options);
+					}
+					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
+				}
+			}) as unknown as F;
+		return Object.assign(guarded(instance), instance, {
+			...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
+			// Checked at once: a bad option given to extend() must not wait for the first call to fail. (What a function given
+			// to extend() returns is checked with the defaults it makes; a failure there fails every call, as before.)
+			extend: ((given) => {
+				const options = isRecord(given) ? readOptions(given) : given;
+				if (isRecord(options)) {
+					checkRequestOptions(options, baseRetry, policy.limit);
+				}
+				try {
+					return wrap(instance.extend(options));
+				} catch (error) {
+					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
+				}
+			}) as KyInstance['extend'],
+		});
 	};
 
 	return wrap(
 		ky.create({
 			...kyOptions,
+			// None rather than an empty object: ky merges an instance's headers into every request's.
+			...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
 			retry: baseRetry,
 			hooks: {
-				init: [open, ...(hooks.init ?? [])],
+				...(hooks.init ? { init: hooks.init } : {}),
 				// Only when keys are generated: every hook ky runs costs every request.
 				beforeRequest: [
 					...(policy.idempotencyKey ? [addIdempotencyKey(engine)] : []),
@@ -317,8 +380,6 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				],
 			},
 		}),
-		config,
-		(options) => checkRequestOptions(options, config, baseRetry),
 	);
 }
 
