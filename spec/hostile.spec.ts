@@ -386,6 +386,16 @@ describe('reads options once, and names the one that throws when read (issue 15,
 				}),
 			'timeout',
 		],
+		[
+			'a call, a getter',
+			() =>
+				createClient().get(`${origin}/x`, {
+					get timeout(): number {
+						return throws();
+					},
+				}),
+			'timeout',
+		],
 	] as const) {
 		it(`${label}: a TypeError naming \`${path}\`, nothing sent`, () => {
 			const seen = serve('GET', '/x', [{ status: 200 }]);
