@@ -44,7 +44,7 @@ export const steadfetchImports = {
 	createFetch: "export { createFetch } from './dist/index.js';",
 	createClient: "export { createClient } from './dist/index.js';",
 	retryJob: "export { retryJob } from './dist/index.js';",
-	'the whole entry': "export * from './dist/index.js';",
+	'whole entry': "export * from './dist/index.js';",
 } as const;
 
 /** What users compare each import with, bundled the same way in the same run. */

@@ -14,18 +14,22 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // every rate-limit header and pacing, ky's retry vocabulary, diagnostics channels).
 // Later on 2026-11-27: each import bundled alone, as the weight issue measures; the error classes no longer import ky (the
 // client links them to ky's when it is made), so the drop-in fetch and jobs carry no ky: createFetch 23.6 -> 15.7 KB.
+// Then, the same day: options read once (getters and Proxies named), retryJob's \`fetch\` option, the diagnostics' call
+// start and call object with the tracing hook for steadfetch/otel, and the client's instance wrapper opening each call
+// (CPU per request down 3-5%, in bytes up 0.8 KB min): own 21.4 KB, createFetch 16.3, createClient 26.7, retryJob
+// 18.2, whole entry 30.6 KB. The weight issue's targets are reported below, not met.
 export const budget = {
-	own: 20_600,
-	createFetch: 16_000,
-	createClient: 26_100,
-	retryJob: 17_800,
-	'the whole entry': 29_800,
+	own: 21_700,
+	createFetch: 16_550,
+	createClient: 27_100,
+	retryJob: 18_450,
+	'whole entry': 30_950,
 };
 /** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
 const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {
 	createFetch: () => ({ limit: 7000, says: '7 KB' }),
 	createClient: (peers) => ({ limit: (peers.ky?.gzip ?? 0) + 7000, says: 'ky + 7 KB' }),
-	'the whole entry': (peers) => ({ limit: (peers['ky + p-retry']?.gzip ?? 0) + 8000, says: 'ky + p-retry + 8 KB' }),
+	'whole entry': (peers) => ({ limit: (peers['ky + p-retry']?.gzip ?? 0) + 8000, says: 'ky + p-retry + 8 KB' }),
 };
 // Imports that must not pull a dependency into a user's bundle: the drop-in fetch and jobs never call ky.
 const mustNotImport: Record<string, readonly string[]> = {
