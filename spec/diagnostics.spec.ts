@@ -150,6 +150,26 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 		assert.deepEqual([end?.ok, end?.error, end?.status], [false, 'NotFoundError', 404]);
 	});
 
+	it('tells the end of a call once when onRetry or onGiveUp throws, on the client and the drop-in fetch', async () => {
+		const boom = (): never => {
+			throw new RangeError('callback failed');
+		};
+		for (const [label, make, path] of [
+			['client, onRetry', () => createClient({ retry: fast, onRetry: boom }).get(`${origin}/y1`), '/y1'],
+			['fetch, onRetry', () => createFetch({ retry: fast, onRetry: boom })(`${origin}/y2`), '/y2'],
+			['client, onGiveUp', () => createClient({ retry: { ...fast, limit: 0 }, onGiveUp: boom }).get(`${origin}/y3`), '/y3'],
+			['fetch, onGiveUp', () => createFetch({ retry: { ...fast, limit: 0 }, onGiveUp: boom })(`${origin}/y4`), '/y4'],
+		] as const) {
+			const seen = serve('GET', path, times(2, { status: 500 }));
+			let thrown: unknown;
+			const messages = await listen(() => make().catch((error: unknown) => (thrown = error)));
+			const ends = messages.filter(({ name }) => name === channelNames.callEnd).map(({ message }) => [message.ok, message.error]);
+			assert.ok(thrown instanceof RangeError, `${label}: the call ends with the callback's exception`);
+			assert.deepEqual(ends, [[false, label.endsWith('onRetry') ? 'RangeError' : 'InternalServerError']], label);
+			assert.equal(seen.count, 1, label);
+		}
+	});
+
 	it('tells breaker changes of state', async () => {
 		serve('GET', '/v1/x', times(2, { status: 502 }));
 		const api = createClient({

@@ -313,12 +313,18 @@ export class Call {
 			record.delayMs = decision.delayMs;
 		}
 		const { onRetry } = this.policy;
-		onRetry?.({
-			error: this.describe(failure, decision),
-			attempt: this.attempts + 1,
-			maxAttempts: this.policy.limit + 1,
-			delayMs: decision.delayMs,
-		});
+		try {
+			onRetry?.({
+				error: this.describe(failure, decision),
+				attempt: this.attempts + 1,
+				maxAttempts: this.policy.limit + 1,
+				delayMs: decision.delayMs,
+			});
+		} catch (error) {
+			// The callback's exception ends the call, on every surface: a subscriber hears of the end.
+			this.end(error);
+			throw error;
+		}
 		return decision;
 	}
 
@@ -342,16 +348,21 @@ export class Call {
 	/** End the call: the enriched error, after `onGiveUp` has seen it. */
 	giveUp(failure: Failure, decision: Decision | undefined): SteadfetchError {
 		const error = this.describe(failure, decision);
-		this.policy.onGiveUp?.(error);
-		if (channels.callEnd?.hasSubscribers) {
-			channels.callEnd.publish({
-				...this.#where(),
-				ok: false,
-				error: error.name,
-				status: error.status,
-				stopReason: error.stopReason,
-				attempts: this.attempts,
-			});
+		try {
+			this.policy.onGiveUp?.(error);
+		} finally {
+			// Told even when onGiveUp throws (the call then ends with that exception), and once: end() says no more.
+			this.#ended = true;
+			if (channels.callEnd?.hasSubscribers) {
+				channels.callEnd.publish({
+					...this.#where(),
+					ok: false,
+					error: error.name,
+					status: error.status,
+					stopReason: error.stopReason,
+					attempts: this.attempts,
+				});
+			}
 		}
 		return error;
 	}
