@@ -178,7 +178,6 @@ const checkRequestOptions = (request: KyOptions, baseRetry: Readonly<Record<stri
 
 const globalFetch: NonNullable<KyOptions['fetch']> = (input, init) => globalThis.fetch(input, init);
 
-/** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
 /**
 Make steadfetch's error classes subclasses of ky's, once, when the first client is made. The classes are plain errors
 until then, so that a bundle of the drop-in fetch alone carries no ky; every error a client raises is `instanceof`
@@ -196,6 +195,7 @@ function linkErrorsToKy(): void {
 	}
 }
 
+/** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
 export function clientWith(config: ClientConfig, clock: Clock = systemClock): KyInstance {
 	linkErrorsToKy();
 	const { policy } = config;
