@@ -30,6 +30,19 @@ describe('is a real ky instance', () => {
 		assert.equal(seen.count, 3);
 	});
 
+	it('runs a function given to extend() once, with the instance defaults ky would hand it', async () => {
+		const seen = serve('GET', '/v2/items', [{ status: 200, body: { items: [] } }]);
+		const given: unknown[] = [];
+		const api = createClient({ baseUrl: `${origin}/v1/`, headers: { 'x-client': 'spec' } }).extend((defaults) => {
+			given.push(defaults.baseUrl);
+			return { baseUrl: `${origin}/v2/` };
+		});
+		assert.deepEqual(await api.get('items').json(), { items: [] });
+		assert.deepEqual(given, [`${origin}/v1/`]);
+		assert.equal(seen.count, 1);
+		assert.equal(seen.headers[0]?.['x-client'], 'spec');
+	});
+
 	it('runs user hooks after its own, for every attempt', async () => {
 		const seen = serve('GET', '/v1/items', [{ status: 500 }, { status: 200 }]);
 		const calls: string[] = [];

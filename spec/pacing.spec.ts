@@ -57,6 +57,23 @@ describe('waits for the rate-limit reset instead of spending a request on a 429 
 		assert.equal(seen.count, 2);
 	});
 
+	it('holds the calls of an instance made by extend(), before and after the window is known', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/x', [
+			{ status: 200, body: { n: 1 }, headers: window(clock, 0, 3000) },
+			{ status: 200, body: { n: 2 }, headers: window(clock, 0, 5000) },
+			{ status: 200, body: { n: 3 } },
+		]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+		const before = api.extend({ headers: { 'x-made': 'before' } });
+		assert.deepEqual(await before.get('x').json(), { n: 1 });
+		const after = api.extend(() => ({ headers: { 'x-made': 'after' } }));
+		assert.deepEqual(await after.get('x').json(), { n: 2 });
+		assert.deepEqual(await before.get('x').json(), { n: 3 });
+		assert.deepEqual(clock.waits, [3000, 2000]);
+		assert.equal(seen.count, 3);
+	});
+
 	it('fails at once, without a request, when the reset is further than maxDelayMs: a 429 with retryAt at the reset', async () => {
 		const clock = new FakeClock();
 		const reset = clock.now() + 3_600_000;

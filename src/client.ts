@@ -36,7 +36,8 @@ The client drives the attempt engine through ky's extension points: the instance
 call's options, starts the engine's call) and hands ky the call's own `retry` and `fetch`; the `fetch` option admits
 and times each attempt; `shouldRetry` asks the engine and carries its decision out (sleeps, or throws the enriched
 error); `beforeError` enriches what ky ended on its own (its limit, `totalTimeout`). No init hook: with one, ky copies
-every request's options for it.
+every request's options for it. The pacing hook is on a twin instance, used only once an API has described a rate-limit
+window: until then it would hold nothing, and every hook ky runs costs every request.
 */
 
 /** What one call keeps between ky's hooks: created by the instance wrapper. */
@@ -304,18 +305,20 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		return [{ ...options, retry, fetch: attempt }, slot];
 	};
 
-	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here.
-	const wrap = (instance: KyInstance): KyInstance => {
+	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here. `paced` is the
+	// same instance with the pacing hook, used once a response has described a rate-limit window (`engine.paced`).
+	const wrap = (instance: KyInstance, paced: KyInstance): KyInstance => {
 		const inherited = inherit(instance);
-		const guarded = <F extends (...parameters: never[]) => unknown>(method: F): F =>
+		const guarded = <F extends (...parameters: never[]) => unknown>(methodOf: (instance: KyInstance) => F): F =>
 			((input: unknown, options?: unknown) => {
 				try {
+					const method = methodOf(engine.paced ? paced : instance) as unknown as Method;
 					// Anything but an object, or a context that is none, is ky's to reject, with its own message.
 					if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
-						return (method as unknown as Method)(input, options);
+						return method(input, options);
 					}
 					const [own, slot] = open(options, inherited);
-					const promise = (method as unknown as Method)(input, own);
+					const promise = method(input, own);
 					enrichBodyReads(promise, slot);
 					return promise;
 				} catch (error) {
@@ -326,25 +329,34 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
 				}
 			}) as unknown as F;
-		return Object.assign(guarded(instance), instance, {
-			...Object.fromEntries(requestMethods.map((method) => [method, guarded(instance[method])])),
-			// Checked at once: a bad option given to extend() must not wait for the first call to fail. (What a function given
-			// to extend() returns is checked with the defaults it makes; a failure there fails every call, as before.)
-			extend: ((given) => {
-				const options = isRecord(given) ? readOptions(given) : given;
-				if (isRecord(options)) {
-					checkRequestOptions(options, baseRetry, policy.limit);
-				}
-				try {
-					return wrap(instance.extend(options));
-				} catch (error) {
-					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
-				}
-			}) as KyInstance['extend'],
-		});
+		return Object.assign(
+			guarded((target) => target),
+			instance,
+			{
+				...Object.fromEntries(requestMethods.map((method) => [method, guarded((target) => target[method])])),
+				// Checked at once: a bad option given to extend() must not wait for the first call to fail. (What a function given
+				// to extend() returns is checked with the defaults it makes; a failure there fails every call, as before.)
+				extend: ((given) => {
+					let options = isRecord(given) ? readOptions(given) : given;
+					if (isRecord(options)) {
+						checkRequestOptions(options, baseRetry, policy.limit);
+					}
+					try {
+						// A function runs once, on the instance's defaults as ky would hand them: both instances take what it returns.
+						if (typeof options === 'function') {
+							options = options(inherited.defaults);
+						}
+						const extended = instance.extend(options);
+						return wrap(extended, paced === instance ? extended : paced.extend(options));
+					} catch (error) {
+						throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
+					}
+				}) as KyInstance['extend'],
+			},
+		);
 	};
 
-	return wrap(
+	const create = (pacing: boolean): KyInstance =>
 		ky.create({
 			...kyOptions,
 			// None rather than an empty object: ky merges an instance's headers into every request's.
@@ -355,7 +367,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				// Only when keys are generated: every hook ky runs costs every request.
 				beforeRequest: [
 					...(policy.idempotencyKey ? [addIdempotencyKey(engine)] : []),
-					...(config.rateLimit ? [paceFirstAttempt] : []),
+					...(pacing ? [paceFirstAttempt] : []),
 					...(hooks.beforeRequest ?? []),
 				],
 				afterResponse: hooks.afterResponse ?? [],
@@ -379,8 +391,9 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 					...(hooks.beforeError ?? []),
 				],
 			},
-		}),
-	);
+		});
+	const instance = create(false);
+	return wrap(instance, config.rateLimit ? create(true) : instance);
 }
 
 /**
