@@ -136,8 +136,9 @@ redacted before they are published, and no header is read. One instrumentation a
 before `disable()` throws.
 
 @example
-```
+```ts
 import { instrument } from 'steadfetch/otel';
+
 const telemetry = instrument();
 // ... on shutdown
 telemetry.disable();
@@ -339,7 +340,7 @@ its call (1, 2...; the conventions set none on the first request), else nothing.
 `@opentelemetry/instrumentation-undici`, whose CLIENT spans then carry the count, while `instrument()` is on.
 
 @example
-```
+```ts
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { instrument, requestAttributes } from 'steadfetch/otel';
 new UndiciInstrumentation({ startSpanHook: requestAttributes });
