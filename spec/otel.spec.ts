@@ -14,6 +14,8 @@ import { origin, serve, times } from './support/server.ts';
 interface Telemetry {
 	readonly spans: () => ReadableSpan[];
 	readonly points: (name: string) => Promise<{ attributes: Record<string, unknown>; value: unknown }[]>;
+	/** Every metric recorded so far, with the attribute keys of its points. */
+	readonly metrics: () => Promise<{ name: string; attributes: string[] }[]>;
 	readonly telemetry: Instrumentation;
 	/** The provider the spans go to: an application's own spans, for a parent. */
 	readonly tracerProvider: TracerProvider;
@@ -37,6 +39,18 @@ function observe(options: InstrumentOptions = {}): Telemetry {
 				?.scopeMetrics.flatMap((scope) => scope.metrics)
 				.find((candidate) => candidate.descriptor.name === name);
 			return (metric?.dataPoints ?? []).map(({ attributes, value }) => ({ attributes, value }));
+		},
+		metrics: async () => {
+			await reader.forceFlush();
+			return (
+				metricExporter
+					.getMetrics()
+					.at(-1)
+					?.scopeMetrics.flatMap((scope) => scope.metrics) ?? []
+			).map(({ descriptor, dataPoints }) => ({
+				name: descriptor.name,
+				attributes: dataPoints.flatMap(({ attributes }) => Object.keys(attributes)),
+			}));
 		},
 		telemetry,
 		tracerProvider,
@@ -88,13 +102,13 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 					'server.port': 443,
 					'url.full': url,
 					'http.response.status_code': 200,
-					'steadfetch.attempts': 3,
+					'steadfetch.call.attempt_count': 3,
 				});
 				assert.deepEqual(
 					call.events.map(({ name, attributes }) => [name, attributes?.['steadfetch.retry.attempt'], attributes?.['error.type']]),
 					[
-						['steadfetch.retry', 2, '500'],
-						['steadfetch.retry', 3, '500'],
+						['steadfetch.retry.scheduled', 2, '500'],
+						['steadfetch.retry.scheduled', 3, '500'],
 					],
 				);
 				const attempts = attemptSpans(spans());
@@ -218,17 +232,17 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 				calls.map((span) => [
 					span.attributes['error.type'],
 					span.attributes['steadfetch.stop_reason'],
-					span.attributes['steadfetch.attempts'],
+					span.attributes['steadfetch.call.attempt_count'],
 					span.status.code,
 					span.events.map(({ name, attributes }) => `${name} ${attributes?.['steadfetch.retry.withheld_reason'] ?? ''}`.trim()),
 				]),
 				[
-					['500', 'budget', 2, SpanStatusCode.ERROR, ['steadfetch.retry', 'steadfetch.retry.withheld budget']],
+					['500', 'budget', 2, SpanStatusCode.ERROR, ['steadfetch.retry.scheduled', 'steadfetch.retry.withheld budget']],
 					['500', 'budget', 1, SpanStatusCode.ERROR, ['steadfetch.retry.withheld budget']],
 				],
 			);
 			assert.equal(calls[0]?.status.message, 'InternalServerError');
-			assert.deepEqual(await points('steadfetch.retries.withheld'), [
+			assert.deepEqual(await points('steadfetch.withheld_retries'), [
 				{
 					attributes: {
 						'http.request.method': 'GET',
@@ -260,11 +274,15 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			);
 			assert.deepEqual([first?.attributes['error.type'], first?.attributes['steadfetch.stop_reason']], ['502', 'circuit-open']);
 			assert.deepEqual(
-				[refused?.attributes['error.type'], refused?.attributes['steadfetch.stop_reason'], refused?.attributes['steadfetch.attempts']],
+				[
+					refused?.attributes['error.type'],
+					refused?.attributes['steadfetch.stop_reason'],
+					refused?.attributes['steadfetch.call.attempt_count'],
+				],
 				['CircuitOpenError', 'circuit-open', 0],
 			);
 			assert.equal(attemptSpans(spans()).length, 2);
-			const state = await points('steadfetch.breaker.state');
+			const state = await points('steadfetch.breaker.status');
 			assert.deepEqual(
 				state.map(({ attributes, value }) => [attributes['server.address'], attributes['steadfetch.breaker.state'], value]),
 				[
@@ -306,7 +324,7 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			const api = createClient({ retry: { ...fast, baseDelayMs: 60_000, maxDelayMs: 60_000 }, onRetry: () => controller.abort() });
 			await assert.rejects(api.get(`${origin}/x`, { signal: controller.signal }), { name: 'AbortError' });
 			const [call] = callSpans(spans());
-			assert.deepEqual([call?.attributes['error.type'], call?.attributes['steadfetch.attempts']], ['AbortError', 1]);
+			assert.deepEqual([call?.attributes['error.type'], call?.attributes['steadfetch.call.attempt_count']], ['AbortError', 1]);
 			assert.equal(seen.count, 1);
 		});
 	});
@@ -322,10 +340,14 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			const [, refused] = callSpans(spans());
 			assert.deepEqual(
 				refused?.events.map(({ name, attributes }) => [name, attributes?.['steadfetch.pacing.refused']]),
-				[['steadfetch.pacing', true]],
+				[['steadfetch.pacing.wait', true]],
 			);
 			assert.deepEqual(
-				[refused?.attributes['error.type'], refused?.attributes['steadfetch.stop_reason'], refused?.attributes['steadfetch.attempts']],
+				[
+					refused?.attributes['error.type'],
+					refused?.attributes['steadfetch.stop_reason'],
+					refused?.attributes['steadfetch.call.attempt_count'],
+				],
 				['429', 'rate-limited', 0],
 			);
 			assert.deepEqual(
@@ -381,6 +403,54 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 				],
 			);
 			assert.equal(seen.count, 4);
+		});
+	});
+
+	describe('names', () => {
+		// The semantic conventions' naming rules: metrics, attributes and events share one space of names, and a name is
+		// never also a namespace (`steadfetch.retries` a metric beside `steadfetch.retries.withheld`).
+		it('gives no metric, attribute and event the same name, and uses no name as the namespace of another', async () => {
+			const { spans, metrics } = start();
+			const failing = serve('GET', '/v1/x', times(2, { status: 502 }));
+			const reset = String(Math.ceil(Date.now() / 1000) + 3600);
+			const paced = serve('GET', '/y', [{ status: 200, body: {}, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } }]);
+			// A retry, a retry withheld by the breaker as it opens; then a call paced away by a far rate-limit reset.
+			const breaking = createClient({ baseUrl: `${origin}/v1/`, retry: fast, breaker: { failureThreshold: 2, failureWindowMs: 0 } });
+			await assert.rejects(breaking.get('x'));
+			const pacing = createClient({ retry: fast });
+			await pacing.get(`${origin}/y`).json();
+			await assert.rejects(pacing.get(`${origin}/y`), { status: 429 });
+
+			const recorded = await metrics();
+			const kinds = {
+				metric: new Set(recorded.map(({ name }) => name)),
+				attribute: new Set([
+					...recorded.flatMap(({ attributes }) => attributes),
+					...spans().flatMap(({ attributes, events }) => [
+						...Object.keys(attributes),
+						...events.flatMap((event) => Object.keys(event.attributes ?? {})),
+					]),
+				]),
+				event: new Set(spans().flatMap(({ events }) => events.map(({ name }) => name))),
+			};
+			assert.deepEqual([...kinds.metric].sort(), [
+				'steadfetch.attempts',
+				'steadfetch.breaker.status',
+				'steadfetch.breaker.transitions',
+				'steadfetch.call.duration',
+				'steadfetch.pacing.waits',
+				'steadfetch.retries',
+				'steadfetch.withheld_retries',
+			]);
+			assert.deepEqual([...kinds.event].sort(), ['steadfetch.pacing.wait', 'steadfetch.retry.scheduled', 'steadfetch.retry.withheld']);
+			const entries = Object.entries(kinds).flatMap(([kind, names]) => [...names].map((name) => [kind, name] as const));
+			const clashes = entries.flatMap(([kind, name]) =>
+				entries
+					.filter(([other, candidate]) => (candidate === name && other !== kind) || candidate.startsWith(`${name}.`))
+					.map(([other, candidate]) => `${kind} ${name} / ${other} ${candidate}`),
+			);
+			assert.deepEqual(clashes, []);
+			assert.deepEqual([failing.count, paced.count], [2, 1]);
 		});
 	});
 

@@ -111,9 +111,17 @@ backoff: the client's exponential delay with full jitter for the queue's retry `
 error's `retryAt` (the server's `Retry-After`, a circuit's reopening). `createWorker` sets it unless the worker has one.
 
 @example
-```
-new Worker('sync', processor, {connection, settings: {backoffStrategy: createBackoffStrategy({baseDelayMs: 1000})}});
-await queue.add('sync', data, {attempts: 5, backoff: {type: 'custom'}});
+```ts
+// Type-checked, not run: needs a Redis server.
+import { Queue, Worker } from 'bullmq';
+import { createBackoffStrategy } from 'steadfetch/bullmq';
+
+const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+const worker = new Worker('sync', async () => 'done', {
+	connection,
+	settings: { backoffStrategy: createBackoffStrategy({ baseDelayMs: 1000 }) },
+});
+await new Queue('sync', { connection }).add('sync', { id: '42' }, { attempts: 5, backoff: { type: 'custom' } });
 ```
 */
 export function createBackoffStrategy(retry?: RetryOptions | number): BackoffStrategy {
@@ -179,9 +187,21 @@ with `attempts` A that the API rate-limited in R of its runs sends at most **(k 
 per run and the default, 2A + R. R is bounded only by BullMQ's `maxStartedAttempts` (then A + R ≤ `maxStartedAttempts`).
 
 @example
-```
-const worker = createWorker('sync', async ({job, client}) => client(api).post('items', {json: job.data}).json(), {connection}, {retry: 1});
-await queue.add('sync', item, {attempts: 5, backoff: {type: 'custom'}});
+```ts
+// Type-checked, not run: needs a Redis server.
+import { Queue } from 'bullmq';
+import { createClient } from 'steadfetch';
+import { createWorker } from 'steadfetch/bullmq';
+
+const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+const api = createClient({ baseUrl: 'https://api.example.com/v1/' });
+const worker = createWorker<{ id: string }>(
+	'sync',
+	async ({ job, client }) => client(api).post('items', { json: job.data }).json(),
+	{ connection },
+	{ retry: 1 },
+);
+await new Queue('sync', { connection }).add('sync', { id: '42' }, { attempts: 5, backoff: { type: 'custom' } });
 ```
 */
 export function createWorker<DataType = unknown, ResultType = unknown>(
@@ -308,8 +328,13 @@ still running after `graceMs` are aborted and go back to waiting without an atte
 on two workers at once: a job goes back only once its run has ended.
 
 @example
-```
-process.once('SIGTERM', () => void closeWorker(worker, {graceMs: 20_000}).then(() => process.exit(0)));
+```ts
+// Type-checked, not run: needs a Redis server.
+import { closeWorker, createWorker } from 'steadfetch/bullmq';
+
+const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+const worker = createWorker('sync', async ({ job }) => job.data, { connection });
+process.once('SIGTERM', () => void closeWorker(worker, { graceMs: 20_000 }).then(() => process.exit(0)));
 ```
 */
 export async function closeWorker(worker: Worker, options: CloseOptions = {}): Promise<void> {

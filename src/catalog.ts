@@ -51,9 +51,12 @@ Parse an API's error page into a catalog.
 The page has a status table (a table whose first header cell mentions "status"; rows like `| 404 - ❌ Not Found | The requested resource doesn't exist. |`) and a section per status (`### 404 - Not Found`) with a `**Cause**:` and a `**Solution**:` line. Emoji, emphasis and extra prose are ignored. A malformed page throws a `SyntaxError` naming the line.
 
 @example
-```
+```ts
+// Type-checked, not run: a browser page, fetching the error page from its own site.
+import { createClient, parseCatalog } from 'steadfetch';
+
 const catalog = parseCatalog(await (await fetch('/docs/errors.md')).text());
-const client = createClient({catalog});
+const client = createClient({ catalog });
 ```
 */
 export function parseCatalog(markdown: string): Record<string, CatalogEntry> {

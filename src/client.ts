@@ -402,8 +402,10 @@ Create a ky instance that retries transient failures with exponential backoff an
 All of ky's options pass through, and hooks given here run after steadfetch's own. Options are validated now: a bad one throws a `TypeError` naming it.
 
 @example
-```
-const api = createClient({baseUrl: 'https://api.example.com/v1/', apiKey: process.env.API_KEY});
+```ts
+import { createClient } from 'steadfetch';
+
+const api = createClient({ baseUrl: 'https://api.example.com/v1/', apiKey: process.env.API_KEY });
 const user = await api.get('users/42').json();
 ```
 */

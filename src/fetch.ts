@@ -125,9 +125,12 @@ Rejections keep fetch's shapes: an abort rejects with the signal's reason, a net
 A `ReadableStream` body is sent once and never retried (it cannot be replayed); every other body (string, JSON, `URLSearchParams`, `FormData`, `Blob`, `ArrayBuffer`, a `Request` with a body) is sent intact on every attempt.
 
 @example
-```
+```ts
 import OpenAI from 'openai';
-const openai = new OpenAI({fetch: createFetch(), maxRetries: 0});
+import { createFetch } from 'steadfetch';
+
+// The SDK's own retries off; `idempotencyKey: true` lets its POSTs (every completion) be retried, one key per call.
+const openai = new OpenAI({ fetch: createFetch({ idempotencyKey: true }), maxRetries: 0 });
 ```
 */
 export function createFetch(options: FetchOptions = {}): typeof globalThis.fetch {

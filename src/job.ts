@@ -76,12 +76,18 @@ Run `fn` and retry it as a whole on failure, with the same classification as the
 Retries do not multiply across layers: the job and the requests it makes through the job's context spend one allowance of `retry.limit` retries, so a job whose requests always fail makes at most `retry.limit + 1` requests per request it makes in one pass. A pending job keeps a Node process alive, unless `unref` is set.
 
 @example
-```
-const api = createClient({baseUrl});
-await retryJob(async job => {
-	const items = await job.client(api).get('items').json();
-	await store(items);
-}, {signal: shutdown.signal, maxRetryTime: 60_000});
+```ts
+import { createClient, retryJob } from 'steadfetch';
+
+const api = createClient({ baseUrl: 'https://api.example.com/v1/' });
+const shutdown = new AbortController();
+await retryJob(
+	async (job) => {
+		const items = await job.client(api).get('items').json<unknown[]>();
+		await saveAll(items);
+	},
+	{ signal: shutdown.signal, maxRetryTime: 60_000 },
+);
 ```
 */
 export function retryJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, options: JobOptions = {}): Promise<T> {

@@ -26,7 +26,7 @@ export interface Instruments {
 export function createInstruments(meter: Meter): Instruments {
 	const attempts = meter.createCounter('steadfetch.attempts', { unit: '{attempt}', description: 'Requests sent, by outcome.' });
 	const retries = meter.createCounter('steadfetch.retries', { unit: '{retry}', description: 'Retries scheduled, by what failed.' });
-	const withheld = meter.createCounter('steadfetch.retries.withheld', {
+	const withheld = meter.createCounter('steadfetch.withheld_retries', {
 		unit: '{retry}',
 		description: 'Retries the policy allowed and a guard withheld, by reason.',
 	});
@@ -43,7 +43,7 @@ export function createInstruments(meter: Meter): Instruments {
 		unit: '{transition}',
 		description: 'Circuit breaker changes of state, by the state entered.',
 	});
-	const breakerGauge = meter.createObservableGauge('steadfetch.breaker.state', {
+	const breakerGauge = meter.createObservableGauge('steadfetch.breaker.status', {
 		unit: '1',
 		description: "1 for the breaker's current state of an origin, 0 for the others; origins whose breaker changed state.",
 	});

@@ -130,14 +130,15 @@ the process, until `disable()`. Needs `@opentelemetry/api` (an optional peer) an
 
 Spans: one INTERNAL span per call, named `steadfetch {method}`; under it one CLIENT span per attempt, named `{method}`,
 with `http.request.resend_count` on resends. Metrics: `steadfetch.attempts`, `steadfetch.retries`,
-`steadfetch.retries.withheld`, `steadfetch.call.duration` (s), `steadfetch.pacing.waits`, `steadfetch.breaker.state`,
+`steadfetch.withheld_retries`, `steadfetch.call.duration` (s), `steadfetch.pacing.waits`, `steadfetch.breaker.status`,
 `steadfetch.breaker.transitions`. docs/observing.md lists their attributes. No attribute holds a secret: URLs are
 redacted before they are published, and no header is read. One instrumentation at a time: a second `instrument()`
 before `disable()` throws.
 
 @example
-```
+```ts
 import { instrument } from 'steadfetch/otel';
+
 const telemetry = instrument();
 // ... on shutdown
 telemetry.disable();
@@ -239,7 +240,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 			const state = calls.get(retry.call) ?? open(retry);
 			const after = String(retry.after);
 			retries.add(1, { ...state.tags, 'error.type': after });
-			state.span.addEvent('steadfetch.retry', {
+			state.span.addEvent('steadfetch.retry.scheduled', {
 				'steadfetch.retry.attempt': retry.attempt,
 				'steadfetch.retry.delay_ms': retry.delayMs,
 				'error.type': after,
@@ -256,7 +257,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 			const wait = message as PacingMessage;
 			const state = calls.get(wait.call) ?? open(wait);
 			pacing.add(1, { ...state.tags, 'steadfetch.pacing.refused': wait.refused });
-			state.span.addEvent('steadfetch.pacing', { 'steadfetch.pacing.wait_ms': wait.waitMs, 'steadfetch.pacing.refused': wait.refused });
+			state.span.addEvent('steadfetch.pacing.wait', {
+				'steadfetch.pacing.wait_ms': wait.waitMs,
+				'steadfetch.pacing.refused': wait.refused,
+			});
 		},
 		callEnd: (message) => {
 			const end = message as CallEndMessage;
@@ -275,7 +279,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 				...(errorType === undefined ? {} : { 'error.type': errorType }),
 				...(end.stopReason === undefined ? {} : { 'steadfetch.stop_reason': end.stopReason }),
 			};
-			span.setAttributes({ ...tags, 'steadfetch.attempts': end.attempts });
+			span.setAttributes({ ...tags, 'steadfetch.call.attempt_count': end.attempts });
 			if (errorType !== undefined) {
 				span.setStatus({ code: SpanStatusCode.ERROR, ...(end.error === undefined ? {} : { message: end.error }) });
 			}
@@ -336,7 +340,7 @@ its call (1, 2...; the conventions set none on the first request), else nothing.
 `@opentelemetry/instrumentation-undici`, whose CLIENT spans then carry the count, while `instrument()` is on.
 
 @example
-```
+```ts
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { instrument, requestAttributes } from 'steadfetch/otel';
 new UndiciInstrumentation({ startSpanHook: requestAttributes });
