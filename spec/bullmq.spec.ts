@@ -261,6 +261,29 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 2);
 		});
 
+		it('keys a PATCH through client() however its method is written (`Patch`: ky and fetch leave its case as given)', async () => {
+			const jobs = queue();
+			const queueEvents = await events();
+			// The requests as the client hands them to fetch (Node's own server answers 400 to a method not in capitals).
+			const sent: Request[] = [];
+			const plain = createClient({
+				baseUrl: 'https://api.example.test/v1/',
+				retry: fast,
+				fetch: async (input) => {
+					sent.push(input as Request);
+					return new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
+				},
+			});
+			worker(async ({ client }) => (await client(plain)('items/a', { method: 'Patch', json: {} })).status);
+			const job = await jobs.add('update', {});
+			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
+			const key = await jobIdempotencyKey(`bull:${queueName}`, job.id);
+			assert.deepEqual(
+				sent.map((request) => `${request.method} ${request.headers.get('idempotency-key')}`),
+				[`Patch ${key}`],
+			);
+		});
+
 		it('derives the key from the queue and the job’s id alone: the first 16 bytes of SHA-256 of both', async () => {
 			const key = (queue: string, id: string) => jobIdempotencyKey(queue, id);
 			assert.equal(await key('bull:q', '1'), await key('bull:q', '1'));

@@ -11,10 +11,10 @@ import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { Policy, RetryOptions } from './options.ts';
-import { allowanceKey, backoffDelay } from './policy.ts';
+import { allowanceKey, backoffDelay, isKeyedMethod } from './policy.ts';
 import { queueAction } from './queue-action.ts';
 import { QueueCircuit } from './queue-circuit.ts';
-import { isOutage, jobIdempotencyKey, keyedMethods, logLine, observing, type RunState } from './queue-run.ts';
+import { isOutage, jobIdempotencyKey, logLine, observing, type RunState } from './queue-run.ts';
 import type { SteadfetchError } from './types.ts';
 
 export { type QueueAction, queueAction } from './queue-action.ts';
@@ -221,7 +221,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		const fetch: typeof globalThis.fetch = (input, init) => bound(input, init?.signal ? init : { ...init, signal });
 		// Before the client's own hooks: a client that generates keys keeps the job's instead of making one per run.
 		const addKey: BeforeRequestHook = ({ request }) => {
-			if (keyedMethods.has(request.method) && !request.headers.has('idempotency-key')) {
+			if (isKeyedMethod(request.method) && !request.headers.has('idempotency-key')) {
 				request.headers.set('Idempotency-Key', nextKey());
 			}
 		};

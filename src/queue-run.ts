@@ -51,8 +51,6 @@ export const isOutage = (error: unknown, state: RunState): boolean =>
 	errorKind(error) === 'circuit' ||
 	(state.lastFailed && (state.allowance.retriesLeft === 0 || (error as SteadfetchError).stopReason === 'budget'));
 
-export const keyedMethods: ReadonlySet<string> = new Set(['POST', 'PATCH']);
-
 /**
 The `Idempotency-Key` of a job: the same on every run on every worker, as it depends only on the queue (with its Redis
 prefix) and the job's id. Hashed, so that an id made of user data is not sent to the API, and short (Stripe takes 255).
