@@ -100,6 +100,17 @@ describe('steadfetch/bullmq on a real Redis', function () {
 		return ({ client: bind }) => bind(client).get(`items/${id}`).json();
 	};
 
+	// What users write with the drop-in fetch: the job throws its own error on a failing response.
+	const fetchOrThrow =
+		(path: string): QueueJobFunction<unknown, unknown> =>
+		async ({ fetch }) => {
+			const response = await fetch(`${api?.url}${path}`);
+			if (!response.ok) {
+				throw new Error(`${path} answered ${response.status}`);
+			}
+			return response.json();
+		};
+
 	beforeEach(() => {
 		queueName = `spec-${Math.random().toString(36).slice(2)}`;
 	});
@@ -138,6 +149,42 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(logged.status, 404);
 			assert.equal(logged.advice.solution, 'Use the correct URL (check for typos and our API documentation carefully).');
 			assert.equal(logged.attempts, 1);
+		});
+
+		it('sends exactly one request for a 404 that job.fetch hands back and the job throws on, and fails at once', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 404 }, { status: 404 }, { status: 404 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchOrThrow('/v1/items/a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /\/v1\/items\/a answered 404/);
+			const failed = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(count(api, '/v1/items/a'), 1);
+			assert.equal(failed.attemptsMade, 1);
+			// The job's own words are the reason; the log has the response as the client would have thrown it, with the advice.
+			assert.equal(failed.failedReason, '/v1/items/a answered 404');
+			assert.match(failed.stacktrace?.at(-1) ?? '', /^UnrecoverableError: \/v1\/items\/a answered 404/);
+			const { logs } = await jobs.getJobLogs(job.id as string);
+			assert.equal(logs.length, 1);
+			const logged = JSON.parse(logs[0] as string);
+			assert.equal(logged.name, 'NotFoundError');
+			assert.equal(logged.advice.solution, 'Use the correct URL (check for typos and our API documentation carefully).');
+		});
+
+		it('acts on the last request only: a 404 the job handled, then a success, leaves the job’s own error to the queue’s retries', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 404 }, { status: 404 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(async ({ fetch }) => {
+				const missing = await fetch(`${api?.url}/v1/items/a`);
+				const other = await fetch(`${api?.url}/v1/items/b`);
+				throw new Error(`database busy after ${missing.status} and ${other.status}`);
+			});
+			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /database busy after 404 and 200/);
+			assert.equal(count(api, '/v1/items/a'), 2);
+			assert.equal(count(api, '/v1/items/b'), 2);
+			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 2);
 		});
 
 		it('fails at once, with no request, on a bug (a TypeError that is no network failure)', async () => {
@@ -467,6 +514,25 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			}
 			assert.deepEqual(ranOn.slice(1).sort(), ['B:a', 'B:b']);
 			const done = (await jobs.getJob(one.id as string)) as Job;
+			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
+			assert.equal(done.attemptsStarted, 2);
+		});
+
+		it('pauses the queue for a 429 that job.fetch hands back and the job throws on: one request, then the reset, uncharged', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 429, headers: { 'retry-after': '1' } }, { status: 200 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchOrThrow('/v1/items/a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			assert.deepEqual(await job.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
+			assert.deepEqual(
+				api.seen.map(({ status }) => status),
+				[429, 200],
+			);
+			const [limited, next] = api.seen.map(({ at }) => at) as [number, number];
+			// Retry-After: 1 is 1000 ms from the 429; Redis' PX and the clocks leave a few milliseconds of slack.
+			assert.ok(next - limited >= 950, `sent again ${next - limited} ms after the 429`);
+			const done = (await jobs.getJob(job.id as string)) as Job;
 			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
 			assert.equal(done.attemptsStarted, 2);
 		});
