@@ -259,6 +259,26 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(count(api, '/v1/items/a'), 4);
 		});
 
+		it('counts the R term: exactly (k + L) × (A + R) = 8 requests for k = 1, L = 1, A = 2 and R = 2 rate-limited runs', async () => {
+			// Each rate-limited run spends its whole allowance first: a 500, then the in-run retry meets a 429 that asks for
+			// a wait. Both runs go back uncharged; then the API never recovers, and the A charged runs send k + L each.
+			const limited = { status: 429, headers: { 'retry-after-ms': '500' } };
+			api = await startApi({ '/v1/items/a': [{ status: 500 }, limited, { status: 500 }, limited, ...Array(10).fill({ status: 500 })] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'), { retry: { limit: 1, ...fast }, outage: false });
+			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /^Error: 500 GET .*\(2 attempts\)/);
+			assert.deepEqual(
+				api.seen.map(({ status }) => status),
+				[500, 429, 500, 429, 500, 500, 500, 500],
+			);
+			assert.equal(count(api, '/v1/items/a'), (1 + 1) * (2 + 2));
+			const failed = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(failed.attemptsMade, 2, 'A: the rate-limited runs are not charged');
+			assert.equal(failed.attemptsStarted, 4, 'A + R runs');
+		});
+
 		it('with L = 0, sends A requests: one per attempt of the queue', async () => {
 			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 503 })) });
 			const jobs = queue();
