@@ -200,6 +200,46 @@ describe('waits as the server asks', () => {
 	});
 });
 
+describe("bounds a job's requests by the nearer of maxRetryTime and the client's own totalTimeout, and names it", () => {
+	// Waits of 400 ms on the spec's clock: requests at 0, 400 and 800 ms, then a retry at 1200 would pass a 1000 ms deadline.
+	const steady = { limit: 10, baseDelayMs: 400, factor: 1, maxDelayMs: 1000, jitter: false };
+	const cases = [
+		{
+			title: "the client's own totalTimeout inside a longer maxRetryTime",
+			client: 1000,
+			call: undefined,
+			job: 6000,
+			named: 'totalTimeout',
+		},
+		{ title: "a call's own totalTimeout inside a longer maxRetryTime", client: undefined, call: 1000, job: 6000, named: 'totalTimeout' },
+		{
+			title: "the client's own totalTimeout in a job without maxRetryTime",
+			client: 1000,
+			call: undefined,
+			job: undefined,
+			named: 'totalTimeout',
+		},
+		{ title: "maxRetryTime inside a longer totalTimeout of the client's", client: 6000, call: undefined, job: 1000, named: 'maxRetryTime' },
+	] as const;
+	for (const { title, client, call, job: maxRetryTime, named } of cases) {
+		it(`stops after 3 requests at 1000 ms for ${title}, naming ${named}`, async () => {
+			const clock = new FakeClock();
+			const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
+			const bound = clockedClient({ baseUrl: `${origin}/v1/`, retry: steady, ...(client ? { totalTimeout: client } : {}) }, clock);
+			const error = await runJob(
+				(job) => job.client(bound).get('items', call ? { totalTimeout: call } : {}),
+				{ retry: { ...fast, limit: 20 }, ...(maxRetryTime ? { maxRetryTime } : {}) },
+				clock,
+			).catch((caught: unknown) => caught);
+			assert.ok(isSteadfetchError(error));
+			assert.equal(seen.count, 3);
+			assert.deepEqual(clock.waits, [400, 400]);
+			assert.equal(error.stopReason, 'deadline');
+			assert.match(error.message, new RegExp(`Not retried: the wait would run past ${named}\\. `));
+		});
+	}
+});
+
 describe('stops when asked', () => {
 	// Aborts and deadlines run on real timers here: what is measured is that a 10 s wait or a 3 s response is cut short,
 	// so the bounds leave a busy machine ten times the time the cut takes.

@@ -11,7 +11,7 @@ import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { Policy, RetryOptions } from './options.ts';
-import { allowanceKey, backoffDelay, isKeyedMethod } from './policy.ts';
+import { backoffDelay, isKeyedMethod, jobKey } from './policy.ts';
 import { queueAction } from './queue-action.ts';
 import { QueueCircuit } from './queue-circuit.ts';
 import { failedOn, isOutage, jobIdempotencyKey, logLine, observing, type RunState } from './queue-run.ts';
@@ -235,7 +235,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		};
 		const client = (instance: KyInstance): KyInstance =>
 			instance.extend((parent) => ({
-				context: { [allowanceKey]: allowance },
+				context: { [jobKey]: { allowance, deadline: undefined } },
 				signal,
 				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), state, signal),
 				hooks: replaceOption({ ...parent.hooks, beforeRequest: [addKey, ...(parent.hooks?.beforeRequest ?? [])] }),

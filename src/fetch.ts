@@ -5,7 +5,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type FetchConfig, normalizeFetchOptions } from './normalize.ts';
 import type { FetchOptions } from './options.ts';
 import { describeRequest, safeHeaders, sanitizeRuntimeError } from './redact.ts';
-import type { Allowance } from './types.ts';
+import type { JobBinding } from './types.ts';
 
 // Duck-typed: SDKs may build their Requests from another realm or a polyfill.
 const isRequest = (input: unknown): input is Request =>
@@ -14,12 +14,6 @@ const isRequest = (input: unknown): input is Request =>
 	!(input instanceof URL) &&
 	typeof (input as Request).clone === 'function' &&
 	'method' in input;
-/** What a job hands to its `job.fetch`: the allowance its retries spend, and the monotonic time it must end by. */
-export interface JobBinding {
-	readonly allowance: Allowance;
-	readonly deadline: number | undefined;
-}
-
 /** Where a fetch made by `createFetch` keeps the way to bind it to a job (retryJob's `fetch` option). */
 export const bindToJob: unique symbol = Symbol('steadfetch.bindToJob') as never;
 

@@ -74,6 +74,13 @@ export interface Allowance {
 	readonly tally: Tally;
 }
 
+/** What binds a call to the job it runs in: the allowance its retries spend, and the time it must end by. */
+export interface JobBinding {
+	readonly allowance: Allowance;
+	/** The monotonic time by which the job must end (its `maxRetryTime`); undefined for none. */
+	readonly deadline: number | undefined;
+}
+
 /** The kinds of failure a steadfetch error stands for. */
 export type ErrorKind = 'http' | 'network' | 'timeout' | 'circuit';
 
