@@ -314,6 +314,65 @@ retryJob(() => { throw new Error('always'); }, { unref: true, retry: { limit: 5,
 		// A bound ten times what the exit takes: the process did not wait the minute.
 		assert.ok(performance.now() - started < 10_000, 'the process exited instead of waiting a minute');
 	});
+
+	// A loopback API inside the child, which never keeps it alive itself (unref'd, every connection closed), then a job
+	// against it; the child prints each request the API answers, and how the job ended.
+	const jobAgainst = (replies: string, job: string, options: string) => `import { createServer } from 'node:http';
+import { createClient, retryJob } from ${entry};
+const replies = ${replies};
+let count = 0;
+const server = createServer((request, response) => {
+	const reply = replies[count++] ?? { status: 500 };
+	console.log('request ' + count);
+	response.writeHead(reply.status, { connection: 'close', ...reply.headers });
+	response.end();
+});
+server.listen(0, '127.0.0.1', () => {
+	server.unref();
+	const url = 'http://127.0.0.1:' + server.address().port + '/items';
+	retryJob(${job}, ${options}).then((response) => console.log('ended', response.status), (error) => console.log('ended', error.message));
+});`;
+	const waits = [
+		{ wait: "the job's client sleeps a 503's Retry-After: 20", job: '(job) => job.client(createClient()).get(url)' },
+		{ wait: "the job's fetch sleeps a 503's Retry-After: 20", job: '(job) => job.fetch(url)' },
+	];
+	for (const { wait, job } of waits) {
+		it(`lets the process exit with unref: true while ${wait}`, () => {
+			const started = performance.now();
+			const child = run(jobAgainst(`[{ status: 503, headers: { 'retry-after': '20' } }]`, job, '{ unref: true }'));
+			assert.equal(child.stderr, '');
+			// One request, then the wait: the process exited in it, the job neither retried nor ended.
+			assert.equal(child.stdout, 'request 1\n');
+			assert.equal(child.status, 0);
+			assert.ok(performance.now() - started < 10_000, 'the process exited instead of waiting 20 s');
+		});
+	}
+
+	it("lets the process exit with unref: true while the job's client waits for the rate-limit reset a response announced", () => {
+		const child = run(
+			jobAgainst(
+				`[{ status: 200, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 20) } }]`,
+				'async (job) => { const api = job.client(createClient()); await api.get(url); return api.get(url); }',
+				'{ unref: true }',
+			),
+		);
+		assert.equal(child.stderr, '');
+		assert.equal(child.stdout, 'request 1\n');
+		assert.equal(child.status, 0);
+	});
+
+	it("keeps the process alive by default while the job's client sleeps a Retry-After, and runs the job to its end", () => {
+		const child = run(
+			jobAgainst(
+				`[{ status: 503, headers: { 'retry-after-ms': '300' } }, { status: 200 }]`,
+				'(job) => job.client(createClient()).get(url)',
+				'{}',
+			),
+		);
+		assert.equal(child.stderr, '');
+		assert.equal(child.stdout, 'request 1\nrequest 2\nended 200\n');
+		assert.equal(child.status, 0);
+	});
 });
 
 describe('maps errors for job queues', () => {

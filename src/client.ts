@@ -259,6 +259,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			allowance: job?.allowance,
 			deadline,
 			deadlineOption: byJob ? 'maxRetryTime' : 'totalTimeout',
+			unref: job?.unref,
 		});
 		const slot: Slot = { call, signal };
 		const decide = async ({ error }: ShouldRetryState): Promise<boolean> => {
@@ -274,7 +275,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				throw call.giveUp(failure, decision);
 			}
 			// The wait is the engine's (its clock, the call's signal); ky's own delay() is then 0.
-			await clock.sleep(decision.delayMs, signal);
+			await clock.sleep(decision.delayMs, signal, call.unref);
 			await call.pace(failure.request().url, failure.request, signal);
 			return true;
 		};

@@ -56,7 +56,7 @@ export function fetchWith(
 		const url = request?.url ?? String(input);
 		// Built only on the failure path, so that a success allocates nothing for it.
 		const described = () => describeRequest(url, { method, ...(headers ? { headers } : {}) });
-		const call = engine.call({ allowance: job?.allowance, deadline: job?.deadline, deadlineOption: 'maxRetryTime' });
+		const call = engine.call({ allowance: job?.allowance, deadline: job?.deadline, deadlineOption: 'maxRetryTime', unref: job?.unref });
 		for (;;) {
 			signal?.throwIfAborted();
 			const waiting = call.pace(url, described, signal);

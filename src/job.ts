@@ -40,7 +40,7 @@ export interface JobOptions {
 	*/
 	readonly onGiveUp?: ((error: Error) => void) | undefined;
 	/**
-	Let a Node process exit while the job waits to retry. By default a pending job keeps the process alive, as p-retry does: a script whose only work is `await retryJob(...)` runs it to its end. A long-lived service that must not be held open by a job's wait sets it.
+	Let a Node process exit while the job waits: between its attempts, and in the waits of its requests through `job.client()` and `job.fetch()` (backoff, `Retry-After`, rate-limit pacing). By default a pending job keeps the process alive, as p-retry does: a script whose only work is `await retryJob(...)` runs it to its end. A long-lived service that must not be held open by a job's wait sets it.
 	@default false
 	*/
 	readonly unref?: boolean | undefined;
@@ -113,8 +113,8 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	const deadline = Number.isFinite(maxRetryTime) ? clock.monotonic() + maxRetryTime : undefined;
 	const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
 	const job: JobState = { policy, clock, allowance, deadline, onRetry };
-	// The job's requests spend its allowance and end by its deadline: client.ts and fetch.ts read it.
-	const binding: JobBinding = { allowance, deadline };
+	// The job's requests spend its allowance, end by its deadline and wait as it does (unref): client.ts and fetch.ts read it.
+	const binding: JobBinding = { allowance, deadline, unref };
 	const fetch = options.fetch
 		? (options.fetch as BindableFetch)[bindToJob](binding)
 		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, binding);
