@@ -100,6 +100,17 @@ describe('steadfetch/bullmq on a real Redis', function () {
 		return ({ client: bind }) => bind(client).get(`items/${id}`).json();
 	};
 
+	// What users write with the drop-in fetch: the job throws its own error on a failing response.
+	const fetchOrThrow =
+		(path: string): QueueJobFunction<unknown, unknown> =>
+		async ({ fetch }) => {
+			const response = await fetch(`${api?.url}${path}`);
+			if (!response.ok) {
+				throw new Error(`${path} answered ${response.status}`);
+			}
+			return response.json();
+		};
+
 	beforeEach(() => {
 		queueName = `spec-${Math.random().toString(36).slice(2)}`;
 	});
@@ -138,6 +149,42 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(logged.status, 404);
 			assert.equal(logged.advice.solution, 'Use the correct URL (check for typos and our API documentation carefully).');
 			assert.equal(logged.attempts, 1);
+		});
+
+		it('sends exactly one request for a 404 that job.fetch hands back and the job throws on, and fails at once', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 404 }, { status: 404 }, { status: 404 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchOrThrow('/v1/items/a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /\/v1\/items\/a answered 404/);
+			const failed = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(count(api, '/v1/items/a'), 1);
+			assert.equal(failed.attemptsMade, 1);
+			// The job's own words are the reason; the log has the response as the client would have thrown it, with the advice.
+			assert.equal(failed.failedReason, '/v1/items/a answered 404');
+			assert.match(failed.stacktrace?.at(-1) ?? '', /^UnrecoverableError: \/v1\/items\/a answered 404/);
+			const { logs } = await jobs.getJobLogs(job.id as string);
+			assert.equal(logs.length, 1);
+			const logged = JSON.parse(logs[0] as string);
+			assert.equal(logged.name, 'NotFoundError');
+			assert.equal(logged.advice.solution, 'Use the correct URL (check for typos and our API documentation carefully).');
+		});
+
+		it('acts on the last request only: a 404 the job handled, then a success, leaves the job’s own error to the queue’s retries', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 404 }, { status: 404 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(async ({ fetch }) => {
+				const missing = await fetch(`${api?.url}/v1/items/a`);
+				const other = await fetch(`${api?.url}/v1/items/b`);
+				throw new Error(`database busy after ${missing.status} and ${other.status}`);
+			});
+			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /database busy after 404 and 200/);
+			assert.equal(count(api, '/v1/items/a'), 2);
+			assert.equal(count(api, '/v1/items/b'), 2);
+			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 2);
 		});
 
 		it('fails at once, with no request, on a bug (a TypeError that is no network failure)', async () => {
@@ -212,6 +259,26 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(count(api, '/v1/items/a'), 4);
 		});
 
+		it('counts the R term: exactly (k + L) × (A + R) = 8 requests for k = 1, L = 1, A = 2 and R = 2 rate-limited runs', async () => {
+			// Each rate-limited run spends its whole allowance first: a 500, then the in-run retry meets a 429 that asks for
+			// a wait. Both runs go back uncharged; then the API never recovers, and the A charged runs send k + L each.
+			const limited = { status: 429, headers: { 'retry-after-ms': '500' } };
+			api = await startApi({ '/v1/items/a': [{ status: 500 }, limited, { status: 500 }, limited, ...Array(10).fill({ status: 500 })] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'), { retry: { limit: 1, ...fast }, outage: false });
+			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /^Error: 500 GET .*\(2 attempts\)/);
+			assert.deepEqual(
+				api.seen.map(({ status }) => status),
+				[500, 429, 500, 429, 500, 500, 500, 500],
+			);
+			assert.equal(count(api, '/v1/items/a'), (1 + 1) * (2 + 2));
+			const failed = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(failed.attemptsMade, 2, 'A: the rate-limited runs are not charged');
+			assert.equal(failed.attemptsStarted, 4, 'A + R runs');
+		});
+
 		it('with L = 0, sends A requests: one per attempt of the queue', async () => {
 			api = await startApi({ '/v1/items/a': Array.from({ length: 20 }, () => ({ status: 503 })) });
 			const jobs = queue();
@@ -259,6 +326,29 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			);
 			// Run 1 failed (charged), run 2 completed.
 			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 2);
+		});
+
+		it('keys a PATCH through client() however its method is written (`Patch`: ky and fetch leave its case as given)', async () => {
+			const jobs = queue();
+			const queueEvents = await events();
+			// The requests as the client hands them to fetch (Node's own server answers 400 to a method not in capitals).
+			const sent: Request[] = [];
+			const plain = createClient({
+				baseUrl: 'https://api.example.test/v1/',
+				retry: fast,
+				fetch: async (input) => {
+					sent.push(input as Request);
+					return new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
+				},
+			});
+			worker(async ({ client }) => (await client(plain)('items/a', { method: 'Patch', json: {} })).status);
+			const job = await jobs.add('update', {});
+			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
+			const key = await jobIdempotencyKey(`bull:${queueName}`, job.id);
+			assert.deepEqual(
+				sent.map((request) => `${request.method} ${request.headers.get('idempotency-key')}`),
+				[`Patch ${key}`],
+			);
 		});
 
 		it('derives the key from the queue and the job’s id alone: the first 16 bytes of SHA-256 of both', async () => {
@@ -444,6 +534,25 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			}
 			assert.deepEqual(ranOn.slice(1).sort(), ['B:a', 'B:b']);
 			const done = (await jobs.getJob(one.id as string)) as Job;
+			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
+			assert.equal(done.attemptsStarted, 2);
+		});
+
+		it('pauses the queue for a 429 that job.fetch hands back and the job throws on: one request, then the reset, uncharged', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 429, headers: { 'retry-after': '1' } }, { status: 200 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchOrThrow('/v1/items/a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			assert.deepEqual(await job.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
+			assert.deepEqual(
+				api.seen.map(({ status }) => status),
+				[429, 200],
+			);
+			const [limited, next] = api.seen.map(({ at }) => at) as [number, number];
+			// Retry-After: 1 is 1000 ms from the 429; Redis' PX and the clocks leave a few milliseconds of slack.
+			assert.ok(next - limited >= 950, `sent again ${next - limited} ms after the 429`);
+			const done = (await jobs.getJob(job.id as string)) as Job;
 			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
 			assert.equal(done.attemptsStarted, 2);
 		});

@@ -200,6 +200,46 @@ describe('waits as the server asks', () => {
 	});
 });
 
+describe("bounds a job's requests by the nearer of maxRetryTime and the client's own totalTimeout, and names it", () => {
+	// Waits of 400 ms on the spec's clock: requests at 0, 400 and 800 ms, then a retry at 1200 would pass a 1000 ms deadline.
+	const steady = { limit: 10, baseDelayMs: 400, factor: 1, maxDelayMs: 1000, jitter: false };
+	const cases = [
+		{
+			title: "the client's own totalTimeout inside a longer maxRetryTime",
+			client: 1000,
+			call: undefined,
+			job: 6000,
+			named: 'totalTimeout',
+		},
+		{ title: "a call's own totalTimeout inside a longer maxRetryTime", client: undefined, call: 1000, job: 6000, named: 'totalTimeout' },
+		{
+			title: "the client's own totalTimeout in a job without maxRetryTime",
+			client: 1000,
+			call: undefined,
+			job: undefined,
+			named: 'totalTimeout',
+		},
+		{ title: "maxRetryTime inside a longer totalTimeout of the client's", client: 6000, call: undefined, job: 1000, named: 'maxRetryTime' },
+	] as const;
+	for (const { title, client, call, job: maxRetryTime, named } of cases) {
+		it(`stops after 3 requests at 1000 ms for ${title}, naming ${named}`, async () => {
+			const clock = new FakeClock();
+			const seen = serve('GET', '/v1/items', times(40, { status: 500 }));
+			const bound = clockedClient({ baseUrl: `${origin}/v1/`, retry: steady, ...(client ? { totalTimeout: client } : {}) }, clock);
+			const error = await runJob(
+				(job) => job.client(bound).get('items', call ? { totalTimeout: call } : {}),
+				{ retry: { ...fast, limit: 20 }, ...(maxRetryTime ? { maxRetryTime } : {}) },
+				clock,
+			).catch((caught: unknown) => caught);
+			assert.ok(isSteadfetchError(error));
+			assert.equal(seen.count, 3);
+			assert.deepEqual(clock.waits, [400, 400]);
+			assert.equal(error.stopReason, 'deadline');
+			assert.match(error.message, new RegExp(`Not retried: the wait would run past ${named}\\. `));
+		});
+	}
+});
+
 describe('stops when asked', () => {
 	// Aborts and deadlines run on real timers here: what is measured is that a 10 s wait or a 3 s response is cut short,
 	// so the bounds leave a busy machine ten times the time the cut takes.
@@ -273,6 +313,65 @@ retryJob(() => { throw new Error('always'); }, { unref: true, retry: { limit: 5,
 		assert.equal(child.status, 0, child.stderr);
 		// A bound ten times what the exit takes: the process did not wait the minute.
 		assert.ok(performance.now() - started < 10_000, 'the process exited instead of waiting a minute');
+	});
+
+	// A loopback API inside the child, which never keeps it alive itself (unref'd, every connection closed), then a job
+	// against it; the child prints each request the API answers, and how the job ended.
+	const jobAgainst = (replies: string, job: string, options: string) => `import { createServer } from 'node:http';
+import { createClient, retryJob } from ${entry};
+const replies = ${replies};
+let count = 0;
+const server = createServer((request, response) => {
+	const reply = replies[count++] ?? { status: 500 };
+	console.log('request ' + count);
+	response.writeHead(reply.status, { connection: 'close', ...reply.headers });
+	response.end();
+});
+server.listen(0, '127.0.0.1', () => {
+	server.unref();
+	const url = 'http://127.0.0.1:' + server.address().port + '/items';
+	retryJob(${job}, ${options}).then((response) => console.log('ended', response.status), (error) => console.log('ended', error.message));
+});`;
+	const waits = [
+		{ wait: "the job's client sleeps a 503's Retry-After: 20", job: '(job) => job.client(createClient()).get(url)' },
+		{ wait: "the job's fetch sleeps a 503's Retry-After: 20", job: '(job) => job.fetch(url)' },
+	];
+	for (const { wait, job } of waits) {
+		it(`lets the process exit with unref: true while ${wait}`, () => {
+			const started = performance.now();
+			const child = run(jobAgainst(`[{ status: 503, headers: { 'retry-after': '20' } }]`, job, '{ unref: true }'));
+			assert.equal(child.stderr, '');
+			// One request, then the wait: the process exited in it, the job neither retried nor ended.
+			assert.equal(child.stdout, 'request 1\n');
+			assert.equal(child.status, 0);
+			assert.ok(performance.now() - started < 10_000, 'the process exited instead of waiting 20 s');
+		});
+	}
+
+	it("lets the process exit with unref: true while the job's client waits for the rate-limit reset a response announced", () => {
+		const child = run(
+			jobAgainst(
+				`[{ status: 200, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 20) } }]`,
+				'async (job) => { const api = job.client(createClient()); await api.get(url); return api.get(url); }',
+				'{ unref: true }',
+			),
+		);
+		assert.equal(child.stderr, '');
+		assert.equal(child.stdout, 'request 1\n');
+		assert.equal(child.status, 0);
+	});
+
+	it("keeps the process alive by default while the job's client sleeps a Retry-After, and runs the job to its end", () => {
+		const child = run(
+			jobAgainst(
+				`[{ status: 503, headers: { 'retry-after-ms': '300' } }, { status: 200 }]`,
+				'(job) => job.client(createClient()).get(url)',
+				'{}',
+			),
+		);
+		assert.equal(child.stderr, '');
+		assert.equal(child.stdout, 'request 1\nrequest 2\nended 200\n');
+		assert.equal(child.status, 0);
 	});
 });
 

@@ -51,6 +51,8 @@ export interface CallOptions {
 	readonly deadline?: number | undefined;
 	/** The option that set the deadline, as the user wrote it: a stop names it. */
 	readonly deadlineOption?: 'totalTimeout' | 'maxRetryTime' | undefined;
+	/** The job's `unref`: the call's waits do not keep a Node process alive. */
+	readonly unref?: boolean | undefined;
 }
 
 // How much of a long history is kept: the first attempts (how it began) and the last (how it ended).
@@ -115,6 +117,8 @@ export class Call {
 	attempts = 0;
 	/** Retries decided so far: ky asks for the wait of a retry this call already slept, and gets 0. */
 	retries = 0;
+	/** Whether the call's waits let a Node process exit (its job's `unref`). */
+	readonly unref: boolean;
 	readonly #engine: Engine;
 	readonly #allowance: Allowance | undefined;
 	readonly #deadline: number | undefined;
@@ -131,7 +135,7 @@ export class Call {
 	#begun = false;
 	#ended = false;
 
-	constructor(engine: Engine, { limit, allowance, deadline, deadlineOption }: CallOptions) {
+	constructor(engine: Engine, { limit, allowance, deadline, deadlineOption, unref = false }: CallOptions) {
 		const { policy } = engine.config;
 		this.#engine = engine;
 		this.policy = limit === undefined || limit === policy.limit ? policy : Object.freeze({ ...policy, limit });
@@ -139,6 +143,7 @@ export class Call {
 		this.tally = allowance?.tally ?? newTally();
 		this.#deadline = deadline;
 		this.#deadlineOption = deadlineOption;
+		this.unref = unref;
 	}
 
 	/**
@@ -273,7 +278,7 @@ export class Call {
 
 	/** Sleep a wait of the call (a backoff, a rate-limit reset); an abort during it ends the call. */
 	wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
-		const slept = this.#engine.clock.sleep(ms, signal);
+		const slept = this.#engine.clock.sleep(ms, signal, this.unref);
 		return signal
 			? slept.catch((error: unknown) => {
 					this.end(error);

@@ -11,10 +11,10 @@ import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { Policy, RetryOptions } from './options.ts';
-import { allowanceKey, backoffDelay } from './policy.ts';
+import { backoffDelay, isKeyedMethod, jobKey } from './policy.ts';
 import { queueAction } from './queue-action.ts';
 import { QueueCircuit } from './queue-circuit.ts';
-import { isOutage, jobIdempotencyKey, keyedMethods, logLine, observing, type RunState } from './queue-run.ts';
+import { failedOn, isOutage, jobIdempotencyKey, logLine, observing, type RunState } from './queue-run.ts';
 import type { SteadfetchError } from './types.ts';
 
 export { type QueueAction, queueAction } from './queue-action.ts';
@@ -75,7 +75,11 @@ export interface QueueJobContext<DataType = unknown> {
 	readonly signal: AbortSignal | undefined;
 	/** The client, bound to this run: its retries spend the run's allowance, its calls end with the run's `signal`. */
 	client(client: KyInstance): KyInstance;
-	/** A drop-in fetch bound to this run the same way, with the run's retry policy. */
+	/**
+	A drop-in fetch bound to this run the same way, with the run's retry policy. It resolves with a failing response, as
+	fetch does; when the run then throws an error of its own on it, the queue acts on that response as on the error
+	`client()` would have thrown: a 404 fails the job at once, a 429's `Retry-After` pauses the queue.
+	*/
 	readonly fetch: typeof globalThis.fetch;
 	/**
 	The job's `Idempotency-Key`: derived from the queue and the job's id, the same on every run on every worker. The
@@ -176,6 +180,8 @@ as what they are (`queueAction`):
 - any other failure is BullMQ's to retry, by the job's `attempts` and the worker's backoff strategy
   (`createBackoffStrategy`, set unless `settings.backoffStrategy` is given: add jobs with `backoff: {type: 'custom'}`).
 
+A run that throws its own error on a failing response `fetch` handed back (its last request) is sorted by that response.
+
 The worker gets `pauseOnlyLimiter` unless it has a `limiter`: BullMQ ignores the queue's rate limit in a worker without one.
 Its POST and PATCH calls through the run's `client()` and `fetch` carry the job's `Idempotency-Key` (`idempotencyKey`).
 Close it with `closeWorker` to let the job in flight finish, or go back to waiting after a grace period.
@@ -233,21 +239,23 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		let keyed = 0;
 		const nextKey = (): string => (++keyed === 1 ? idempotencyKey : `${idempotencyKey}-${keyed}`);
 		const send = observing((input, init) => globalThis.fetch(input, init), state, signal);
-		const bound = fetchWith(normalizeFetchOptions({ retry: retryOptions, fetch: send, idempotencyKey: nextKey }), systemClock, {
-			allowance,
-			deadline: undefined,
-		});
+		// A failing response is handed back as fetch does; the queue keeps the error the client would have thrown for it.
+		const handBack = (error: SteadfetchError): void => {
+			state.handedBack = error;
+		};
+		const config = normalizeFetchOptions({ retry: retryOptions, fetch: send, idempotencyKey: nextKey, onGiveUp: handBack });
+		const bound = fetchWith(config, systemClock, { allowance, deadline: undefined });
 		// The run's signal ends its fetch calls too, unless a call brings its own.
 		const fetch: typeof globalThis.fetch = (input, init) => bound(input, init?.signal ? init : { ...init, signal });
 		// Before the client's own hooks: a client that generates keys keeps the job's instead of making one per run.
 		const addKey: BeforeRequestHook = ({ request }) => {
-			if (keyedMethods.has(request.method) && !request.headers.has('idempotency-key')) {
+			if (isKeyedMethod(request.method) && !request.headers.has('idempotency-key')) {
 				request.headers.set('Idempotency-Key', nextKey());
 			}
 		};
 		const client = (instance: KyInstance): KyInstance =>
 			instance.extend((parent) => ({
-				context: { [allowanceKey]: allowance },
+				context: { [jobKey]: { allowance, deadline: undefined } },
 				signal,
 				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), state, signal),
 				hooks: replaceOption({ ...parent.hooks, beforeRequest: [addKey, ...(parent.hooks?.beforeRequest ?? [])] }),
@@ -269,6 +277,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 			const state: RunState = {
 				allowance: { retriesLeft: probe ? 0 : policy.limit, tally: newTally() },
 				lastFailed: false,
+				handedBack: undefined,
 				isHeld: probing && !probe ? () => circuit.isOpen() : undefined,
 				held,
 			};
@@ -284,9 +293,11 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 				if (held.signal.aborted || (signal?.aborted && worker.closing)) {
 					throw Worker.RateLimitError();
 				}
-				const decision = queueAction(error);
-				const outage = probing !== undefined && decision.action === 'retry' && isOutage(error, state);
-				await job.log(logLine(error));
+				// The run's own error, or the failing response job.fetch handed back that the run then threw on.
+				const failure = failedOn(error, state);
+				const decision = queueAction(failure);
+				const outage = probing !== undefined && decision.action === 'retry' && isOutage(failure, state);
+				await job.log(logLine(failure));
 				if (probe) {
 					await (outage ? circuit.probeFailed() : circuit.close());
 				} else if (outage) {

@@ -24,12 +24,12 @@ import { NetworkError } from './errors/network.ts';
 import { TimeoutError } from './errors/timeout.ts';
 import { type ClientConfig, normalizeClientOptions, normalizeLimit } from './normalize.ts';
 import type { ClientOptions } from './options.ts';
-import { allowanceKey, backoffDelay } from './policy.ts';
+import { backoffDelay, jobKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
 import { assertHeaderValues, checkUrlOptions, isRecord } from './rules.ts';
-import type { Allowance, Outcome } from './types.ts';
+import type { JobBinding, Outcome } from './types.ts';
 
 /*
 The client drives the attempt engine through ky's extension points: the instance wrapper opens each call (checks the
@@ -249,15 +249,18 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 			const kept = isReplaced(options?.signal) || view.signal === undefined ? undefined : signal;
 			signal = view.signal instanceof AbortSignal ? (kept ? AbortSignal.any([kept, view.signal]) : view.signal) : kept;
 		}
-		const allowance = context?.[allowanceKey as never] as Allowance | undefined;
+		const job = context?.[jobKey as never] as JobBinding | undefined;
 		const timeout = view && 'totalTimeout' in view ? view.totalTimeout : defaults.totalTimeout;
-		const totalTimeout = typeof timeout === 'number' ? timeout : undefined;
+		const own = typeof timeout === 'number' ? clock.monotonic() + timeout : undefined;
+		// The call's own totalTimeout (or its instance's) and its job's maxRetryTime: the nearer holds, and a stop names it.
+		const byJob = job?.deadline !== undefined && (own === undefined || job.deadline < own);
+		const deadline = byJob ? job?.deadline : own;
 		const call = engine.call({
 			limit,
-			allowance,
-			deadline: totalTimeout === undefined ? undefined : clock.monotonic() + totalTimeout,
-			// A job hands its client what is left of maxRetryTime as totalTimeout: a stop names what the user set.
-			deadlineOption: allowance ? 'maxRetryTime' : 'totalTimeout',
+			allowance: job?.allowance,
+			deadline,
+			deadlineOption: byJob ? 'maxRetryTime' : 'totalTimeout',
+			unref: job?.unref,
 		});
 		const slot: Slot = { call, signal };
 		const decide = async ({ error }: ShouldRetryState): Promise<boolean> => {
@@ -273,7 +276,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 				throw call.giveUp(failure, decision);
 			}
 			// The wait is the engine's (its clock, the call's signal); ky's own delay() is then 0.
-			await clock.sleep(decision.delayMs, signal);
+			await clock.sleep(decision.delayMs, signal, call.unref);
 			await call.pace(failure.request().url, failure.request, signal);
 			return true;
 		};
@@ -302,7 +305,9 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		};
 		// Replaced, not merged: ky would merge the instance's retry arrays into the call's for nothing.
 		const retry = replaceOption({ ...baseRetry, limit, shouldRetry, delay });
-		return [{ ...options, retry, fetch: attempt }, slot];
+		// ky ends the attempt in flight at its totalTimeout: the job's, when the job's deadline is the nearer.
+		const bounded = byJob && deadline !== undefined ? { totalTimeout: Math.max(1, Math.round(deadline - clock.monotonic())) } : {};
+		return [{ ...options, ...bounded, retry, fetch: attempt }, slot];
 	};
 
 	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here. `paced` is the

@@ -5,7 +5,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { type FetchConfig, normalizeFetchOptions } from './normalize.ts';
 import type { FetchOptions } from './options.ts';
 import { describeRequest, safeHeaders, sanitizeRuntimeError } from './redact.ts';
-import type { Allowance } from './types.ts';
+import type { JobBinding } from './types.ts';
 
 // Duck-typed: SDKs may build their Requests from another realm or a polyfill.
 const isRequest = (input: unknown): input is Request =>
@@ -14,12 +14,6 @@ const isRequest = (input: unknown): input is Request =>
 	!(input instanceof URL) &&
 	typeof (input as Request).clone === 'function' &&
 	'method' in input;
-/** What a job hands to its `job.fetch`: the allowance its retries spend, and the monotonic time it must end by. */
-export interface JobBinding {
-	readonly allowance: Allowance;
-	readonly deadline: number | undefined;
-}
-
 /** Where a fetch made by `createFetch` keeps the way to bind it to a job (retryJob's `fetch` option). */
 export const bindToJob: unique symbol = Symbol('steadfetch.bindToJob') as never;
 
@@ -62,7 +56,7 @@ export function fetchWith(
 		const url = request?.url ?? String(input);
 		// Built only on the failure path, so that a success allocates nothing for it.
 		const described = () => describeRequest(url, { method, ...(headers ? { headers } : {}) });
-		const call = engine.call({ allowance: job?.allowance, deadline: job?.deadline, deadlineOption: 'maxRetryTime' });
+		const call = engine.call({ allowance: job?.allowance, deadline: job?.deadline, deadlineOption: 'maxRetryTime', unref: job?.unref });
 		for (;;) {
 			signal?.throwIfAborted();
 			const waiting = call.pace(url, described, signal);

@@ -7,10 +7,10 @@ import { errorKind } from './errors/base.ts';
 import { type BindableFetch, bindToJob, fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
-import { allowanceKey } from './policy.ts';
+import { jobKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
 import { callback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
-import type { Allowance, SteadfetchError } from './types.ts';
+import type { Allowance, JobBinding, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
 export interface JobOptions {
@@ -25,7 +25,7 @@ export interface JobOptions {
 	*/
 	readonly signal?: AbortSignal | undefined;
 	/**
-	The most time the job may take, in milliseconds: no retry starts after it, and requests through `job.client()` get what is left as their `totalTimeout`.
+	The most time the job may take, in milliseconds: no retry starts after it, and requests through `job.client()` and `job.fetch()` end by it too (a client's own `totalTimeout` still holds when it ends sooner).
 	@default Infinity
 	*/
 	readonly maxRetryTime?: number | undefined;
@@ -40,7 +40,7 @@ export interface JobOptions {
 	*/
 	readonly onGiveUp?: ((error: Error) => void) | undefined;
 	/**
-	Let a Node process exit while the job waits to retry. By default a pending job keeps the process alive, as p-retry does: a script whose only work is `await retryJob(...)` runs it to its end. A long-lived service that must not be held open by a job's wait sets it.
+	Let a Node process exit while the job waits: between its attempts, and in the waits of its requests through `job.client()` and `job.fetch()` (backoff, `Retry-After`, rate-limit pacing). By default a pending job keeps the process alive, as p-retry does: a script whose only work is `await retryJob(...)` runs it to its end. A long-lived service that must not be held open by a job's wait sets it.
 	@default false
 	*/
 	readonly unref?: boolean | undefined;
@@ -119,15 +119,12 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	const deadline = Number.isFinite(maxRetryTime) ? clock.monotonic() + maxRetryTime : undefined;
 	const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
 	const job: JobState = { policy, clock, allowance, deadline, onRetry };
+	// The job's requests spend its allowance, end by its deadline and wait as it does (unref): client.ts and fetch.ts read it.
+	const binding: JobBinding = { allowance, deadline, unref };
 	const fetch = options.fetch
-		? (options.fetch as BindableFetch)[bindToJob]({ allowance, deadline })
-		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline });
-	const client = (instance: KyInstance): KyInstance =>
-		instance.extend({
-			context: { [allowanceKey]: allowance },
-			...(signal ? { signal } : {}),
-			...(deadline === undefined ? {} : { totalTimeout: Math.max(1, Math.round(deadline - clock.monotonic())) }),
-		});
+		? (options.fetch as BindableFetch)[bindToJob](binding)
+		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, binding);
+	const client = (instance: KyInstance): KyInstance => instance.extend({ context: { [jobKey]: binding }, ...(signal ? { signal } : {}) });
 
 	return pRetry((attempt) => fn(Object.freeze({ attempt, retriesLeft: allowance.retriesLeft, signal, client, fetch })), {
 		// The allowance is the real bound; p-retry's count only backs it up. Waits are the engine's (full jitter,

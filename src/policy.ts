@@ -2,8 +2,8 @@ import type { Policy } from './options.ts';
 import { maxTime, readRetryAfter, readWait } from './ratelimit.ts';
 import type { Allowance, Decision, Outcome } from './types.ts';
 
-/** Where a job hands its allowance to a client's calls: a key of ky's `context` option. */
-export const allowanceKey: unique symbol = Symbol('steadfetch.allowance') as never;
+/** Where a job hands its binding (allowance, deadline, unref) to a client's calls: a key of ky's `context` option. */
+export const jobKey: unique symbol = Symbol('steadfetch.job') as never;
 
 /** Spend one retry of the allowance, if there is one; a spent allowance turns the decision into a stop. */
 export function spend(allowance: Allowance | undefined, decision: Decision, now: number): Decision {

@@ -1,3 +1,4 @@
+import { isBug } from './attempt.ts';
 import { errorKind } from './errors/base.ts';
 import { asksForWait } from './queue-action.ts';
 import type { Allowance, SteadfetchError } from './types.ts';
@@ -16,6 +17,9 @@ export interface RunState {
 	readonly isHeld: (() => Promise<boolean>) | undefined;
 	// Aborts the run when it is held back.
 	readonly held: AbortController;
+	// The failing response `job.fetch` handed back last, as the error the client would have thrown for it; cleared by the
+	// run's next request. What the job throws on such a response is the job's reaction to it (failedOn).
+	handedBack: SteadfetchError | undefined;
 }
 
 // Send, then note what came back: a response that asks for a wait ends the run's retries (none of its requests sleeps
@@ -30,6 +34,7 @@ export const observing =
 			state.held.abort(reason);
 			throw reason;
 		}
+		state.handedBack = undefined;
 		let response: Response;
 		try {
 			response = await send(input, init);
@@ -51,7 +56,14 @@ export const isOutage = (error: unknown, state: RunState): boolean =>
 	errorKind(error) === 'circuit' ||
 	(state.lastFailed && (state.allowance.retriesLeft === 0 || (error as SteadfetchError).stopReason === 'budget'));
 
-export const keyedMethods: ReadonlySet<string> = new Set(['POST', 'PATCH']);
+/*
+What a run failed on, for the queue: what it threw, when that is steadfetch's error or a bug; else the failing response
+`job.fetch` handed back last, when no request went out after it. A job that writes
+`const r = await job.fetch(url); if (!r.ok) throw new Error(...)` throws its own error on the API's answer: the queue
+acts on the answer (a 404 fails the job, a 429's Retry-After pauses the queue), as it does for `job.client()`'s error.
+*/
+export const failedOn = (error: unknown, state: RunState): unknown =>
+	errorKind(error) || isBug(error) ? error : (state.handedBack ?? error);
 
 /**
 The `Idempotency-Key` of a job: the same on every run on every worker, as it depends only on the queue (with its Redis

@@ -74,6 +74,15 @@ export interface Allowance {
 	readonly tally: Tally;
 }
 
+/** What binds a call to the job it runs in: the allowance its retries spend, the time it must end by, how it waits. */
+export interface JobBinding {
+	readonly allowance: Allowance;
+	/** The monotonic time by which the job must end (its `maxRetryTime`); undefined for none. */
+	readonly deadline: number | undefined;
+	/** The job's `unref`: the call's waits (backoff, `Retry-After`, pacing) let a Node process exit. */
+	readonly unref?: boolean | undefined;
+}
+
 /** The kinds of failure a steadfetch error stands for. */
 export type ErrorKind = 'http' | 'network' | 'timeout' | 'circuit';
 
