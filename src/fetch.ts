@@ -14,10 +14,12 @@ const isRequest = (input: unknown): input is Request =>
 	!(input instanceof URL) &&
 	typeof (input as Request).clone === 'function' &&
 	'method' in input;
-/** What a job hands to its `job.fetch`: the allowance its retries spend, and the monotonic time it must end by. */
+/** What a job hands to its `job.fetch`: the allowance its retries spend, the monotonic time it must end by, its signal. */
 export interface JobBinding {
 	readonly allowance: Allowance;
 	readonly deadline: number | undefined;
+	/** The job's `signal`: it ends the fetch's attempt in flight and its waits, as a signal of the call's own does. */
+	readonly signal?: AbortSignal | undefined;
 }
 
 /** Where a fetch made by `createFetch` keeps the way to bind it to a job (retryJob's `fetch` option). */
@@ -42,7 +44,13 @@ export function fetchWith(
 		const send = config.fetch ?? globalThis.fetch;
 		const request = isRequest(input) ? input : undefined;
 		const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
-		const signal = init?.signal ?? request?.signal ?? undefined;
+		const own = init?.signal ?? request?.signal ?? undefined;
+		// A job's signal stops its job.fetch calls, as it stops job.client()'s: with the call's own, whichever aborts first.
+		const bound = job?.signal;
+		const signal = bound && own ? AbortSignal.any([own, bound]) : (own ?? bound);
+		if (signal && signal !== own) {
+			init = { ...init, signal };
+		}
 		let headers = init?.headers ?? request?.headers;
 		let hasKey = false;
 		// Only a method outside retry.methods needs a key to be retried: GET's success path never builds Headers.

@@ -114,8 +114,8 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
 	const job: JobState = { policy, clock, allowance, deadline, onRetry };
 	const fetch = options.fetch
-		? (options.fetch as BindableFetch)[bindToJob]({ allowance, deadline })
-		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline });
+		? (options.fetch as BindableFetch)[bindToJob]({ allowance, deadline, signal })
+		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, { allowance, deadline, signal });
 	const client = (instance: KyInstance): KyInstance =>
 		instance.extend({
 			context: { [allowanceKey]: allowance },
