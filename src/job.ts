@@ -9,7 +9,7 @@ import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { allowanceKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
-import { callback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
+import { checkCallback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
 import type { Allowance, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
@@ -99,8 +99,8 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	const { signal, maxRetryTime = defaults.job.maxRetryTime, onRetry, onGiveUp } = options;
 	const unref = checkFlag('unref', options.unref, defaults.job.unref);
 	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
-	callback('onRetry', onRetry);
-	callback('onGiveUp', onGiveUp);
+	checkCallback('onRetry', onRetry);
+	checkCallback('onGiveUp', onGiveUp);
 	if (typeof maxRetryTime !== 'number' || !(maxRetryTime > 0)) {
 		throw new TypeError(`Expected \`maxRetryTime\` to be a positive number of milliseconds, got ${String(maxRetryTime)}.`);
 	}
