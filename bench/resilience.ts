@@ -198,7 +198,7 @@ const allScenarios: readonly Scenario[] = [
 	{
 		key: 'hang',
 		title: `Hang: no answer at all for ${seconds(hangMs)}`,
-		about: `Requests that arrive during the hang are never answered; every contender has \`timeout: ${hangTimeoutMs}\`.`,
+		about: `Requests that arrive during the hang are never answered; every contender has \`timeout: ${hangTimeoutMs}\` but the drop-in fetch, which has no timeout of its own: its row measures the caller's \`AbortSignal.timeout(${hangTimeoutMs})\`, which ends the whole call, is never retried, and is never counted by its breaker (an aborted attempt reports no outcome).`,
 		fault: { kind: 'hang' },
 		faultMs: hangMs,
 		timeoutMs: hangTimeoutMs,

@@ -274,6 +274,28 @@ describe('stops when asked', () => {
 		assert.equal(seen.count, 1);
 	});
 
+	it("aborts a request in flight through job.fetch, beside the call's own signal", async () => {
+		const seen = serve('GET', '/v1/slow', [{ status: 200, delayMs: 3000 }]);
+		const controller = new AbortController();
+		const reason = new Error('SIGTERM');
+		setTimeout(() => controller.abort(reason), 50);
+		const own = new AbortController();
+		let request: Promise<Response> | undefined;
+		await assert.rejects(
+			retryJob(
+				(job) => {
+					request = job.fetch(`${origin}/v1/slow`, { signal: own.signal });
+					return request;
+				},
+				{ signal: controller.signal },
+			),
+			(error) => error === reason,
+		);
+		// The job rejects as its signal aborts whatever its function does: the request itself must end too, not 3 s later.
+		await assert.rejects(request as Promise<Response>, (error) => error === reason);
+		assert.equal(seen.count, 1);
+	});
+
 	it('bounds the job and its requests by maxRetryTime', async () => {
 		const seen = serve('GET', '/v1/slow', times(3, { status: 200, delayMs: 3000 }));
 		const started = performance.now();

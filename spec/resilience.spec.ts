@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import ky from 'ky';
+import ky, { TimeoutError as KyTimeoutError } from 'ky';
 import { type BreakerEvent, CircuitBreaker } from '../src/breaker.ts';
 import { RetryBudget } from '../src/budget.ts';
 import { defaults } from '../src/defaults.ts';
@@ -109,6 +109,29 @@ describe('CircuitBreaker', () => {
 		assert.equal(circuit.admit(1000).admitted, true);
 		assert.equal(circuit.admit(1999).admitted, false);
 		assert.equal(circuit.admit(2000).admitted, true);
+	});
+
+	it('stays open until openMs after the failed request was sent: late timeouts let the next call through as the probe', () => {
+		const events: BreakerEvent[] = [];
+		const circuit = breaker(events);
+		// Requests sent at 0, 1 and 2 ms time out 5 s later, when the API may be back already: openMs has long passed.
+		circuit.failure(5000, 0);
+		circuit.failure(5001, 1);
+		circuit.failure(5002, 2);
+		assert.equal(circuit.state, 'open');
+		assert.deepEqual(circuit.admit(5002), { admitted: true }, 'the next call is the probe, at once');
+		assert.equal(circuit.admit(5003).admitted, false, 'only one probe at a time');
+		circuit.success();
+		assert.deepEqual(
+			events.map(({ to }) => to),
+			['open', 'half-open', 'closed'],
+		);
+		// Failures answered at once open it for the whole openMs, as before.
+		const prompt = breaker();
+		for (const now of [6000, 6000, 6000]) {
+			prompt.failure(now, now);
+		}
+		assert.deepEqual(prompt.admit(6999), { admitted: false, retryAt: 7000 });
 	});
 
 	it('serializes its state', () => {
@@ -355,6 +378,38 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 		assert.deepEqual(await api.get('x').json(), { ok: true });
 		await api.get('x');
 		assert.equal(seen.count, 5);
+		assert.deepEqual(
+			events.map(({ to }) => to),
+			['open', 'half-open', 'closed'],
+		);
+	});
+
+	it('lets the next call through as the probe when the timeout that opens the circuit is older than openMs (fake clock)', async () => {
+		const events: BreakerEvent[] = [];
+		const clock = new FakeClock();
+		const sent: number[] = [];
+		// The first request hangs until ky's timeout (1000 ms on the spec's clock); the API answers the next at once.
+		// ky hands its fetch the Request it built.
+		const fetch = async (input: unknown): Promise<Response> => {
+			sent.push(clock.now());
+			if (sent.length === 1) {
+				clock.advance(1000);
+				throw new KyTimeoutError(input as Request);
+			}
+			return new Response('{"ok":true}', { status: 200, headers: { 'content-type': 'application/json' } });
+		};
+		const api = clockedClient(
+			{
+				...options(events),
+				breaker: { failureThreshold: 1, failureWindowMs: 0, openMs: 80, onStateChange: (event) => events.push(event) },
+				fetch,
+			},
+			clock,
+		);
+		const timedOut = await failure(api.get('x'));
+		assert.equal((timedOut as Error).name, 'TimeoutError');
+		assert.deepEqual(await api.get('x').json(), { ok: true });
+		assert.equal(sent.length, 2);
 		assert.deepEqual(
 			events.map(({ to }) => to),
 			['open', 'half-open', 'closed'],

@@ -211,9 +211,10 @@ export class Call {
 		}
 		attempt.settled = true;
 		const { clock } = this.#engine;
+		const durationMs = Math.round(clock.monotonic() - attempt.start);
 		// A 429 is the API pacing its callers, alive and answering: no sign of an outage, nor of a recovery.
 		if (outcome !== undefined && outcome !== 429) {
-			report(this.#guard, isTransient(this.policy, outcome), clock.now());
+			report(this.#guard, isTransient(this.policy, outcome), clock.now(), durationMs);
 		}
 		const pacer = this.#guard?.pacer;
 		if (pacer && headers) {
@@ -224,7 +225,6 @@ export class Call {
 			}
 		}
 		const { number } = attempt;
-		const durationMs = Math.round(clock.monotonic() - attempt.start);
 		// Written out rather than spread in: this runs for every response.
 		const record =
 			typeof outcome === 'number'

@@ -26,7 +26,7 @@ export interface BreakerOptions {
 	*/
 	readonly failureWindowMs?: number | undefined;
 	/**
-	How long the circuit stays open before it lets the next probe through, in milliseconds: the most time between the API's recovery and the first call that sees it. A probe that fails reopens the circuit for as long; one that never reports (aborted, hanging) stops blocking the next after as long.
+	How long the circuit stays open before it lets the next probe through, in milliseconds, counted from when the failed request was sent: the most time between the API's recovery and the first call that sees it. A probe that fails reopens the circuit for as long; one that never reports (aborted, hanging) stops blocking the next after as long. A failure reported more than `openMs` after its request went out (a timeout) opens the circuit with the next call as its probe.
 	@default 100
 	*/
 	readonly openMs?: number | undefined;
@@ -99,14 +99,16 @@ export class CircuitBreaker {
 		}
 	}
 
-	/** Record a transient failure. */
-	failure(now: number): void {
+	/** Record a transient failure, reported at `now`, of an attempt sent at `sentAt`. */
+	failure(now: number, sentAt: number = now): void {
 		if (this.#failures++ === 0) {
 			this.#streakStart = now;
 		}
-		// The next probe is due openMs after the failed one was sent, not after it failed: one probe every openMs, so the
-		// time from the API's recovery to the first call that sees it does not grow with the probe's round trip.
-		const sent = this.#state === 'half-open' ? (this.#probeAt ?? now) : now;
+		// The next probe is due openMs after the failed request was sent, not after it failed: one probe every openMs, so the
+		// time from the API's recovery to the first call that sees it does not grow with the round trip. A timeout is
+		// reported a whole timeout after its request went out: when late timeouts of a hang open the circuit after the API
+		// came back, the next call goes at once as the probe, instead of openMs of calls refused for news already old.
+		const sent = this.#state === 'half-open' ? (this.#probeAt ?? sentAt) : sentAt;
 		this.#probeAt = undefined;
 		const { failureThreshold, failureWindowMs } = this.#options;
 		const sustained = this.#failures >= failureThreshold && now - this.#streakStart >= failureWindowMs;

@@ -36,7 +36,13 @@ export function fetchWith(
 		const send = config.fetch ?? globalThis.fetch;
 		const request = isRequest(input) ? input : undefined;
 		const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
-		const signal = init?.signal ?? request?.signal ?? undefined;
+		const own = init?.signal ?? request?.signal ?? undefined;
+		// A job's signal stops its job.fetch calls, as it stops job.client()'s: with the call's own, whichever aborts first.
+		const bound = job?.signal;
+		const signal = bound && own ? AbortSignal.any([own, bound]) : (own ?? bound);
+		if (signal && signal !== own) {
+			init = { ...init, signal };
+		}
 		let headers = init?.headers ?? request?.headers;
 		let hasKey = false;
 		// Only a method outside retry.methods needs a key to be retried: GET's success path never builds Headers.

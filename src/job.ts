@@ -9,7 +9,7 @@ import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
 import { jobKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
-import { callback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
+import { checkCallback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
 import type { Allowance, JobBinding, SteadfetchError } from './types.ts';
 
 /** Options of `retryJob`. */
@@ -105,8 +105,8 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	const { signal, maxRetryTime = defaults.job.maxRetryTime, onRetry, onGiveUp } = options;
 	const unref = checkFlag('unref', options.unref, defaults.job.unref);
 	const policy = normalizePolicy({ ...(options.retry === undefined ? {} : { retry: options.retry }) });
-	callback('onRetry', onRetry);
-	callback('onGiveUp', onGiveUp);
+	checkCallback('onRetry', onRetry);
+	checkCallback('onGiveUp', onGiveUp);
 	if (typeof maxRetryTime !== 'number' || !(maxRetryTime > 0)) {
 		throw new TypeError(`Expected \`maxRetryTime\` to be a positive number of milliseconds, got ${String(maxRetryTime)}.`);
 	}
@@ -120,7 +120,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	const allowance: Allowance = { retriesLeft: policy.limit, tally: newTally() };
 	const job: JobState = { policy, clock, allowance, deadline, onRetry };
 	// The job's requests spend its allowance, end by its deadline and wait as it does (unref): client.ts and fetch.ts read it.
-	const binding: JobBinding = { allowance, deadline, unref };
+	const binding: JobBinding = { allowance, deadline, unref, signal };
 	const fetch = options.fetch
 		? (options.fetch as BindableFetch)[bindToJob](binding)
 		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, binding);

@@ -79,13 +79,13 @@ export class Origins {
 	}
 }
 
-/** Tell the origin's guard how an attempt ended. */
-export function report(guard: OriginGuard | undefined, transient: boolean, now: number): void {
+/** Tell the origin's guard how an attempt ended, at `now`, `durationMs` after it was sent. */
+export function report(guard: OriginGuard | undefined, transient: boolean, now: number, durationMs: number): void {
 	if (!guard) {
 		return;
 	}
 	if (transient) {
-		guard.breaker?.failure(now);
+		guard.breaker?.failure(now, now - durationMs);
 	} else {
 		guard.breaker?.success();
 		guard.budget?.earn();

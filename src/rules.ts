@@ -64,7 +64,6 @@ export const checkCallback = (name: string, value: unknown): void => {
 		rejectOption(name, 'a function', value);
 	}
 };
-export { checkCallback as callback };
 
 /** Throw on a key of `value` that is not in `names`. */
 export const checkKnownNames = (path: string, value: Record<string, unknown>, names: readonly string[]): void => {

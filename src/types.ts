@@ -81,6 +81,8 @@ export interface JobBinding {
 	readonly deadline: number | undefined;
 	/** The job's `unref`: the call's waits (backoff, `Retry-After`, pacing) let a Node process exit. */
 	readonly unref?: boolean | undefined;
+	/** The job's `signal`: it ends the attempt in flight and the waits of the job's fetch, as a signal of the call's own does. */
+	readonly signal?: AbortSignal | undefined;
 }
 
 /** The kinds of failure a steadfetch error stands for. */
