@@ -320,6 +320,61 @@ describe('keeps secrets out of what it throws for hostile input (issue 15)', () 
 	});
 });
 
+// Issue 15, item 7: `data` is bounded in bytes, as a log line or a job record counts it, not in UTF-16 units.
+describe('keeps at most 8 KiB of UTF-8 of a body in `data`', () => {
+	const cases: [string, string, string][] = [
+		// 2730 euro signs are 8190 bytes; a 2731st would pass 8192.
+		['three-byte characters', '€'.repeat(8000), `${'€'.repeat(2730)}… (15810 more bytes)`],
+		// 1 + 4 × 2047 = 8189 bytes: the next emoji would pass 8192, and is not split into a lone surrogate.
+		['four-byte characters, cut on a character boundary', `x${'😀'.repeat(3000)}`, `x${'😀'.repeat(2047)}… (3812 more bytes)`],
+		['ASCII', 'x'.repeat(9000), `${'x'.repeat(8192)}… (808 more bytes)`],
+	];
+	for (const [label, body, kept] of cases) {
+		it(`${label}: the client and the throwing drop-in fetch keep the same excerpt, after one request`, async () => {
+			await withLoopback(times(2, { status: 400, body, headers: { 'content-type': 'text/plain; charset=utf-8' } }), async (server) => {
+				for (const run of [() => createClient().get(`${server.url}/x`), () => createFetch({ throwHttpErrors: true })(`${server.url}/x`)]) {
+					const error = await run().catch((caught: unknown) => caught);
+					assert.ok(isSteadfetchError(error));
+					assert.equal(error.data, kept);
+					assert.ok(new TextEncoder().encode(error.data as string).length <= 8192 + 32);
+				}
+				assert.equal(server.count, 2);
+			});
+		});
+	}
+
+	it('keeps a body of 8192 bytes whole, a JSON body of non-ASCII text too', async () => {
+		const json = { text: 'é'.repeat(4090) };
+		await withLoopback(
+			[
+				{ status: 400, body: `${'€'.repeat(2730)}xx`, headers: { 'content-type': 'text/plain; charset=utf-8' } },
+				{ status: 400, body: JSON.stringify(json) },
+			],
+			async (server) => {
+				const api = createClient();
+				assert.equal(
+					((await api.get(`${server.url}/x`).catch((caught: unknown) => caught)) as { data: unknown }).data,
+					`${'€'.repeat(2730)}xx`,
+				);
+				assert.deepEqual(((await api.get(`${server.url}/x`).catch((caught: unknown) => caught)) as { data: unknown }).data, json);
+				assert.equal(server.count, 2);
+			},
+		);
+	});
+
+	it('keeps a JSON body past 8 KiB of UTF-8 as the excerpt of its text', async () => {
+		const body = JSON.stringify({ text: '€'.repeat(3000) });
+		await withLoopback([{ status: 400, body }], async (server) => {
+			const error = await createClient()
+				.get(`${server.url}/x`)
+				.catch((caught: unknown) => caught);
+			assert.ok(isSteadfetchError(error));
+			assert.equal(error.data, `{"text":"${'€'.repeat(2727)}… (${3 * 273 + 2} more bytes)`);
+			assert.equal(server.count, 1);
+		});
+	});
+});
+
 describe('reads options once, and names the one that throws when read (issue 15, item 8)', () => {
 	const throws = (): never => {
 		throw new Error('SECRET-getter');
