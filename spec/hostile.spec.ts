@@ -275,6 +275,44 @@ describe('keeps secrets out of what it throws for hostile input (issue 15)', () 
 		);
 	});
 
+	it('4: an API key echoed as another language encodes it is masked in data, JSON and inspect, after one request each', async () => {
+		const apiKey = "sk-live-Ab/c'd~KEY(1)";
+		const bodies = [
+			'key=sk-live-Ab%2Fc%27d~KEY%281%29',
+			'key=%73%6b%2d%6c%69%76%65%2d%41%62%2f%63%27%64%7e%4b%45%59%28%31%29',
+			'key=sk-live-Ab%252Fc%2527d~KEY%25281%2529',
+			`key=${btoa(apiKey).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`,
+			"key=sk-live-Ab\\/c'd~KEY(1)",
+			'key=sk-live-Ab/c&#39;d~KEY(1)',
+		];
+		await withLoopback(
+			bodies.map((body) => ({ status: 400, body, headers: { 'content-type': 'text/plain' } })),
+			async (server) => {
+				const api = createClient({ apiKey, retry: fast });
+				for (const body of bodies) {
+					const error = await caught(() => api.get(`${server.url}/x`));
+					assert.ok(isSteadfetchError(error));
+					assert.equal(error.data, 'key=***');
+					const echoed = body.slice(4);
+					assert.ok(!JSON.stringify(error).includes(echoed), echoed);
+					assert.ok(!inspect(error, { showHidden: true, depth: Number.POSITIVE_INFINITY }).includes(echoed), echoed);
+					assertNoSecret(error, [apiKey]);
+				}
+				assert.equal(server.count, bodies.length);
+			},
+		);
+	});
+
+	it('4: a numeric API key echoed as a JSON number is masked', async () => {
+		await withLoopback([{ status: 400, body: '{"pin":31415926,"page":2}' }], async (server) => {
+			const error = await caught(() => createClient({ apiKey: '31415926', retry: fast }).get(`${server.url}/x`));
+			assert.ok(isSteadfetchError(error));
+			assert.deepEqual(error.data, { pin: '***', page: 2 });
+			assertNoSecret(error, ['31415926']);
+			assert.equal(server.count, 1);
+		});
+	});
+
 	it('4: the reason phrase of an undocumented status, which becomes the title, is masked', async () => {
 		const apiKey = 'sk-live-REASON-KEY';
 		let count = 0;

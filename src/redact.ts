@@ -53,48 +53,133 @@ export const isSecretHeader = (name: string, extra: readonly string[] = []): boo
 export type Hide = (text: string) => string;
 
 const base64 = (text: string): string => btoa(Array.from(new TextEncoder().encode(text), (byte) => String.fromCharCode(byte)).join(''));
-const jsonEscaped = (text: string): string => JSON.stringify(text).slice(1, -1);
+const hex = (code: number, width = 2): string => code.toString(16).padStart(width, '0');
+const jsonShort: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
+const htmlNamed: Record<string, string> = { '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' };
 
-// How a secret can come back: as sent, percent-encoded (either case of hex, `+` for spaces), form-encoded, escaped in
-// JSON (ASCII-only too, as Python writes it), in base64 (also as Basic auth's `user:` and `:password`).
-const encodingsOf = (secret: string): string[] => {
-	const forms = [
-		secret,
-		jsonEscaped(secret),
-		jsonEscaped(secret).replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-	];
-	for (const encode of [encodeURIComponent, encodeURI]) {
-		try {
-			forms.push(encode(secret), encode(secret).replaceAll('%20', '+'));
-		} catch {
-			// A lone surrogate cannot be percent-encoded: it cannot have been sent that way either.
-		}
+// One character of a secret, as it can come back: `exact` forms, and `folded` ones whose hex digits may be in either case
+// (held in lower case, compared with the text's ASCII lowered). Itself; its UTF-8 bytes percent-encoded, once or twice
+// (`%2F`, `%252F`: whatever the encoder thought reserved, rawurlencode, Python's quote, encodeURI...); and, for any
+// character but a letter or digit, `+` for a space, JSON's escapes (`\/` as PHP writes it, `\u00e9` as Python does) and
+// HTML's character references (`&amp;`, `&#39;`, `&#x27;`).
+const formsOf = (character: string): { exact: string[]; folded: string[] } => {
+	const code = character.codePointAt(0) ?? 0;
+	const exact = [character];
+	const folded: string[] = [];
+	// A lone surrogate cannot be percent-encoded: it cannot have been sent that way either.
+	if (code < 0xd800 || code > 0xdfff) {
+		const bytes = Array.from(new TextEncoder().encode(character), (byte) => hex(byte));
+		folded.push(`%${bytes.join('%')}`, `%25${bytes.join('%25')}`);
 	}
-	forms.push(new URLSearchParams({ s: secret }).toString().slice(2), base64(secret), base64(`${secret}:`), base64(`:${secret}`));
+	if (!/[A-Za-z\d]/.test(character)) {
+		const short = jsonShort[character];
+		const named = htmlNamed[character];
+		exact.push(`&#${code};`, ...(short ? [`\\${short}`] : []), ...(named ? [`&${named};`] : []), ...(code === 32 ? ['+'] : []));
+		folded.push(
+			Array.from({ length: character.length }, (_, index) => `\\u${hex(character.charCodeAt(index), 4)}`).join(''),
+			`&#x${hex(code, 1)};`,
+			...(code === 32 ? ['%2b', '%252b'] : []),
+		);
+	}
+	return { exact, folded };
+};
+
+type Forms = ReturnType<typeof formsOf>;
+
+// The forms of each character met in a secret, built once: secrets are few, and mostly ASCII.
+const known = new Map<string, Forms>();
+const formsOfCharacter = (character: string): Forms => {
+	let forms = known.get(character);
+	if (!forms) {
+		forms = formsOf(character);
+		if (known.size > 4096) {
+			known.clear();
+		}
+		known.set(character, forms);
+	}
 	return forms;
 };
 
-const patternOf = (form: string): string =>
-	form.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&').replace(/%([\dA-F])([\dA-F])/g, (_, ...digits: string[]) => {
-		const either = (digit: string) => (/[A-F]/.test(digit) ? `[${digit}${digit.toLowerCase()}]` : digit);
-		return `%${either(digits[0] ?? '')}${either(digits[1] ?? '')}`;
-	});
+// The end of the longest match of `secret` at `start`, or -1. Each character may come back in any of its forms, mixed;
+// the text positions still possible after each character are tracked together (a few at most, where one form is a
+// prefix of another, as `%` of `%25`), so the cost is linear in the secret and never backtracks.
+const matchAt = (text: string, lower: string, start: number, secret: string): number => {
+	let positions = [start];
+	for (const character of secret) {
+		const { exact, folded } = formsOfCharacter(character);
+		const next: number[] = [];
+		for (const at of positions) {
+			for (let index = 0; index < exact.length + folded.length; index++) {
+				const form = (index < exact.length ? exact[index] : folded[index - exact.length]) ?? '';
+				const end = at + form.length;
+				if ((index < exact.length ? text : lower).startsWith(form, at) && !next.includes(end)) {
+					next.push(end);
+				}
+			}
+		}
+		if (next.length === 0) {
+			return -1;
+		}
+		positions = next;
+	}
+	return Math.max(...positions);
+};
+
+// The secret, and base64 (and base64url, unpadded) of it and of Basic auth's `secret:` and `:secret`, whose `+`, `/` and
+// `=` may come back encoded too.
+const encodingsOf = (secret: string): string[] => [
+	secret,
+	...[secret, `${secret}:`, `:${secret}`].flatMap((text) => {
+		const encoded = base64(text);
+		return [encoded, encoded.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')];
+	}),
+];
+
+const escapeRegExp = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 
 /** A function that masks every encoding of each secret of at least `minSecretLength` characters. */
 export function secretMask(secrets: readonly string[]): Hide {
-	const forms = [...new Set(secrets.filter((secret) => secret.length >= minSecretLength).flatMap(encodingsOf))];
-	if (forms.length === 0) {
+	const searched = [...new Set(secrets.filter((secret) => secret.length >= minSecretLength).flatMap(encodingsOf))];
+	if (searched.length === 0) {
 		return (text) => text;
 	}
-	// Longest first, so that a secret inside another is not masked in part.
-	const search = new RegExp(
-		forms
-			.sort((a, b) => b.length - a.length)
-			.map(patternOf)
+	// Where a match may start: any form of a searched secret's first two characters, found by the regular expression
+	// engine (ignoring case, a superset), then checked by `matchAt`. Small, so quick to build for each error.
+	const candidates = new RegExp(
+		searched
+			.map((secret) =>
+				Array.from(secret)
+					.slice(0, 2)
+					.map((character) => {
+						const { exact, folded } = formsOfCharacter(character);
+						return `(?:${[...exact, ...folded].map(escapeRegExp).join('|')})`;
+					})
+					.join(''),
+			)
 			.join('|'),
-		'g',
+		'gi',
 	);
-	return (text) => text.replace(search, mask);
+	return (text) => {
+		let lower: string | undefined;
+		let masked = '';
+		let copied = 0;
+		candidates.lastIndex = 0;
+		for (let found = candidates.exec(text); found; found = candidates.exec(text)) {
+			const at = found.index;
+			lower ??= text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+			// The longest match wins, so that a secret inside another is not masked in part.
+			let end = -1;
+			for (const secret of searched) {
+				end = Math.max(end, matchAt(text, lower, at, secret));
+			}
+			if (end > at) {
+				masked += `${text.slice(copied, at)}${mask}`;
+				copied = end;
+			}
+			candidates.lastIndex = Math.max(end, at + 1);
+		}
+		return copied === 0 ? text : masked + text.slice(copied);
+	};
 }
 
 const decode = (text: string): string => {
@@ -275,6 +360,10 @@ export function redactor(secrets: readonly string[], extra: readonly string[] = 
 	const data = (value: unknown): unknown => {
 		if (typeof value === 'string') {
 			return text(value);
+		}
+		// A numeric secret (an account PIN, an app id) echoed as a JSON number.
+		if (typeof value === 'number') {
+			return hide(String(value)) === String(value) ? value : mask;
 		}
 		if (typeof value !== 'object' || value === null) {
 			return value;
