@@ -18,7 +18,22 @@ const credentialWords = new Set(
 		' ',
 	),
 );
-const credentialEndings = ['token', 'secret', 'password', 'passwd', 'apikey', 'accesskeyid', 'sessionid', 'sessid'];
+// A word that ends in `key` marks a credential only after one of these (`authkey`, `x-appkey`): `key` alone ends too many
+// ordinary words (monkey, turkey, hockey, whiskey).
+const keyStems =
+	'api auth app ws service license licence user master dev client server subscription account shared signing encryption secret private access admin pass'.split(
+		' ',
+	);
+const credentialEndings = [
+	'token',
+	'secret',
+	'password',
+	'passwd',
+	'accesskeyid',
+	'sessionid',
+	'sessid',
+	...keyStems.map((stem) => `${stem}key`),
+];
 const ordinaryWords = new Set([
 	...'idempotency public sort partition primary foreign cache routing'.split(' ').map((word) => `${word}key`),
 	...'page nextpage next continuation sync resume skip delta'.split(' ').map((word) => `${word}token`),
