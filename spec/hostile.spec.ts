@@ -413,6 +413,72 @@ describe('keeps at most 8 KiB of UTF-8 of a body in `data`', () => {
 	});
 });
 
+describe('checks what a call or extend() is given as createClient does, naming the option (issue 15, item 8)', () => {
+	const timeoutMessage = (name: string, value: number) =>
+		`Expected \`${name}\` to be a number of milliseconds from 1 to 2147483647, or false, got ${value}.`;
+
+	for (const [name, value] of [
+		['timeout', -1],
+		['totalTimeout', -5],
+		['timeout', 0],
+		['totalTimeout', 2 ** 31],
+	] as const) {
+		it(`refuses ${name}: ${value} per call and in extend(), with createClient's message, nothing sent`, () => {
+			const seen = serve('GET', '/x', [{ status: 200 }]);
+			const message = timeoutMessage(name, value);
+			assert.throws(() => createClient({ [name]: value }), { name: 'TypeError', message });
+			assert.throws(() => createClient().get(`${origin}/x`, { [name]: value }), { name: 'TypeError', message });
+			assert.throws(() => createClient().extend({ [name]: value }), { name: 'TypeError', message });
+			assert.equal(seen.count, 0);
+		});
+	}
+
+	it('accepts timeout and totalTimeout per call when valid, false included', async () => {
+		const seen = serve('GET', '/x', [{ status: 200 }, { status: 200 }]);
+		const api = createClient();
+		await api.get(`${origin}/x`, { timeout: 5000, totalTimeout: 10_000 });
+		await api.get(`${origin}/x`, { timeout: false, totalTimeout: false });
+		assert.equal(seen.count, 2);
+	});
+
+	it('names `json` when its body cannot be stringified, with the runtime error as the cause, nothing sent', () => {
+		const seen = serve('POST', '/x', [{ status: 200 }]);
+		const circular: Record<string, unknown> = {};
+		circular.self = circular;
+		for (const [run, cause] of [
+			[() => createClient().post(`${origin}/x`, { json: { a: 1n } }), /BigInt/],
+			[
+				() =>
+					createClient()
+						.extend({ json: { a: 1n } })
+						.post(`${origin}/x`),
+				/BigInt/,
+			],
+			[() => createClient().post(`${origin}/x`, { json: circular }), /circular/],
+		] as const) {
+			assert.throws(run, (error: unknown) => {
+				assert.ok(error instanceof TypeError);
+				assert.equal(
+					error.message,
+					'Expected `json` to be a value that can be stringified: stringifying it threw (that error is the cause).',
+				);
+				assert.match((error.cause as Error).message, cause);
+				return true;
+			});
+		}
+		assert.equal(seen.count, 0);
+	});
+
+	it('refuses a header whose value is a symbol, naming it, in extend() and per call, nothing sent', () => {
+		const seen = serve('GET', '/x', [{ status: 200 }]);
+		const message = 'Expected `headers.X-A` to be a string without CR, LF or NUL characters.';
+		assert.throws(() => createClient().extend({ headers: { 'X-A': Symbol() as never } }), { name: 'TypeError', message });
+		assert.throws(() => createClient().get(`${origin}/x`, { headers: { 'X-A': Symbol() as never } }), { name: 'TypeError', message });
+		assert.throws(() => createClient().extend({ headers: [['X-A', Symbol() as never]] }), { name: 'TypeError', message });
+		assert.equal(seen.count, 0);
+	});
+});
+
 describe('reads options once, and names the one that throws when read (issue 15, item 8)', () => {
 	const throws = (): never => {
 		throw new Error('SECRET-getter');

@@ -417,7 +417,8 @@ export function headerValueError(headers: unknown, path = 'headers'): TypeError 
 	}
 	for (const entry of entries) {
 		const [name, value] = Array.isArray(entry) ? entry : [];
-		if (typeof value === 'string' && lineBreak.test(value)) {
+		// A symbol cannot become a string: the runtime's error ("…cannot be converted to a ByteString") names no option.
+		if ((typeof value === 'string' && lineBreak.test(value)) || typeof value === 'symbol') {
 			return new TypeError(`Expected \`${path}.${name}\` to be a string without CR, LF or NUL characters.`);
 		}
 		if (typeof value === 'string' && /[^\0-\xff]/.test(value)) {

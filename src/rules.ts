@@ -309,6 +309,16 @@ export const checkUrlOptions = (options: Record<string, unknown>): void => {
 	}
 };
 
+/** `timeout` and `totalTimeout`, at creation, per request and in extend(): ky would take -1 as "at once" (Node warns). */
+export const checkTimeouts = (options: Record<string, unknown>): void => {
+	for (const name of ['timeout', 'totalTimeout']) {
+		const value = options[name];
+		if (value !== undefined && value !== false && (typeof value !== 'number' || !(value > 0) || value > maxTimer)) {
+			rejectOption(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
+		}
+	}
+};
+
 /** The ky options that steadfetch checks at creation, so that a mistake shows there and not on the first request. */
 export const checkKyOptions = (options: Record<string, unknown>): void => {
 	if ('throwHttpErrors' in options && options.throwHttpErrors !== true) {
@@ -316,12 +326,7 @@ export const checkKyOptions = (options: Record<string, unknown>): void => {
 			'`throwHttpErrors` cannot be turned off in createClient: ky then skips every status retry. Catch the error, or read `error.response` and `error.data`.',
 		);
 	}
-	for (const name of ['timeout', 'totalTimeout']) {
-		const value = options[name];
-		if (value !== undefined && value !== false && (typeof value !== 'number' || !(value > 0) || value > maxTimer)) {
-			rejectOption(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
-		}
-	}
+	checkTimeouts(options);
 	checkUrlOptions(options);
 	checkCallback('fetch', options.fetch);
 	checkHooks(options.hooks);
