@@ -108,8 +108,9 @@ export const checkFeature = (path: string, value: unknown, names: readonly strin
 
 /**
 The retry options that only make sense together: ky's `delay` replaces `baseDelayMs` and `factor` (which of them would
-win is a guess), and a finite `maxRetryAfter` above `maxDelayMs` clamps the server's wait to a wait that still fails at
-once (it would look like ky's "sleep at most this long" and never sleep). `maxDelayMs` is handed in as normalized.
+win is a guess), and a finite `maxRetryAfter` above a `maxDelayMs` given with it clamps the server's wait to a wait
+that still fails at once (it would look like ky's "sleep at most this long" and never sleep). `maxDelayMs` is handed in
+as normalized: when it is not given, it follows `maxRetryAfter` up, so that only both given can disagree.
 */
 export const checkRetryCombination = (retry: Record<string, unknown>, maxDelayMs: number): void => {
 	for (const name of ['baseDelayMs', 'factor']) {
@@ -120,7 +121,7 @@ export const checkRetryCombination = (retry: Record<string, unknown>, maxDelayMs
 	const { maxRetryAfter } = retry;
 	if (typeof maxRetryAfter === 'number' && Number.isFinite(maxRetryAfter) && maxRetryAfter > maxDelayMs) {
 		throw new TypeError(
-			`Expected \`retry.maxRetryAfter\` to be at most \`retry.maxDelayMs\` (${maxDelayMs}), got ${maxRetryAfter}: a server's wait clamped to it would still be over \`retry.maxDelayMs\`, which fails at once. Raise \`retry.maxDelayMs\` to ${maxRetryAfter} too.`,
+			`Expected \`retry.maxRetryAfter\` to be at most \`retry.maxDelayMs\` (${maxDelayMs}), got ${maxRetryAfter}: a server's wait clamped to it would still be over \`retry.maxDelayMs\`, which fails at once. ${maxRetryAfter > maxTimer ? `No timer holds more than ${maxTimer} ms.` : `Raise \`retry.maxDelayMs\` to ${maxRetryAfter} too, or leave it out.`}`,
 		);
 	}
 };
