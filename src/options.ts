@@ -65,8 +65,8 @@ export interface RetryOptions {
 	*/
 	readonly backoffLimit?: number | undefined;
 	/**
-	The longest wait between two attempts, in milliseconds: no wait is ever longer. Backoff delays are capped at it. When the server asks for a longer wait (after `maxRetryAfter`), the call does not sleep: it fails at once with an error whose `retryAt` says when to try again.
-	@default 30000, or `maxRetryAfter` when that is given, finite and larger
+	The longest wait between two attempts, in milliseconds: no wait is ever longer. Backoff delays are capped at it. When the server asks for a longer wait (after `maxRetryAfter`), the call does not sleep: it fails at once with an error whose `retryAt` says when to try again. When not given, it is `maxRetryAfter` if that is given, finite and larger than the default.
+	@default 30000
 	*/
 	readonly maxDelayMs?: number | undefined;
 	/**
