@@ -383,6 +383,7 @@ describe('masks the encodings other servers echo a secret in', () => {
 		'HTML, &#39;': secret.replaceAll("'", '&#39;'),
 		'HTML, &apos;': secret.replaceAll("'", '&apos;'),
 		'mixed: some characters encoded, some not': "sk-live-Ab%2fc'd~KEY%281)",
+		'in another letter case, as a server that upper-cases it': "SK-LIVE-AB/C'D~KEY(1)",
 	};
 	for (const [name, form] of Object.entries(forms)) {
 		it(`${name}: ${form}`, () => {
@@ -405,7 +406,7 @@ describe('masks the encodings other servers echo a secret in', () => {
 
 	it('leaves text alone that only resembles a secret', () => {
 		const hide = secretMask([secret]);
-		for (const text of ["sk-live-Ab/c'd~KEY(2)", "sk-live-Ab%2Fc'd~KEY(", 'sk-live-Ab%2Xc', "SK-LIVE-AB/C'D~KEY(1)", 'sk-live-Ab&#47c']) {
+		for (const text of ["sk-live-Ab/c'd~KEY(2)", "sk-live-Ab%2Fc'd~KEY(", 'sk-live-Ab%2Xc', 'sk-live-Ab&#47c', "sk_live-Ab/c'd~KEY(1)"]) {
 			assert.equal(hide(text), text);
 		}
 	});

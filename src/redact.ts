@@ -72,38 +72,39 @@ const hex = (code: number, width = 2): string => code.toString(16).padStart(widt
 const jsonShort: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
 const htmlNamed: Record<string, string> = { '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' };
 
-// One character of a secret, as it can come back: `exact` forms, and `folded` ones whose hex digits may be in either case
-// (held in lower case, compared with the text's ASCII lowered). Itself; its UTF-8 bytes percent-encoded, once or twice
-// (`%2F`, `%252F`: whatever the encoder thought reserved, rawurlencode, Python's quote, encodeURI...); and, for any
-// character but a letter or digit, `+` for a space, JSON's escapes (`\/` as PHP writes it, `\u00e9` as Python does) and
-// HTML's character references (`&amp;`, `&#39;`, `&#x27;`).
-const formsOf = (character: string): { exact: string[]; folded: string[] } => {
+const lowerAscii = (text: string): string => text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+
+// One character of a secret, as it can come back, in lower case: the text is searched ASCII-lowered, so that hex digits
+// (and the secret's letters) match in either case. Itself; its UTF-8 bytes percent-encoded, once or twice (`%2F`, `%252F`:
+// whatever the encoder thought reserved, rawurlencode, Python's quote, encodeURI...); and, for any character but a
+// letter or digit, `+` for a space, JSON's escapes (`\/` as PHP writes it, `\u00e9` as Python does) and HTML's character
+// references (`&amp;`, `&#39;`, `&#x27;`).
+const formsOf = (character: string): string[] => {
 	const code = character.codePointAt(0) ?? 0;
-	const exact = [character];
-	const folded: string[] = [];
+	const forms = [lowerAscii(character)];
 	// A lone surrogate cannot be percent-encoded: it cannot have been sent that way either.
 	if (code < 0xd800 || code > 0xdfff) {
 		const bytes = Array.from(new TextEncoder().encode(character), (byte) => hex(byte));
-		folded.push(`%${bytes.join('%')}`, `%25${bytes.join('%25')}`);
+		forms.push(`%${bytes.join('%')}`, `%25${bytes.join('%25')}`);
 	}
-	if (!/[A-Za-z\d]/.test(character)) {
+	if (!/[a-z\d]/i.test(character)) {
 		const short = jsonShort[character];
 		const named = htmlNamed[character];
-		exact.push(`&#${code};`, ...(short ? [`\\${short}`] : []), ...(named ? [`&${named};`] : []), ...(code === 32 ? ['+'] : []));
-		folded.push(
+		forms.push(
 			Array.from({ length: character.length }, (_, index) => `\\u${hex(character.charCodeAt(index), 4)}`).join(''),
+			`&#${code};`,
 			`&#x${hex(code, 1)};`,
-			...(code === 32 ? ['%2b', '%252b'] : []),
+			...(short ? [`\\${short}`] : []),
+			...(named ? [`&${named};`] : []),
+			...(code === 32 ? ['+', '%2b', '%252b'] : []),
 		);
 	}
-	return { exact, folded };
+	return forms;
 };
 
-type Forms = ReturnType<typeof formsOf>;
-
 // The forms of each character met in a secret, built once: secrets are few, and mostly ASCII.
-const known = new Map<string, Forms>();
-const formsOfCharacter = (character: string): Forms => {
+const known = new Map<string, string[]>();
+const formsOfCharacter = (character: string): string[] => {
 	let forms = known.get(character);
 	if (!forms) {
 		forms = formsOf(character);
@@ -115,20 +116,17 @@ const formsOfCharacter = (character: string): Forms => {
 	return forms;
 };
 
-// The end of the longest match of `secret` at `start`, or -1. Each character may come back in any of its forms, mixed;
-// the text positions still possible after each character are tracked together (a few at most, where one form is a
-// prefix of another, as `%` of `%25`), so the cost is linear in the secret and never backtracks.
-const matchAt = (text: string, lower: string, start: number, secret: string): number => {
+// The end of the longest match of `secret` at `start` of the lowered text, or -1. Each character may come back in any of
+// its forms, mixed; the positions still possible after each character are tracked together (a few at most, where one
+// form is a prefix of another, as `%` of `%25`), so the cost is linear in the secret and never backtracks.
+const matchAt = (lower: string, start: number, secret: string): number => {
 	let positions = [start];
 	for (const character of secret) {
-		const { exact, folded } = formsOfCharacter(character);
 		const next: number[] = [];
 		for (const at of positions) {
-			for (let index = 0; index < exact.length + folded.length; index++) {
-				const form = (index < exact.length ? exact[index] : folded[index - exact.length]) ?? '';
-				const end = at + form.length;
-				if ((index < exact.length ? text : lower).startsWith(form, at) && !next.includes(end)) {
-					next.push(end);
+			for (const form of formsOfCharacter(character)) {
+				if (lower.startsWith(form, at) && !next.includes(at + form.length)) {
+					next.push(at + form.length);
 				}
 			}
 		}
@@ -159,34 +157,27 @@ export function secretMask(secrets: readonly string[]): Hide {
 		return (text) => text;
 	}
 	// Where a match may start: any form of a searched secret's first two characters, found by the regular expression
-	// engine (ignoring case, a superset), then checked by `matchAt`. Small, so quick to build for each error.
+	// engine, then checked by `matchAt`. Small, so quick to build for each error.
 	const candidates = new RegExp(
 		searched
 			.map((secret) =>
 				Array.from(secret)
 					.slice(0, 2)
-					.map((character) => {
-						const { exact, folded } = formsOfCharacter(character);
-						return `(?:${[...exact, ...folded].map(escapeRegExp).join('|')})`;
-					})
+					.map((character) => `(?:${formsOfCharacter(character).map(escapeRegExp).join('|')})`)
 					.join(''),
 			)
 			.join('|'),
-		'gi',
+		'g',
 	);
 	return (text) => {
-		let lower: string | undefined;
+		const lower = lowerAscii(text);
 		let masked = '';
 		let copied = 0;
 		candidates.lastIndex = 0;
-		for (let found = candidates.exec(text); found; found = candidates.exec(text)) {
+		for (let found = candidates.exec(lower); found; found = candidates.exec(lower)) {
 			const at = found.index;
-			lower ??= text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 			// The longest match wins, so that a secret inside another is not masked in part.
-			let end = -1;
-			for (const secret of searched) {
-				end = Math.max(end, matchAt(text, lower, at, secret));
-			}
+			const end = Math.max(...searched.map((secret) => matchAt(lower, at, secret)));
 			if (end > at) {
 				masked += `${text.slice(copied, at)}${mask}`;
 				copied = end;
