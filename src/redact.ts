@@ -18,21 +18,13 @@ const credentialWords = new Set(
 		' ',
 	),
 );
-// A word that ends in `key` marks a credential only after one of these (`authkey`, `x-appkey`): `key` alone ends too many
-// ordinary words (monkey, turkey, hockey, whiskey).
-const keyStems =
-	'api auth app ws service license licence user master dev client server subscription account shared signing encryption secret private access admin pass'.split(
-		' ',
-	);
+// A word that ends in `key` marks a credential only after one of these stems (`authkey`, `x-appkey`): `key` alone ends
+// too many ordinary words (monkey, turkey, hockey, whiskey).
 const credentialEndings = [
-	'token',
-	'secret',
-	'password',
-	'passwd',
-	'accesskeyid',
-	'sessionid',
-	'sessid',
-	...keyStems.map((stem) => `${stem}key`),
+	...'token secret password passwd accesskeyid sessionid sessid'.split(' '),
+	...'api auth app ws service license user master dev client subscription account signing secret private access'
+		.split(' ')
+		.map((stem) => `${stem}key`),
 ];
 const ordinaryWords = new Set([
 	...'idempotency public sort partition primary foreign cache routing'.split(' ').map((word) => `${word}key`),
