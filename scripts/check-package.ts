@@ -18,12 +18,17 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // start and call object with the tracing hook for steadfetch/otel, and the client's instance wrapper opening each call
 // (CPU per request down 3-5%, in bytes up 0.8 KB min): own 21.4 KB, createFetch 16.3, createClient 26.7, retryJob
 // 18.2, whole entry 30.6 KB. The weight issue's targets are reported below, not met.
+// Then each raised by what the audit of issues 12 and 15 added, as measured (own +718, createFetch +588, createClient
+// +782, retryJob +630, whole entry +798 B): a secret found however each of its characters comes back (percent-encoded
+// once or twice, JSON and HTML escapes, base64url, a JSON number) by a matcher without backtracking, most of it; one-word
+// `...key` credential names; `data` bounded in UTF-8 bytes; rate-limit resets past a day unreadable; a call's timeouts,
+// `json` and symbol header values checked; `maxRetryAfter` raising `maxDelayMs`.
 export const budget = {
-	own: 21_700,
-	createFetch: 16_550,
-	createClient: 27_100,
-	retryJob: 18_450,
-	'whole entry': 30_950,
+	own: 22_418,
+	createFetch: 17_138,
+	createClient: 27_882,
+	retryJob: 19_080,
+	'whole entry': 31_748,
 };
 /** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
 const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {

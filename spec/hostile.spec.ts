@@ -275,6 +275,44 @@ describe('keeps secrets out of what it throws for hostile input (issue 15)', () 
 		);
 	});
 
+	it('4: an API key echoed as another language encodes it is masked in data, JSON and inspect, after one request each', async () => {
+		const apiKey = "sk-live-Ab/c'd~KEY(1)";
+		const bodies = [
+			'key=sk-live-Ab%2Fc%27d~KEY%281%29',
+			'key=%73%6b%2d%6c%69%76%65%2d%41%62%2f%63%27%64%7e%4b%45%59%28%31%29',
+			'key=sk-live-Ab%252Fc%2527d~KEY%25281%2529',
+			`key=${btoa(apiKey).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')}`,
+			"key=sk-live-Ab\\/c'd~KEY(1)",
+			'key=sk-live-Ab/c&#39;d~KEY(1)',
+		];
+		await withLoopback(
+			bodies.map((body) => ({ status: 400, body, headers: { 'content-type': 'text/plain' } })),
+			async (server) => {
+				const api = createClient({ apiKey, retry: fast });
+				for (const body of bodies) {
+					const error = await caught(() => api.get(`${server.url}/x`));
+					assert.ok(isSteadfetchError(error));
+					assert.equal(error.data, 'key=***');
+					const echoed = body.slice(4);
+					assert.ok(!JSON.stringify(error).includes(echoed), echoed);
+					assert.ok(!inspect(error, { showHidden: true, depth: Number.POSITIVE_INFINITY }).includes(echoed), echoed);
+					assertNoSecret(error, [apiKey]);
+				}
+				assert.equal(server.count, bodies.length);
+			},
+		);
+	});
+
+	it('4: a numeric API key echoed as a JSON number is masked', async () => {
+		await withLoopback([{ status: 400, body: '{"pin":31415926,"page":2}' }], async (server) => {
+			const error = await caught(() => createClient({ apiKey: '31415926', retry: fast }).get(`${server.url}/x`));
+			assert.ok(isSteadfetchError(error));
+			assert.deepEqual(error.data, { pin: '***', page: 2 });
+			assertNoSecret(error, ['31415926']);
+			assert.equal(server.count, 1);
+		});
+	});
+
 	it('4: the reason phrase of an undocumented status, which becomes the title, is masked', async () => {
 		const apiKey = 'sk-live-REASON-KEY';
 		let count = 0;
@@ -317,6 +355,127 @@ describe('keeps secrets out of what it throws for hostile input (issue 15)', () 
 		);
 		assertNoSecret(error, [apiKey, 'CAUSE-TOKEN']);
 		assert.equal(calls, 3);
+	});
+});
+
+// Issue 15, item 7: `data` is bounded in bytes, as a log line or a job record counts it, not in UTF-16 units.
+describe('keeps at most 8 KiB of UTF-8 of a body in `data`', () => {
+	const cases: [string, string, string][] = [
+		// 2730 euro signs are 8190 bytes; a 2731st would pass 8192.
+		['three-byte characters', '€'.repeat(8000), `${'€'.repeat(2730)}… (15810 more bytes)`],
+		// 1 + 4 × 2047 = 8189 bytes: the next emoji would pass 8192, and is not split into a lone surrogate.
+		['four-byte characters, cut on a character boundary', `x${'😀'.repeat(3000)}`, `x${'😀'.repeat(2047)}… (3812 more bytes)`],
+		['ASCII', 'x'.repeat(9000), `${'x'.repeat(8192)}… (808 more bytes)`],
+	];
+	for (const [label, body, kept] of cases) {
+		it(`${label}: the client and the throwing drop-in fetch keep the same excerpt, after one request`, async () => {
+			await withLoopback(times(2, { status: 400, body, headers: { 'content-type': 'text/plain; charset=utf-8' } }), async (server) => {
+				for (const run of [() => createClient().get(`${server.url}/x`), () => createFetch({ throwHttpErrors: true })(`${server.url}/x`)]) {
+					const error = await run().catch((caught: unknown) => caught);
+					assert.ok(isSteadfetchError(error));
+					assert.equal(error.data, kept);
+					assert.ok(new TextEncoder().encode(error.data as string).length <= 8192 + 32);
+				}
+				assert.equal(server.count, 2);
+			});
+		});
+	}
+
+	it('keeps a body of 8192 bytes whole, a JSON body of non-ASCII text too', async () => {
+		const json = { text: 'é'.repeat(4090) };
+		await withLoopback(
+			[
+				{ status: 400, body: `${'€'.repeat(2730)}xx`, headers: { 'content-type': 'text/plain; charset=utf-8' } },
+				{ status: 400, body: JSON.stringify(json) },
+			],
+			async (server) => {
+				const api = createClient();
+				assert.equal(
+					((await api.get(`${server.url}/x`).catch((caught: unknown) => caught)) as { data: unknown }).data,
+					`${'€'.repeat(2730)}xx`,
+				);
+				assert.deepEqual(((await api.get(`${server.url}/x`).catch((caught: unknown) => caught)) as { data: unknown }).data, json);
+				assert.equal(server.count, 2);
+			},
+		);
+	});
+
+	it('keeps a JSON body past 8 KiB of UTF-8 as the excerpt of its text', async () => {
+		const body = JSON.stringify({ text: '€'.repeat(3000) });
+		await withLoopback([{ status: 400, body }], async (server) => {
+			const error = await createClient()
+				.get(`${server.url}/x`)
+				.catch((caught: unknown) => caught);
+			assert.ok(isSteadfetchError(error));
+			assert.equal(error.data, `{"text":"${'€'.repeat(2727)}… (${3 * 273 + 2} more bytes)`);
+			assert.equal(server.count, 1);
+		});
+	});
+});
+
+describe('checks what a call or extend() is given as createClient does, naming the option (issue 15, item 8)', () => {
+	const timeoutMessage = (name: string, value: number) =>
+		`Expected \`${name}\` to be a number of milliseconds from 1 to 2147483647, or false, got ${value}.`;
+
+	for (const [name, value] of [
+		['timeout', -1],
+		['totalTimeout', -5],
+		['timeout', 0],
+		['totalTimeout', 2 ** 31],
+	] as const) {
+		it(`refuses ${name}: ${value} per call and in extend(), with createClient's message, nothing sent`, () => {
+			const seen = serve('GET', '/x', [{ status: 200 }]);
+			const message = timeoutMessage(name, value);
+			assert.throws(() => createClient({ [name]: value }), { name: 'TypeError', message });
+			assert.throws(() => createClient().get(`${origin}/x`, { [name]: value }), { name: 'TypeError', message });
+			assert.throws(() => createClient().extend({ [name]: value }), { name: 'TypeError', message });
+			assert.equal(seen.count, 0);
+		});
+	}
+
+	it('accepts timeout and totalTimeout per call when valid, false included', async () => {
+		const seen = serve('GET', '/x', [{ status: 200 }, { status: 200 }]);
+		const api = createClient();
+		await api.get(`${origin}/x`, { timeout: 5000, totalTimeout: 10_000 });
+		await api.get(`${origin}/x`, { timeout: false, totalTimeout: false });
+		assert.equal(seen.count, 2);
+	});
+
+	it('names `json` when its body cannot be stringified, with the runtime error as the cause, nothing sent', () => {
+		const seen = serve('POST', '/x', [{ status: 200 }]);
+		const circular: Record<string, unknown> = {};
+		circular.self = circular;
+		for (const [run, cause] of [
+			[() => createClient().post(`${origin}/x`, { json: { a: 1n } }), /BigInt/],
+			[
+				() =>
+					createClient()
+						.extend({ json: { a: 1n } })
+						.post(`${origin}/x`),
+				/BigInt/,
+			],
+			[() => createClient().post(`${origin}/x`, { json: circular }), /circular/],
+		] as const) {
+			assert.throws(run, (error: unknown) => {
+				assert.ok(error instanceof TypeError);
+				assert.equal(
+					error.message,
+					'Expected `json` to be a value that can be stringified: stringifying it threw (that error is the cause).',
+				);
+				assert.match((error.cause as Error).message, cause);
+				return true;
+			});
+		}
+		assert.equal(seen.count, 0);
+	});
+
+	it('refuses a header whose value is a symbol, naming it, in extend() and per call, nothing sent', () => {
+		const seen = serve('GET', '/x', [{ status: 200 }]);
+		const message = 'Expected `headers.X-A` to be a string without CR, LF or NUL characters.';
+		assert.throws(() => createClient().extend({ headers: { 'X-A': Symbol() as never } }), { name: 'TypeError', message });
+		assert.throws(() => createClient().get(`${origin}/x`, { headers: { 'X-A': Symbol() as never } }), { name: 'TypeError', message });
+		assert.throws(() => createClient().extend({ headers: [['X-A', Symbol() as never]] }), { name: 'TypeError', message });
+		assert.equal(seen.count, 0);
 	});
 });
 

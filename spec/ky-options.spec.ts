@@ -558,6 +558,41 @@ describe("maxRetryAfter clamps the server's wait, and the clamped wait is slept"
 	});
 });
 
+describe('maxRetryAfter given alone raises maxDelayMs with it, as a ky user expects', () => {
+	it('accepts { maxRetryAfter: 60000 } at createClient, and maxDelayMs follows it', () => {
+		assert.equal(policy({ maxRetryAfter: 60_000 }).maxDelayMs, 60_000);
+		assert.equal(policy({ maxRetryAfter: 60_000 }).maxRetryAfter, 60_000);
+	});
+
+	it('sleeps a Retry-After of 60 s with it alone, through the client and the drop-in fetch', async () => {
+		const { api, clock } = clocked({ maxRetryAfter: 60_000 });
+		const first = serve('GET', '/v1/items', [{ status: 503, headers: { 'retry-after': '60' } }, { status: 200 }]);
+		await api.get('items');
+		assert.deepEqual(clock.waits, [60_000]);
+		assert.equal(first.count, 2);
+		const fetchClock = new FakeClock();
+		const fetch = clockedFetch({ retry: { maxRetryAfter: 60_000 } }, fetchClock);
+		const second = serve('GET', '/v1/other', [{ status: 503, headers: { 'retry-after': '60' } }, { status: 200 }]);
+		assert.equal((await fetch(`${origin}/v1/other`)).status, 200);
+		assert.deepEqual(fetchClock.waits, [60_000]);
+		assert.equal(second.count, 2);
+	});
+
+	it('leaves maxDelayMs at its default for a smaller or infinite maxRetryAfter, and as given when both are', () => {
+		assert.equal(policy({ maxRetryAfter: 5 }).maxDelayMs, 30_000);
+		assert.equal(policy({ maxRetryAfter: Number.POSITIVE_INFINITY }).maxDelayMs, 30_000);
+		assert.equal(policy({ maxRetryAfter: 10_000, maxDelayMs: 20_000 }).maxDelayMs, 20_000);
+	});
+
+	it('still refuses a maxRetryAfter above a maxDelayMs given with it, naming both', () => {
+		assert.throws(
+			() => policy({ maxRetryAfter: 60_000, maxDelayMs: 30_000 }),
+			/^TypeError: Expected `retry\.maxRetryAfter` to be at most `retry\.maxDelayMs` \(30000\), got 60000: .*Raise `retry\.maxDelayMs` to 60000 too, or leave it out\.$/,
+		);
+		assert.throws(() => policy({ maxRetryAfter: 3e9 }), /No timer holds more than 2147483647 ms\.$/);
+	});
+});
+
 describe("afterStatusCodes: only these statuses read the server's wait", () => {
 	it('backs off on a 503 left out of it, and waits on a 429 in it', async () => {
 		const { api, clock } = clocked({ afterStatusCodes: [429], delay: () => 5, jitter: false });

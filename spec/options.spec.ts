@@ -31,9 +31,9 @@ describe('validates options when the client is created', () => {
 		],
 		['a NaN maxRetryAfter', { retry: { maxRetryAfter: Number.NaN } }, /`retry\.maxRetryAfter`.*got NaN/],
 		[
-			'a maxRetryAfter above maxDelayMs (naming both)',
-			{ retry: { maxRetryAfter: 60_000 } },
-			/^Expected `retry\.maxRetryAfter` to be at most `retry\.maxDelayMs` \(30000\), got 60000: .*Raise `retry\.maxDelayMs` to 60000 too\.$/,
+			'a maxRetryAfter above the maxDelayMs given with it (naming both)',
+			{ retry: { maxRetryAfter: 60_000, maxDelayMs: 30_000 } },
+			/^Expected `retry\.maxRetryAfter` to be at most `retry\.maxDelayMs` \(30000\), got 60000: .*Raise `retry\.maxDelayMs` to 60000 too, or leave it out\.$/,
 		],
 		[
 			'delay given with baseDelayMs',

@@ -129,6 +129,64 @@ describe('waits for the rate-limit reset instead of spending a request on a 429 
 	});
 });
 
+// Issue 12: one response with a nonsense reset must not hold the origin: past a day, a reset is unreadable (src/ratelimit.ts).
+describe('ignores a reset further than a day, so one nonsense response does not lock the origin out', () => {
+	const nonsense: Record<string, (clock: FakeClock) => Record<string, string>> = {
+		'a 20-digit x-ratelimit-reset': () => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20) }),
+		'RateLimit t=999999999999999': () => ({ ratelimit: '"default";r=0;t=999999999999999' }),
+		"OpenAI's 99999999999999999h": () => ({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '99999999999999999h' }),
+		'a stale epoch, ratelimit-reset: 1700000000 (54 years as delay-seconds)': () => ({
+			'ratelimit-remaining': '0',
+			'ratelimit-reset': '1700000000',
+		}),
+		'a reset a day and a second ahead': (clock) => window(clock, 0, 86_401_000),
+	};
+	for (const [label, headersAt] of Object.entries(nonsense)) {
+		it(`${label}: the client sends every later call, at once`, async () => {
+			const clock = new FakeClock();
+			const headers = headersAt(clock);
+			const seen = serve('GET', '/v1/x', [
+				{ status: 200, headers },
+				{ status: 200, headers },
+				{ status: 200, body: { n: 3 } },
+			]);
+			const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+			await api.get('x');
+			await api.get('x');
+			assert.deepEqual(await api.get('x').json(), { n: 3 });
+			assert.deepEqual(clock.waits, []);
+			assert.equal(seen.count, 3);
+		});
+
+		it(`${label}: the drop-in fetch sends every later call, at once`, async () => {
+			const clock = new FakeClock();
+			const headers = headersAt(clock);
+			const seen = serve('GET', '/x', [
+				{ status: 200, headers },
+				{ status: 200, headers },
+				{ status: 200, body: 'third' },
+			]);
+			const fetch = clockedFetch({ retry: fast }, clock);
+			await fetch(`${origin}/x`);
+			await fetch(`${origin}/x`);
+			assert.equal(await (await fetch(`${origin}/x`)).text(), 'third');
+			assert.deepEqual(clock.waits, []);
+			assert.equal(seen.count, 3);
+		});
+	}
+
+	it('still paces on a reset of exactly a day, failing at once past maxDelayMs', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/v1/x', [{ status: 200, headers: window(clock, 0, 86_400_000) }, { status: 200 }]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
+		await api.get('x');
+		const error = await api.get('x').catch((caught: unknown) => caught);
+		assert.ok(isHttpStatusError(error, 429));
+		assert.equal(error.retryAt?.getTime(), clock.now() + 86_400_000);
+		assert.equal(seen.count, 1);
+	});
+});
+
 describe('waits for the rate-limit reset (drop-in fetch)', () => {
 	it('holds the next call until the reset, then sends it', async () => {
 		const clock = new FakeClock();

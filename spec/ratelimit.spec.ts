@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { isSteadfetchError, type RetryEvent } from '../src/index.ts';
 import { normalizeClientOptions } from '../src/normalize.ts';
 import { decide } from '../src/policy.ts';
-import { readQuota, readWait } from '../src/ratelimit.ts';
+import { maxResetMs, readQuota, readWait } from '../src/ratelimit.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { origin, serve } from './support/server.ts';
 
@@ -164,16 +164,18 @@ describe('rate limits: Anthropic anthropic-ratelimit-*-reset', () => {
 
 describe('rate limits: garbage falls through, waits are clamped', () => {
 	const garbage: Record<string, readonly string[]> = {
-		'ratelimit-reset': ['-5', 'soon', '1e3', '0x10', 'Tue Feb 16 2021 09:02:42 GMT+0100'],
-		'x-ratelimit-reset': ['-5', 'soon', 'Wed, 31 Feb 2026 12:00:00 GMT'],
-		ratelimit: ['r=0;t=5', 'remaining=0, reset=5', '"a";r=0', '"a";t=5;r', '"a";t=5', '"unclosed;r=0;t=5'],
-		'x-ratelimit-reset-requests': ['5', '1.s', 'ms', '-1s', '1d', '1s2'],
+		// 1700000000 is before 2024 as epoch seconds, so delay-seconds: 54 years.
+		'ratelimit-reset': ['-5', 'soon', '1e3', '0x10', 'Tue Feb 16 2021 09:02:42 GMT+0100', '1700000000', '86401'],
+		'x-ratelimit-reset': ['-5', 'soon', 'Wed, 31 Feb 2026 12:00:00 GMT', '9'.repeat(20), '9'.repeat(400), epoch(86_401)],
+		ratelimit: ['r=0;t=5', 'remaining=0, reset=5', '"a";r=0', '"a";t=5;r', '"a";t=5', '"unclosed;r=0;t=5', '"a";r=0;t=999999999999999'],
+		'x-ratelimit-reset-requests': ['5', '1.s', 'ms', '-1s', '1d', '1s2', '99999999999999999h', '24h0m1s'],
 		'anthropic-ratelimit-requests-reset': [
 			'2026-13-01T00:00:00Z',
 			'2026-02-31T00:00:00Z',
 			'2026-11-27 12:00',
 			'0050-01-01T00:00:00Z',
 			'tomorrow',
+			'9999-12-31T23:59:59Z',
 		],
 	};
 	for (const [name, values] of Object.entries(garbage)) {
@@ -195,13 +197,24 @@ describe('rate limits: garbage falls through, waits are clamped', () => {
 	}
 
 	it('never returns a wait that reaches past what a Date can hold', () => {
-		for (const headers of [
-			{ 'retry-after': '9'.repeat(30) },
-			{ 'retry-after-ms': '9'.repeat(400) },
-			{ 'x-ratelimit-reset': '9'.repeat(400) },
-		]) {
+		for (const headers of [{ 'retry-after': '9'.repeat(30) }, { 'retry-after-ms': '9'.repeat(400) }]) {
 			const ms = wait(headers);
 			assert.ok(ms !== undefined && Number.isFinite(new Date(now + ms).getTime()), JSON.stringify(headers));
+		}
+	});
+
+	it(`reads a reset up to ${maxResetMs / 3_600_000} hours ahead, and none further, in every family`, () => {
+		const day = maxResetMs / 1000;
+		const pairs: [Record<string, string>, Record<string, string>][] = [
+			[{ 'x-ratelimit-reset': epoch(day) }, { 'x-ratelimit-reset': epoch(day + 1) }],
+			[{ 'ratelimit-reset': String(day) }, { 'ratelimit-reset': String(day + 1) }],
+			[{ ratelimit: `"a";r=0;t=${day}` }, { ratelimit: `"a";r=0;t=${day + 1}` }],
+			[{ 'x-ratelimit-reset-requests': '24h0m0s' }, { 'x-ratelimit-reset-requests': '24h0m1s' }],
+			[{ 'anthropic-ratelimit-requests-reset': '2026-11-28T12:00:00Z' }, { 'anthropic-ratelimit-requests-reset': '2026-11-28T12:00:01Z' }],
+		];
+		for (const [reset, far] of pairs) {
+			assert.equal(wait(reset), maxResetMs, JSON.stringify(reset));
+			assert.equal(wait(far), undefined, JSON.stringify(far));
 		}
 	});
 
@@ -269,6 +282,25 @@ describe('rate limits: readQuota, for pacing', () => {
 		assert.equal(quota({ 'x-ratelimit-reset': epoch(60) }), undefined);
 		assert.equal(quota({ 'x-ratelimit-remaining': 'many', 'x-ratelimit-reset': epoch(60) }), undefined);
 	});
+
+	it('is undefined for a reset further than a day, so that pacing never holds an origin for it', () => {
+		for (const headers of [
+			{ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20) },
+			{ 'ratelimit-remaining': '0', 'ratelimit-reset': '1700000000' },
+			{ ratelimit: '"a";r=0;t=999999999999999' },
+			{ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '99999999999999999h' },
+		]) {
+			assert.equal(quota(headers), undefined, JSON.stringify(headers));
+		}
+		// A readable window next to the nonsense is still read.
+		assert.deepEqual(
+			quota({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20), 'ratelimit-remaining': '2', 'ratelimit-reset': '20' }),
+			{
+				remaining: 2,
+				resetAt: now + 20_000,
+			},
+		);
+	});
 });
 
 describe('rate limits: end to end through createClient', () => {
@@ -296,6 +328,17 @@ describe('rate limits: end to end through createClient', () => {
 		const seen = serve('GET', '/v1/repos', [github(500, '4999', 2400), { status: 200 }]);
 		const { api, clock } = client({ jitter: false });
 		await api.get('repos');
+		assert.deepEqual(clock.waits, [300], 'the first backoff step');
+		assert.equal(seen.count, 2);
+	});
+
+	it('backs off on a 429 whose reset is nonsense (20 digits), and succeeds on the retry', async () => {
+		const seen = serve('GET', '/v1/repos', [
+			{ status: 429, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20) } },
+			{ status: 200, body: { ok: true } },
+		]);
+		const { api, clock } = client({ jitter: false });
+		assert.deepEqual(await api.get('repos').json(), { ok: true });
 		assert.deepEqual(clock.waits, [300], 'the first backoff step');
 		assert.equal(seen.count, 2);
 	});

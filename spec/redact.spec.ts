@@ -6,6 +6,7 @@ import {
 	isSecretName,
 	minSecretLength,
 	redactHeaders,
+	redactor,
 	redactText,
 	safeHeaders,
 	sanitizeRuntimeError,
@@ -216,6 +217,18 @@ const credentialNames: readonly (readonly [string, string])[] = [
 	['refreshToken', 'issue 15'],
 	['token[]', 'issue 15'],
 	['APIKey', 'camelCase with an acronym'],
+	['wskey', 'OCLC WorldCat'],
+	['serviceKey', 'data.go.kr'],
+	['authkey', 'one word ending in key'],
+	['appkey', 'one word ending in key'],
+	['servicekey', 'one word ending in key'],
+	['licensekey', 'one word ending in key'],
+	['userkey', 'one word ending in key'],
+	['masterkey', 'one word ending in key'],
+	['devkey', 'one word ending in key'],
+	['x-appkey', 'a response header, lower-cased'],
+	['x-authkey', 'a response header, lower-cased'],
+	['awssecretkey', 'one word ending in secretkey'],
 ];
 const ordinaryNames: readonly (readonly [string, string])[] = [
 	['page', 'pagination'],
@@ -226,6 +239,13 @@ const ordinaryNames: readonly (readonly [string, string])[] = [
 	['keyword', 'search'],
 	['monkey', 'a word that ends in key'],
 	['keyboard', 'a word that starts with key'],
+	['turkey', 'a word that ends in key'],
+	['hockey', 'a word that ends in key'],
+	['donkey', 'a word that ends in key'],
+	['jockey', 'a word that ends in key'],
+	['whiskey', 'a word that ends in key'],
+	['x-whiskey', 'a header whose word ends in key'],
+	['turnkey', 'a word that ends in key'],
 	['Idempotency-Key', 'Stripe'],
 	['X-Idempotency-Key', 'Adyen'],
 	['content-type', 'RFC 9110'],
@@ -332,6 +352,63 @@ describe('masks every encoding of a secret value', () => {
 		assert.equal(typeof error.data, 'string');
 		assert.match(error.data as string, /"key":"\*\*\*"/);
 		assert.ok(!(error.data as string).includes('sk-live'));
+	});
+});
+
+// Issue 15: the encodings of other languages and layers, each written here as its encoder writes it.
+describe('masks the encodings other servers echo a secret in', () => {
+	const secret = "sk-live-Ab/c'd~KEY(1)";
+	const utf8 = (text: string) => Array.from(new TextEncoder().encode(text));
+	const percent = (text: string, keep: RegExp, upper = true) =>
+		Array.from(text, (character) =>
+			keep.test(character)
+				? character
+				: utf8(character)
+						.map((byte) => `%${byte.toString(16).padStart(2, '0')}`)
+						.map((hex) => (upper ? hex.toUpperCase() : hex))
+						.join(''),
+		).join('');
+	const base64 = btoa(String.fromCharCode(...utf8(secret)));
+	const forms: Record<string, string> = {
+		"PHP's rawurlencode": percent(secret, /[A-Za-z\d\-_.~]/),
+		"PHP's urlencode": percent(secret, /[A-Za-z\d\-_.]/),
+		"Python's quote (keeps /)": percent(secret, /[A-Za-z\d\-_.~/]/),
+		'every character as %XX, lowercase hex': percent(secret, /(?!)/, false),
+		'percent-encoded twice': encodeURIComponent(encodeURIComponent(secret)),
+		'rawurlencode twice': encodeURIComponent(percent(secret, /[A-Za-z\d\-_.~]/)),
+		base64url: base64.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, ''),
+		"PHP's json_encode (escapes /)": JSON.stringify(secret).slice(1, -1).replaceAll('/', '\\/'),
+		"PHP's json_encode with JSON_HEX_APOS": JSON.stringify(secret).slice(1, -1).replaceAll("'", '\\u0027'),
+		"HTML, &#x27; (Python's html.escape)": secret.replaceAll("'", '&#x27;'),
+		'HTML, &#39;': secret.replaceAll("'", '&#39;'),
+		'HTML, &apos;': secret.replaceAll("'", '&apos;'),
+		'mixed: some characters encoded, some not': "sk-live-Ab%2fc'd~KEY%281)",
+		'in another letter case, as a server that upper-cases it': "SK-LIVE-AB/C'D~KEY(1)",
+	};
+	for (const [name, form] of Object.entries(forms)) {
+		it(`${name}: ${form}`, () => {
+			assert.notEqual(form, secret);
+			assert.equal(secretMask([secret])(`key=${form}&next=1`), 'key=***&next=1');
+		});
+	}
+
+	it('HTML entities for &, <, > and ", named and numeric', () => {
+		const hide = secretMask(['a&b<c>d"e f']);
+		for (const form of ['a&amp;b&lt;c&gt;d&quot;e f', 'a&#38;b&#60;c&#62;d&#34;e&#32;f', 'a&#x26;b&#X3C;c&#x3e;d&#x22;e+f']) {
+			assert.equal(hide(`<p>${form}</p>`), '<p>***</p>');
+		}
+	});
+
+	it('a numeric secret echoed as a JSON number, and only that number', () => {
+		const redact = redactor(['31415926']);
+		assert.deepEqual(redact.data({ pin: 31415926, other: 27182818, nested: [31415926] }), { pin: '***', other: 27182818, nested: ['***'] });
+	});
+
+	it('leaves text alone that only resembles a secret', () => {
+		const hide = secretMask([secret]);
+		for (const text of ["sk-live-Ab/c'd~KEY(2)", "sk-live-Ab%2Fc'd~KEY(", 'sk-live-Ab%2Xc', 'sk-live-Ab&#47c', "sk_live-Ab/c'd~KEY(1)"]) {
+			assert.equal(hide(text), text);
+		}
 	});
 });
 

@@ -56,6 +56,23 @@ describe('keeps the API key on its own origin across redirects', () => {
 		}
 	});
 
+	// docs/errors.md: what is guarded is where a server sends the call, not where the caller sends it.
+	it('sends the key to an absolute URL of another origin that the caller names itself', async () => {
+		const other = await origin({});
+		const home = await origin({});
+		try {
+			const api = createClient({ baseUrl: `${home.base}/v1/`, apiKey: key, apiKeyHeader: 'X-Api-Key' });
+			await api.get(`${other.base}/mine`);
+			assert.equal(home.seen.length, 0);
+			assert.deepEqual(
+				other.seen.map(({ url, headers }) => [url, headers['x-api-key']]),
+				[['/mine', key]],
+			);
+		} finally {
+			await Promise.all([home.close(), other.close()]);
+		}
+	});
+
 	it('keeps the key on a redirect within its origin', async () => {
 		const home = await origin({ '/v1/old': (base) => ({ status: 301, location: `${base}/v1/new` }) });
 		try {

@@ -28,7 +28,7 @@ import { backoffDelay, jobKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues, checkUrlOptions, isRecord } from './rules.ts';
+import { assertHeaderValues, checkTimeouts, checkUrlOptions, isRecord } from './rules.ts';
 import type { JobBinding, Outcome } from './types.ts';
 
 /*
@@ -159,6 +159,7 @@ const checkRequestOptions = (request: KyOptions, baseRetry: Readonly<Record<stri
 	// Checked before ky builds its Headers, whose error would quote the value (a secret, maybe).
 	assertHeaderValues(request.headers);
 	checkUrlOptions(request as Record<string, unknown>);
+	checkTimeouts(request as Record<string, unknown>);
 	if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
 		throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
 	}
@@ -175,6 +176,26 @@ const checkRequestOptions = (request: KyOptions, baseRetry: Readonly<Record<stri
 		}
 	}
 	return limit;
+};
+
+/**
+The error for a `json` body that cannot be stringified ("Do not know how to serialize a BigInt", a circular structure),
+naming the option; undefined when the body stringifies. Only on the failure path: a success stringifies once, in ky.
+*/
+const jsonError = (error: unknown, options: Readonly<Record<string, unknown>>, defaults: KyOptions): TypeError | undefined => {
+	const json = 'json' in options ? options.json : defaults.json;
+	const stringify = (options.stringifyJson ?? defaults.stringifyJson ?? JSON.stringify) as (data: unknown) => string;
+	if (json === undefined || errorKind(error)) {
+		return undefined;
+	}
+	try {
+		stringify(json);
+		return undefined;
+	} catch (cause) {
+		return new TypeError('Expected `json` to be a value that can be stringified: stringifying it threw (that error is the cause).', {
+			cause,
+		});
+	}
 };
 
 const globalFetch: NonNullable<KyOptions['fetch']> = (input, init) => globalThis.fetch(input, init);
@@ -331,7 +352,10 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 					if (isRecord(options)) {
 						readOptions(options);
 					}
-					throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
+					throw (
+						jsonError(error, isRecord(options) ? options : {}, inherited.defaults) ??
+						sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined)
+					);
 				}
 			}) as unknown as F;
 		return Object.assign(

@@ -28,6 +28,7 @@ import {
 	checkShouldRetry,
 	checkStatusCodes,
 	isRecord,
+	maxTimer,
 	rejectOption,
 	token,
 } from './rules.ts';
@@ -83,7 +84,14 @@ export function normalizeRetryOptions(retry: RetryOptions | number | undefined):
 	const statusCodes = checkStatusCodes(given(retry.statusCodes, fallback.statusCodes));
 	const afterStatusCodes =
 		retry.afterStatusCodes === undefined ? undefined : checkStatusCodes(retry.afterStatusCodes, 'retry.afterStatusCodes');
-	const maxDelayMs = checkNumber('retry.maxDelayMs', retry.maxDelayMs, fallback.maxDelayMs, 0);
+	const maxRetryAfter = checkNumber('retry.maxRetryAfter', retry.maxRetryAfter, fallback.maxRetryAfter, 0, Number.POSITIVE_INFINITY);
+	// A ky user raises maxRetryAfter alone to sleep longer waits: the cap follows it up unless given too.
+	const maxDelayMs = checkNumber(
+		'retry.maxDelayMs',
+		retry.maxDelayMs,
+		Number.isFinite(maxRetryAfter) ? Math.min(Math.max(fallback.maxDelayMs, maxRetryAfter), maxTimer) : fallback.maxDelayMs,
+		0,
+	);
 	checkCallback('retry.delay', retry.delay);
 	checkShouldRetry(retry.shouldRetry);
 	checkRetryCombination(retry as Record<string, unknown>, maxDelayMs);
@@ -98,7 +106,7 @@ export function normalizeRetryOptions(retry: RetryOptions | number | undefined):
 		// ky's caps default to Infinity, which means "no cap of its own" here as in ky: `maxDelayMs` still bounds every wait.
 		backoffLimit: checkNumber('retry.backoffLimit', retry.backoffLimit, fallback.backoffLimit, 0, Number.POSITIVE_INFINITY),
 		maxDelayMs,
-		maxRetryAfter: checkNumber('retry.maxRetryAfter', retry.maxRetryAfter, fallback.maxRetryAfter, 0, Number.POSITIVE_INFINITY),
+		maxRetryAfter,
 		jitter: checkJitter(retry.jitter, fallback.jitter),
 		retryOnTimeout: checkFlag('retry.retryOnTimeout', retry.retryOnTimeout, fallback.retryOnTimeout),
 		shouldRetry: given(retry.shouldRetry as RetryOptions['shouldRetry'], fallback.shouldRetry),

@@ -65,12 +65,12 @@ export interface RetryOptions {
 	*/
 	readonly backoffLimit?: number | undefined;
 	/**
-	The longest wait between two attempts, in milliseconds: no wait is ever longer. Backoff delays are capped at it. When the server asks for a longer wait (after `maxRetryAfter`), the call does not sleep: it fails at once with an error whose `retryAt` says when to try again.
+	The longest wait between two attempts, in milliseconds: no wait is ever longer. Backoff delays are capped at it. When the server asks for a longer wait (after `maxRetryAfter`), the call does not sleep: it fails at once with an error whose `retryAt` says when to try again. When not given, it is `maxRetryAfter` if that is given, finite and larger than the default.
 	@default 30000
 	*/
 	readonly maxDelayMs?: number | undefined;
 	/**
-	ky's `maxRetryAfter`: the server's wait is clamped to it, and the clamped wait is slept (where a wait above `maxDelayMs` fails at once). A finite value above `maxDelayMs` is a `TypeError`: the clamped wait would still fail at once.
+	ky's `maxRetryAfter`: the server's wait is clamped to it, and the clamped wait is slept (where a wait above `maxDelayMs` fails at once). Given alone, it raises `maxDelayMs` to itself when larger, as a ky user expects (`{maxRetryAfter: 60000}` sleeps a `Retry-After: 60`). A finite value above a `maxDelayMs` given with it is a `TypeError`: the clamped wait would still fail at once.
 	@default Infinity
 	*/
 	readonly maxRetryAfter?: number | undefined;

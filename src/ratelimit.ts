@@ -128,6 +128,16 @@ interface Window {
 	readonly waitMs: number | undefined;
 }
 
+/**
+The furthest reset a rate-limit header may announce: 24 hours, the longest window of the APIs we read (a daily quota).
+Further is nonsense (a 20-digit reset, `t=999999999999999`, a stale epoch such as 1700000000 read as 54 years of
+delay-seconds) and is unreadable: the call backs off, and pacing never sees it, where one such response would have held
+every later call to its origin until the year 275760. `Retry-After` is not bounded by it: it is a server's explicit
+order, read per response, and never held for later calls.
+*/
+export const maxResetMs = 86_400_000;
+const sane = (waitMs: number | undefined): number | undefined => (waitMs !== undefined && waitMs <= maxResetMs ? waitMs : undefined);
+
 const count = (value: string | null | undefined): number | undefined =>
 	value && /^\d{1,15}$/.test(value.trim()) ? Number(value) : undefined;
 
@@ -140,7 +150,7 @@ const pair = (
 	now: number,
 ): Window[] => {
 	const value = headers.get(reset)?.trim();
-	return value ? [{ remaining: count(headers.get(remaining)), waitMs: read(value, now) }] : [];
+	return value ? [{ remaining: count(headers.get(remaining)), waitMs: sane(read(value, now)) }] : [];
 };
 
 // Split a structured field (RFC 9651) on `separator` outside strings: a policy name may hold a comma or a semicolon.
@@ -202,7 +212,7 @@ const structured = (headers: Headers, requestsOnly: boolean): Window[] => {
 		const seconds = count(params.get('t'));
 		return remaining === undefined || (units.get(name) ?? 'requests') !== 'requests'
 			? []
-			: { remaining, waitMs: seconds === undefined ? undefined : seconds * 1000 };
+			: { remaining, waitMs: sane(seconds === undefined ? undefined : seconds * 1000) };
 	});
 };
 
@@ -229,8 +239,8 @@ Precedence: `retry-after-ms`, `Retry-After`, then the rate-limit resets in the o
 signal wins and garbage falls through to the next. A reset counts only on a 429 or 503, or when the remaining count that
 goes with it is 0: GitHub and others send resets on every response, and a 500 whose hourly window resets in 40 minutes
 must not wait 40 minutes. Among several windows (OpenAI requests and tokens, Anthropic's four), the longest reset of
-those at 0 wins; on a 429 or 503 where none says 0, the longest reset of all. A reset in the past means 0; the wait
-never reaches past what a Date can hold.
+those at 0 wins; on a 429 or 503 where none says 0, the longest reset of all. A reset in the past means 0; one further
+than `maxResetMs` is unreadable; the wait never reaches past what a Date can hold.
 */
 export function readWait(headers: Headers, status: number, now: number): number | undefined {
 	const asked = readRetryAfter(headers, now);

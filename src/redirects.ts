@@ -1,8 +1,9 @@
 /*
-A client's API key must never leave its origin. fetch drops `Authorization` on a redirect to another origin (Fetch
-standard, HTTP-redirect fetch, step 13), but not an `X-Api-Key` or any other header: a 307 to another host would
-deliver the key there. When the key travels in such a header, redirects are followed here instead, by the standard's
-own rules, and a hop to another origin goes without the key.
+A redirect must never carry a client's API key to another origin. fetch drops `Authorization` on a redirect to another
+origin (Fetch standard, HTTP-redirect fetch, step 13), but not an `X-Api-Key` or any other header: a 307 to another
+host would deliver the key there. When the key travels in such a header, redirects are followed here instead, by the
+standard's own rules, and a hop to another origin goes without the key. (A URL the caller names gets the key: the
+caller chose it.)
 */
 
 // The Fetch standard's limit: a twenty-first redirect is a network error.

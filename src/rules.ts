@@ -107,8 +107,9 @@ export const checkFeature = (path: string, value: unknown, names: readonly strin
 
 /**
 The retry options that only make sense together: ky's `delay` replaces `baseDelayMs` and `factor` (which of them would
-win is a guess), and a finite `maxRetryAfter` above `maxDelayMs` clamps the server's wait to a wait that still fails at
-once (it would look like ky's "sleep at most this long" and never sleep). `maxDelayMs` is handed in as normalized.
+win is a guess), and a finite `maxRetryAfter` above a `maxDelayMs` given with it clamps the server's wait to a wait
+that still fails at once (it would look like ky's "sleep at most this long" and never sleep). `maxDelayMs` is handed in
+as normalized: when it is not given, it follows `maxRetryAfter` up, so that only both given can disagree.
 */
 export const checkRetryCombination = (retry: Record<string, unknown>, maxDelayMs: number): void => {
 	for (const name of ['baseDelayMs', 'factor']) {
@@ -119,7 +120,7 @@ export const checkRetryCombination = (retry: Record<string, unknown>, maxDelayMs
 	const { maxRetryAfter } = retry;
 	if (typeof maxRetryAfter === 'number' && Number.isFinite(maxRetryAfter) && maxRetryAfter > maxDelayMs) {
 		throw new TypeError(
-			`Expected \`retry.maxRetryAfter\` to be at most \`retry.maxDelayMs\` (${maxDelayMs}), got ${maxRetryAfter}: a server's wait clamped to it would still be over \`retry.maxDelayMs\`, which fails at once. Raise \`retry.maxDelayMs\` to ${maxRetryAfter} too.`,
+			`Expected \`retry.maxRetryAfter\` to be at most \`retry.maxDelayMs\` (${maxDelayMs}), got ${maxRetryAfter}: a server's wait clamped to it would still be over \`retry.maxDelayMs\`, which fails at once. ${maxRetryAfter > maxTimer ? `No timer holds more than ${maxTimer} ms.` : `Raise \`retry.maxDelayMs\` to ${maxRetryAfter} too, or leave it out.`}`,
 		);
 	}
 };
@@ -308,6 +309,16 @@ export const checkUrlOptions = (options: Record<string, unknown>): void => {
 	}
 };
 
+/** `timeout` and `totalTimeout`, at creation, per request and in extend(): ky would take -1 as "at once" (Node warns). */
+export const checkTimeouts = (options: Record<string, unknown>): void => {
+	for (const name of ['timeout', 'totalTimeout']) {
+		const value = options[name];
+		if (value !== undefined && value !== false && (typeof value !== 'number' || !(value > 0) || value > maxTimer)) {
+			rejectOption(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
+		}
+	}
+};
+
 /** The ky options that steadfetch checks at creation, so that a mistake shows there and not on the first request. */
 export const checkKyOptions = (options: Record<string, unknown>): void => {
 	if ('throwHttpErrors' in options && options.throwHttpErrors !== true) {
@@ -315,12 +326,7 @@ export const checkKyOptions = (options: Record<string, unknown>): void => {
 			'`throwHttpErrors` cannot be turned off in createClient: ky then skips every status retry. Catch the error, or read `error.response` and `error.data`.',
 		);
 	}
-	for (const name of ['timeout', 'totalTimeout']) {
-		const value = options[name];
-		if (value !== undefined && value !== false && (typeof value !== 'number' || !(value > 0) || value > maxTimer)) {
-			rejectOption(name, `a number of milliseconds from 1 to ${maxTimer}, or false`, value);
-		}
-	}
+	checkTimeouts(options);
 	checkUrlOptions(options);
 	checkCallback('fetch', options.fetch);
 	checkHooks(options.hooks);

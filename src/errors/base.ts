@@ -27,9 +27,20 @@ export interface ErrorDetails {
 	readonly cause: Error | undefined;
 }
 
-const maxDataChars = 8192;
+// 8 KiB of UTF-8, as a log line or a queue's job record counts it: in UTF-16 units, 8192 euro signs would be 24 KB.
+const maxDataBytes = 8192;
 
-/** The body kept on an error: small values as they are, large ones as a text excerpt. */
+// Where a text passes `maxDataBytes` in UTF-8, on a character boundary (encodeInto never writes part of one); undefined
+// when it fits. No UTF-16 unit takes more than 3 bytes, so a short text is not encoded at all.
+const cutOf = (text: string): number | undefined => {
+	if (text.length * 3 <= maxDataBytes) {
+		return undefined;
+	}
+	const { read } = new TextEncoder().encodeInto(text, new Uint8Array(maxDataBytes));
+	return read < text.length ? read : undefined;
+};
+
+/** The body kept on an error: small values as they are, large ones as a text excerpt of at most 8 KiB of UTF-8. */
 export function boundData(data: unknown): unknown {
 	if (data === undefined || data === null || typeof data === 'number' || typeof data === 'boolean') {
 		return data;
@@ -40,7 +51,8 @@ export function boundData(data: unknown): unknown {
 	} catch {
 		return undefined;
 	}
-	return text.length <= maxDataChars ? data : `${text.slice(0, maxDataChars)}… (${text.length - maxDataChars} more characters)`;
+	const cut = cutOf(text);
+	return cut === undefined ? data : `${text.slice(0, cut)}… (${new TextEncoder().encode(text.slice(cut)).length} more bytes)`;
 }
 
 /**
@@ -57,7 +69,7 @@ export function safeData(data: unknown, redact: Redactor): unknown {
 	} catch {
 		return undefined;
 	}
-	return text !== undefined && text.length > maxDataChars ? redact.text(text) : redact.data(data);
+	return text !== undefined && cutOf(text) !== undefined ? redact.text(text) : redact.data(data);
 }
 
 /**
