@@ -1,5 +1,6 @@
 // Renders bench/ratelimit.json as the rate-limit section of docs/benchmarks.md (between the ratelimit markers). A pure
 // function of the file: `node bench/ratelimit.ts --report` gives the same text from the same file.
+import { type DocSection, docSection, replaceSection, sectionOf } from './doc-section.ts';
 import type { Style } from './ratelimit-server.ts';
 
 export interface Cell {
@@ -47,7 +48,8 @@ export interface Results {
 	readonly cells: readonly Cell[];
 }
 
-export const markers = { start: '<!-- ratelimit:start -->', end: '<!-- ratelimit:end -->' } as const;
+/** The rate-limit section of docs/benchmarks.md (appended to the page when it has none yet). */
+export const markers: DocSection = docSection('ratelimit', 'docs/benchmarks.md', true);
 const lateMs = 100;
 
 const styleText: Record<Style, string> = {
@@ -137,20 +139,6 @@ The section of `previous` (the page as it was), carried into `next` (the page `n
 not measure rate limits): the section survives a regeneration of the rest of the page.
 */
 export function keepSection(previous: string, next: string): string {
-	const start = previous.indexOf(markers.start);
-	const end = previous.indexOf(markers.end);
-	return start < 0 || end < start ? next : replaceSection(next, previous.slice(start, end + markers.end.length));
-}
-
-/** `doc` with the section replaced, or appended when the markers are not there yet. */
-export function replaceSection(doc: string, section: string): string {
-	const start = doc.indexOf(markers.start);
-	const end = doc.indexOf(markers.end);
-	if (start < 0 && end < 0) {
-		return `${doc.trimEnd()}\n\n${section}\n`;
-	}
-	if (start < 0 || end < start) {
-		throw new Error(`docs/benchmarks.md has a broken pair of markers ${markers.start} and ${markers.end}.`);
-	}
-	return doc.slice(0, start) + section + doc.slice(end + markers.end.length);
+	const kept = sectionOf(previous, markers);
+	return kept === undefined ? next : replaceSection(next, kept, markers);
 }

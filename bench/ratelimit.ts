@@ -12,7 +12,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
 import { startApis } from './child.ts';
-import { type Cell, type Results, renderSection, replaceSection } from './ratelimit-report.ts';
+import { replaceSection } from './doc-section.ts';
+import { type Cell, markers, type Results, renderSection } from './ratelimit-report.ts';
 import type { Limit, PortStats, Style } from './ratelimit-server.ts';
 import { sleep, within } from './wait.ts';
 
@@ -23,7 +24,7 @@ const docPath = join(root, 'docs/benchmarks.md');
 
 if (process.argv.includes('--report')) {
 	const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
-	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderSection(results)));
+	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderSection(results), markers));
 	console.log(`wrote docs/benchmarks.md (rate-limit section) from bench/ratelimit.json (${results.date})`);
 	process.exit(0);
 }
@@ -250,10 +251,10 @@ if (!quick) {
 const section = renderSection(JSON.parse(readFileSync(written, 'utf8')) as Results);
 console.log(`\n${section}\n`);
 if (quick) {
-	writeFileSync(join(out, 'benchmarks.md'), replaceSection(readFileSync(docPath, 'utf8'), section));
+	writeFileSync(join(out, 'benchmarks.md'), replaceSection(readFileSync(docPath, 'utf8'), section, markers));
 	console.log(`quick run in ${output.seconds} s: wrote ${out} (the repository is left as it is)`);
 } else {
-	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), section));
+	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), section, markers));
 	console.log(`full run in ${output.seconds} s: wrote bench/ratelimit.json and docs/benchmarks.md (rate-limit section)`);
 }
 if (broken.length > 0) {

@@ -1,5 +1,6 @@
 // Renders bench/resilience.json as the tables of docs/resilience.md (between the resilience markers). A pure function
 // of the file: every ✓ and ✗ is computed here from the figures and the targets the file carries, never written by hand.
+import { type DocSection, docSection } from './doc-section.ts';
 
 /** A measure's target: `op` against `value`, against the row's own `field`, or against `contender`'s same measure. */
 export interface Target {
@@ -57,7 +58,8 @@ export interface Results {
 	readonly scenarios: readonly ScenarioResult[];
 }
 
-export const markers = { start: '<!-- resilience:start -->', end: '<!-- resilience:end -->' } as const;
+/** The tables' section of docs/resilience.md (the page must have its markers). */
+export const markers: DocSection = docSection('resilience', 'docs/resilience.md', false);
 // A cell whose calls started later than this (99th percentile) had a CPU-bound driver, whose retries ran late too:
 // a tenth of the shortest window, the first second after recovery.
 const lateMs = 100;
@@ -152,14 +154,4 @@ The targets are those of the defaults (issue 10); the other rows are marked agai
 
 ${results.scenarios.map((scenario, index) => renderScenario(scenario, results, index)).join('\n\n')}
 ${markers.end}`;
-}
-
-/** `doc` with the text between the markers replaced by `section`. */
-export function replaceSection(doc: string, section: string): string {
-	const start = doc.indexOf(markers.start);
-	const end = doc.indexOf(markers.end);
-	if (start < 0 || end < start) {
-		throw new Error(`docs/resilience.md lacks the markers ${markers.start} and ${markers.end}.`);
-	}
-	return doc.slice(0, start) + section + doc.slice(end + markers.end.length);
 }

@@ -12,9 +12,10 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
 import { startApis } from './child.ts';
+import { replaceSection } from './doc-section.ts';
 import type { Bins, Fault, Schedule, Step } from './fault-server.ts';
 import { recoverable } from './plan.ts';
-import { type Cell, type MeasureSpec, type Results, renderSection, replaceSection, type ScenarioResult } from './resilience-report.ts';
+import { type Cell, type MeasureSpec, markers, type Results, renderSection, type ScenarioResult } from './resilience-report.ts';
 import { sleep, within } from './wait.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -24,7 +25,7 @@ const docPath = join(root, 'docs/resilience.md');
 
 if (process.argv.includes('--report')) {
 	const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
-	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderSection(results)));
+	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderSection(results), markers));
 	console.log(`wrote docs/resilience.md from bench/resilience.json (${results.date})`);
 	process.exit(0);
 }
@@ -419,10 +420,10 @@ writeFileSync(written, `${JSON.stringify(output, null, 2)}\n`);
 const section = renderSection(JSON.parse(readFileSync(written, 'utf8')) as Results);
 console.log(`\n${section}\n`);
 if (quick) {
-	writeFileSync(join(out, 'resilience.md'), replaceSection(readFileSync(docPath, 'utf8'), section));
+	writeFileSync(join(out, 'resilience.md'), replaceSection(readFileSync(docPath, 'utf8'), section, markers));
 	console.log(`quick run in ${output.seconds} s: wrote ${out} (the repository is left as it is)`);
 } else {
-	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), section));
+	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), section, markers));
 	console.log(`full run in ${output.seconds} s: wrote bench/resilience.json and docs/resilience.md`);
 }
 if (broken.length > 0) {

@@ -1,0 +1,38 @@
+// A generated section of a docs page, between two HTML comments (`<!-- name:start -->` … `<!-- name:end -->`): the
+// benchmark drivers rewrite their own section and leave the rest of the page as it is.
+
+export interface DocSection {
+	readonly start: string;
+	readonly end: string;
+	/** The page, for messages. */
+	readonly page: string;
+	/** Whether a page with neither marker gets the section appended (a new section), or is an error. */
+	readonly append: boolean;
+}
+
+export const docSection = (name: string, page: string, append: boolean): DocSection => ({
+	start: `<!-- ${name}:start -->`,
+	end: `<!-- ${name}:end -->`,
+	page,
+	append,
+});
+
+/** `doc` with the section (markers included) in place of the one between the markers. */
+export function replaceSection(doc: string, section: string, { start: startMarker, end: endMarker, page, append }: DocSection): string {
+	const start = doc.indexOf(startMarker);
+	const end = doc.indexOf(endMarker);
+	if (start < 0 && end < 0 && append) {
+		return `${doc.trimEnd()}\n\n${section}\n`;
+	}
+	if (start < 0 || end < start) {
+		throw new Error(`${page} lacks a pair of markers ${startMarker} and ${endMarker}.`);
+	}
+	return doc.slice(0, start) + section + doc.slice(end + endMarker.length);
+}
+
+/** The section of `doc`, markers included; undefined when it has none. */
+export function sectionOf(doc: string, { start: startMarker, end: endMarker }: DocSection): string | undefined {
+	const start = doc.indexOf(startMarker);
+	const end = doc.indexOf(endMarker);
+	return start < 0 || end < start ? undefined : doc.slice(start, end + endMarker.length);
+}
