@@ -1,5 +1,6 @@
 // A generated section of a docs page, between two HTML comments (`<!-- name:start -->` … `<!-- name:end -->`): the
 // benchmark drivers rewrite their own section and leave the rest of the page as it is.
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface DocSection {
 	readonly start: string;
@@ -35,4 +36,16 @@ export function sectionOf(doc: string, { start: startMarker, end: endMarker }: D
 	const start = doc.indexOf(startMarker);
 	const end = doc.indexOf(endMarker);
 	return start < 0 || end < start ? undefined : doc.slice(start, end + endMarker.length);
+}
+
+/** `--report`: the page's section rendered again from the results file alone, without measuring; the results' date. */
+export function renderFromFile<Results extends { readonly date: string }>(
+	jsonPath: string,
+	docPath: string,
+	render: (results: Results) => string,
+	markers: DocSection,
+): string {
+	const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
+	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), render(results), markers));
+	return results.date;
 }

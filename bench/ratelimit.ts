@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
 import { startApis } from './child.ts';
-import { replaceSection } from './doc-section.ts';
+import { renderFromFile, replaceSection } from './doc-section.ts';
 import { type Cell, markers, type Results, renderSection } from './ratelimit-report.ts';
 import type { Limit, PortStats, Style } from './ratelimit-server.ts';
 import { sleep, within } from './wait.ts';
@@ -23,9 +23,8 @@ const jsonPath = join(root, 'bench/ratelimit.json');
 const docPath = join(root, 'docs/benchmarks.md');
 
 if (process.argv.includes('--report')) {
-	const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
-	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderSection(results), markers));
-	console.log(`wrote docs/benchmarks.md (rate-limit section) from bench/ratelimit.json (${results.date})`);
+	const date = renderFromFile<Results>(jsonPath, docPath, renderSection, markers);
+	console.log(`wrote docs/benchmarks.md (rate-limit section) from bench/ratelimit.json (${date})`);
 	process.exit(0);
 }
 // The built package, as users get it: src/ may be mid-change while this runs.

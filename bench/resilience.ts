@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ky from 'ky';
 import { startApis } from './child.ts';
-import { replaceSection } from './doc-section.ts';
+import { renderFromFile, replaceSection } from './doc-section.ts';
 import type { Bins, Fault, Schedule, Step } from './fault-server.ts';
 import { recoverable } from './plan.ts';
 import { type Cell, type MeasureSpec, markers, type Results, renderSection, type ScenarioResult } from './resilience-report.ts';
@@ -24,9 +24,8 @@ const jsonPath = join(root, 'bench/resilience.json');
 const docPath = join(root, 'docs/resilience.md');
 
 if (process.argv.includes('--report')) {
-	const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
-	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderSection(results), markers));
-	console.log(`wrote docs/resilience.md from bench/resilience.json (${results.date})`);
+	const date = renderFromFile<Results>(jsonPath, docPath, renderSection, markers);
+	console.log(`wrote docs/resilience.md from bench/resilience.json (${date})`);
 	process.exit(0);
 }
 // The built package, as users get it: the breaker in src/ may be mid-change while this runs.
