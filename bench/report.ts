@@ -1,7 +1,11 @@
 // Renders bench results as docs/benchmarks.md and a bar chart of CPU per request (docs/benchmarks-cpu.svg).
+// `node bench/report.ts`: renders both again from bench/results.json alone, without measuring.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { keepSection } from './ratelimit-report.ts';
 import type { FailureRow, HappyRow, SizeRow } from './run.ts';
 
-interface Results {
+export interface Results {
 	readonly date: string;
 	readonly machine: {
 		readonly cpus: number;
@@ -52,11 +56,13 @@ ${table(results.targets.map(({ target, measured, met }) => ({ target, measured, 
 
 ## Where the targets are missed, and why
 
-Analysed with \`node bench/pair.ts "steadfetch client" ky 31 3000 64\` (two contenders alone, taking turns; ky against itself spreads 0.65x to 1.27x per round, median 1.00x, so one run's median carries about ±5% of noise), \`node --cpu-prof bench/profile.ts "steadfetch client"\` then \`node bench/profile.ts --top <profile>\`.
+The table's CPU ratios are medians of this run's ${settings.rounds} rounds, each taken against raw \`fetch\` in its round; the paired runs below, 31 rounds of two contenders alone, are the finer measure.
 
-- **Client vs bare ky (target 1.05x; 1.22x at concurrency 64 and 1.19x at 1, medians of 31 paired rounds, 2026-11-27).** steadfetch needs per-call state (the attempt history, the Retry-After decision, the per-origin budget, breaker and pacing). The instance wrapper opens each call and hands ky the call's own \`retry\` (replaced, not merged) and \`fetch\`: no \`init\` hook, whose presence makes ky copy every request's options (3-5% less CPU), and the rate-limit wait before a first attempt, a \`beforeRequest\` hook, is on a twin instance used only once an API has described a rate-limit window (3% less). ky's own work for what the client needs (a \`beforeError\` hook, a per-call \`retry\` and \`fetch\`) is about 1.05x bare ky over a stub fetch; the engine (origin lookup, budget, breaker, reading rate-limit headers, records) is 1.5-2 µs of a call; the rest is spread thin (closures and objects per call, the body-read wrappers, garbage collection). Reaching 1.05x needs ky to carry per-call state to its hooks without any per-call option, or the client to run its own loop, as the drop-in fetch does.
-- **Drop-in fetch vs raw fetch (target 1.10x; 1.13x at concurrency 64 and 1.27x at 1 with \`node bench/pair.ts "steadfetch fetch" fetch 31\`, 2026-11-27; 1.07x and 0.99x on 2026-11-25).** Pacing costs about 3% (reading the rate-limit headers of every response, the reservation before each attempt) and the budget and breaker about 4% (\`createFetch({rateLimit: false})\` and with \`budget: false, breaker: false\` in paired rounds). A profile at concurrency 1 puts every frame of steadfetch's own at about 4% of the samples, less than the gap: part of it is how the extra promise hops interleave with undici's socket writes, not yet understood.
-- **Size (targets: own code 4 KB, createFetch 7 KB min+gzip).** See docs/package.md: redaction in every encoding, the advice catalog as text, rate-limit headers and pacing, the engine and the option checks with messages that name each option. The targets need a decision, not a trim (a chunk loaded on the first failure, a lighter entry point, or budgets that follow the features).
+Analysed with \`node bench/pair.ts "steadfetch client" ky 31 3000 64\` (two contenders alone, taking turns; it prints the median of the per-round ratios and a distribution-free 95% interval for that median, from the order statistics of the rounds), \`node --cpu-prof bench/profile.ts "steadfetch client"\` then \`node bench/profile.ts --top <profile>\`. ky against itself, 2026-11-27: 0.985x (interval 0.960x to 1.034x) at concurrency 64 and 0.972x (0.957x to 1.000x) at 1; single rounds spread from 0.80x to 1.2x. The side named first tends to read a little low, so a ratio within about 3% of a target is not told apart in one run: run both orders.
+
+- **Client vs bare ky (target 1.05x; 1.207x, interval 1.188x to 1.236x, at concurrency 64 and 1.113x, 1.092x to 1.130x, at 1; 31 paired rounds, 2026-11-27).** steadfetch needs per-call state (the attempt history, the Retry-After decision, the per-origin budget, breaker and pacing). The instance wrapper opens each call and hands ky the call's own \`retry\` (replaced, not merged) and \`fetch\`: no \`init\` hook, whose presence makes ky copy every request's options (3-5% less CPU), and the rate-limit wait before a first attempt, a \`beforeRequest\` hook, is on a twin instance used only once an API has described a rate-limit window (3% less). Where the rest goes, at concurrency 64, in paired rounds of variants built for the question (both orders, 31 rounds each): ky configured as the client configures it, with no steadfetch code at all (a \`beforeError\` hook, the call's own replaced \`retry\` naming every method, the call's own \`fetch\`), is 1.08x to 1.10x bare ky; the client's wrapping of each call (its closures, the \`.then\` that sees each response, the body-read wrappers) adds 1.10x to 1.12x; the engine (origin lookup, budget, breaker, reading rate-limit headers, records) 1.05x to 1.08x (each step's two orders; the steps multiply to a little more than the whole, within what these runs resolve). ky's part alone is over the target: no work on steadfetch's side reaches 1.05x while the client drives ky's own retry loop through per-call options, and a loop of the client's own around ky with ky's retries off would lose what the client keeps today (ky's \`beforeRetry\` hooks, \`ky.retry()\` from an \`afterResponse\` hook, ky's retry count in hook state).
+- **Drop-in fetch vs raw fetch (target 1.10x; 1.100x, interval 1.086x to 1.142x, at concurrency 64 and 1.129x, 1.099x to 1.159x, at 1, with \`node bench/pair.ts "steadfetch fetch" fetch 31 3000 <concurrency>\`, 2026-11-27; 1.07x and 0.99x on 2026-11-25).** Met at concurrency 64 by the median, missed at 1. Pacing costs about 3% (reading the rate-limit headers of every response, the reservation before each attempt) and the budget and breaker about 4% (\`createFetch({rateLimit: false})\` and with \`budget: false, breaker: false\` in paired rounds). A profile at concurrency 1 puts every frame of steadfetch's own at about 4% of the samples; the rest of the gap is in undici and the socket writes of the same requests, spread thin.
+- **Size (targets: createFetch 7 KB min+gzip, createClient ky + 7 KB, the whole entry ky + p-retry + 8 KB).** See docs/package.md: redaction in every encoding, the advice catalog as text, rate-limit headers and pacing, the engine and the option checks with messages that name each option. Loading the failure path on the first failure (the error classes, the advice catalog, redaction, the failing body's reader, \`is-network-error\`: 19 of createFetch's 46 KB minified) would leave 9.9 KB min+gzip in the entry chunk of a bundler that splits (measured with those modules left out of the bundle, as a split chunk is), still over 7 KB; esbuild without \`--splitting\`, as the target measures, puts it back inline; and an error's explanation would then wait for a chunk from the network at the moment the network fails. Not done: the targets need a decision, not a trim.
 
 ## Happy path, concurrency 1 (${settings.happy1} requests per round)
 
@@ -112,4 +118,18 @@ export function renderChart(rows: readonly HappyRow[]): string {
 ${bars}
 </svg>
 `;
+}
+
+/** Write docs/benchmarks.md (keeping the rate-limit section, which bench/ratelimit.ts writes) and the chart. */
+export function writeDocs(results: Results, root: string): void {
+	const doc = join(root, 'docs/benchmarks.md');
+	writeFileSync(doc, keepSection(readFileSync(doc, 'utf8'), renderMarkdown(results)));
+	writeFileSync(join(root, 'docs/benchmarks-cpu.svg'), renderChart(results.happy64.rows));
+}
+
+if (import.meta.main) {
+	const root = new URL('../', import.meta.url).pathname;
+	const results = JSON.parse(readFileSync(join(root, 'bench/results.json'), 'utf8')) as Results;
+	writeDocs(results, root);
+	console.log(`rendered docs/benchmarks.md and docs/benchmarks-cpu.svg from bench/results.json (${results.date.slice(0, 10)})`);
 }

@@ -3,7 +3,7 @@
 // into the repository. Sizes by environment: BENCH_ROUNDS, BENCH_HAPPY_1, BENCH_HAPPY_64, BENCH_FLAKY, BENCH_OUTAGE,
 // BENCH_SOAK. Every loop is bounded in count and, through BENCH_MAX_SECONDS per scenario, in time.
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -305,12 +305,8 @@ console.table(targets);
 const out = quick ? mkdtempSync(join(tmpdir(), 'steadfetch-bench-')) : root;
 writeFileSync(join(out, quick ? 'results.json' : 'bench/results.json'), `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
 if (!quick) {
-	const { renderMarkdown, renderChart } = await import('./report.ts');
-	const { keepSection } = await import('./ratelimit-report.ts');
-	const doc = join(root, 'docs/benchmarks.md');
-	// The rate-limit section is bench/ratelimit.ts's to write: keep it.
-	writeFileSync(doc, keepSection(readFileSync(doc, 'utf8'), renderMarkdown({ ...results, targets })));
-	writeFileSync(join(root, 'docs/benchmarks-cpu.svg'), renderChart(results.happy64.rows));
+	const { writeDocs } = await import('./report.ts');
+	writeDocs({ ...results, targets }, root);
 	console.log('\nwrote bench/results.json, docs/benchmarks.md, docs/benchmarks-cpu.svg');
 } else {
 	console.log(`\nquick run: wrote ${join(out, 'results.json')} (the repository is left as it is)`);
