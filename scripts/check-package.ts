@@ -23,12 +23,15 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // once or twice, JSON and HTML escapes, base64url, a JSON number) by a matcher without backtracking, most of it; one-word
 // `...key` credential names; `data` bounded in UTF-8 bytes; rate-limit resets past a day unreadable; a call's timeouts,
 // `json` and symbol header values checked; `maxRetryAfter` raising `maxDelayMs`.
+// Then raised by what keeping steadfetch's own hooks first costs, as measured (own +383, createClient +388, whole entry
+// +395 B): a call or extend() that clears or replaces ky's hooks (\`undefined\`, replaceOption) dropped the enrichment
+// of errors at the retry limit and the Idempotency-Key hook; their merge is now worked out and ours put back in front.
 export const budget = {
-	own: 22_418,
+	own: 22_800,
 	createFetch: 17_138,
-	createClient: 27_882,
+	createClient: 28_180,
 	retryJob: 19_080,
-	'whole entry': 31_748,
+	'whole entry': 32_060,
 };
 /** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
 const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {

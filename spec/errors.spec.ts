@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
-import { HTTPError, NetworkError as KyNetworkError, TimeoutError as KyTimeoutError } from 'ky';
+import {
+	type BeforeErrorHook,
+	type BeforeRequestHook,
+	HTTPError,
+	NetworkError as KyNetworkError,
+	TimeoutError as KyTimeoutError,
+	replaceOption,
+} from 'ky';
 import {
 	BadRequestError,
 	ClientError,
@@ -294,5 +301,84 @@ describe('passes through what is not an HTTP, network or timeout failure', () =>
 			{ message: 'replaced' },
 		);
 		assert.ok(seenByHook[0] instanceof NotFoundError);
+	});
+});
+
+describe("keeps steadfetch's own hooks first when a call or extend() clears or replaces ky's hooks", () => {
+	// ky drops an instance's hooks of a kind given as undefined, and every hook for `hooks: undefined` or replaceOption().
+	// At its retry limit ky throws without asking shouldRetry: only the beforeError hook makes that error steadfetch's.
+	const limited = (options: Parameters<typeof createClient>[0] = {}) =>
+		client({ retry: { limit: 1, baseDelayMs: 1, maxDelayMs: 1 }, ...options });
+	const atLimit = () => serve('GET', '/v1/x', times(2, { status: 503 }));
+	const enriched = (error: unknown) => error instanceof ServerError && error.stopReason === 'limit';
+	const theirs = () => {
+		const seen: unknown[] = [];
+		const hook: BeforeErrorHook = ({ error }) => {
+			seen.push(error);
+			return error;
+		};
+		return { seen, hook };
+	};
+
+	it('still raises the enriched error after extend() cleared the beforeError hooks, and runs none of the cleared ones', async () => {
+		const seen = atLimit();
+		const old = theirs();
+		const api = limited({ hooks: { beforeError: [old.hook] } }).extend({ hooks: { beforeError: undefined } as never });
+		const error = await failure(api.get('x'));
+		assert.ok(enriched(error));
+		assert.equal(old.seen.length, 0);
+		assert.equal(seen.count, 2);
+	});
+
+	it('still raises the enriched error for a call given hooks: undefined', async () => {
+		const seen = atLimit();
+		const error = await failure(limited().get('x', { hooks: undefined as never }));
+		assert.ok(enriched(error));
+		assert.equal(seen.count, 2);
+	});
+
+	it("hands a call's replacing beforeError hook the enriched error, and skips the instance's", async () => {
+		const seen = atLimit();
+		const old = theirs();
+		const own = theirs();
+		const error = await failure(
+			limited({ hooks: { beforeError: [old.hook] } }).get('x', { hooks: replaceOption({ beforeError: [own.hook] }) as never }),
+		);
+		assert.ok(enriched(error));
+		assert.equal(own.seen.length, 1);
+		assert.ok(enriched(own.seen[0]));
+		assert.equal(old.seen.length, 0);
+		assert.equal(seen.count, 2);
+	});
+
+	it('still sends one Idempotency-Key per call after extend() cleared the beforeRequest hooks', async () => {
+		const seen = serve('POST', '/v1/x', [{ status: 500 }, { status: 201, body: { id: 1 } }]);
+		let cleared = 0;
+		const hook: BeforeRequestHook = () => {
+			cleared++;
+		};
+		const api = client({ idempotencyKey: true, hooks: { beforeRequest: [hook] } }).extend({
+			hooks: { beforeRequest: undefined } as never,
+		});
+		assert.deepEqual(await api.post('x', { json: { a: 1 } }).json(), { id: 1 });
+		const keys = seen.headers.map((headers) => headers['idempotency-key']);
+		assert.equal(seen.count, 2);
+		assert.equal(typeof keys[0], 'string');
+		assert.equal(keys[1], keys[0]);
+		assert.equal(cleared, 0);
+	});
+
+	it('leaves hooks that clear nothing of its own to merge as ky merges them', async () => {
+		const seen = atLimit();
+		const old = theirs();
+		const added = theirs();
+		const api = limited({ hooks: { beforeError: [old.hook] } }).extend({
+			hooks: { afterResponse: undefined, beforeError: [added.hook] } as never,
+		});
+		const error = await failure(api.get('x'));
+		assert.ok(enriched(error));
+		assert.deepEqual([old.seen.length, added.seen.length], [1, 1]);
+		assert.ok(enriched(old.seen[0]));
+		assert.equal(seen.count, 2);
 	});
 });

@@ -1,6 +1,8 @@
 import isNetworkError from 'is-network-error';
 import ky, {
+	type BeforeErrorHook,
 	type BeforeRequestHook,
+	type Hooks,
 	HTTPError,
 	isHTTPError as isKyHttpError,
 	isNetworkError as isKyNetworkError,
@@ -139,9 +141,51 @@ const replaceMarker = Object.getOwnPropertySymbols(replaceOption({}))[0] as symb
 const isReplaced = (value: unknown): value is { readonly value: unknown } =>
 	isRecord(value) && (value as Record<symbol, unknown>)[replaceMarker] === true;
 
+/** steadfetch's own hooks, first of their arrays: the key and pacing hooks before any request, the enrichment before any error. */
+interface OwnHooks {
+	readonly beforeRequest: readonly BeforeRequestHook[];
+	readonly beforeError: readonly BeforeErrorHook[];
+}
+
+const hookKinds = ['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'] as const;
+
+/**
+The \`hooks\` given to a call or to extend(), such that steadfetch's own are kept. ky drops an instance's hooks of a kind
+given as \`undefined\`, and all of them for \`hooks\` given as \`undefined\` or through replaceOption(): then the merged
+hooks are worked out here as ky merges them (utils/merge.js, newHookValue), ours put back in front where they were
+dropped, and handed to ky as a replacement. Anything else merges in ky, ours kept; a value ky rejects is left for ky to reject.
+*/
+const keepOwnHooks = (given: unknown, inherited: Hooks | undefined, own: OwnHooks): unknown => {
+	const replaced = isReplaced(given);
+	const value = replaced ? given.value : given;
+	if (value !== undefined && !isRecord(value)) {
+		return given;
+	}
+	const ownKinds = (Object.keys(own) as (keyof OwnHooks)[]).filter((kind) => own[kind].length > 0);
+	if (!replaced && value && !ownKinds.some((kind) => Object.hasOwn(value, kind) && value[kind] === undefined)) {
+		return given;
+	}
+	const base: Record<string, unknown> = replaced || !value ? {} : { ...inherited };
+	const incoming: Record<string, unknown> = value ?? {};
+	const merged = Object.fromEntries(
+		hookKinds.map((kind) => {
+			const list: unknown[] =
+				Object.hasOwn(incoming, kind) && incoming[kind] === undefined
+					? []
+					: [...((base[kind] as unknown[] | undefined) ?? []), ...((incoming[kind] as unknown[] | undefined) ?? [])];
+			const ours: readonly unknown[] = kind === 'beforeRequest' || kind === 'beforeError' ? own[kind] : [];
+			// Where a replacement kept ours (the BullMQ adapter puts the job's key hook before the client's), they stay put.
+			return [kind, [...ours.filter((hook) => !list.includes(hook)), ...list]];
+		}),
+	);
+	return replaceOption(merged);
+};
+
 /** What the calls of one instance inherit, read once per instance: ky merges the same defaults into every call's options. */
 interface Inherited {
 	readonly defaults: KyOptions;
+	/** The hooks of the paced twin's defaults (the same as \`defaults.hooks\` but for the pacing hook). */
+	readonly pacedHooks: Hooks | undefined;
 	readonly limit: number;
 	/** Why the defaults a function given to extend() returned fail the checks: every call throws it, before anything is sent. */
 	readonly refusal: unknown;
@@ -225,16 +269,48 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
 	// Per-origin retry budget and circuit breaker: this client's own, shared by its extend()ed copies and job.client() views.
 	const engine = new Engine(config, clock, 'ky');
+	// steadfetch's own hooks, one of each per client. The key hook only when keys are generated, and the pacing hook only on
+	// the paced twin: every hook ky runs costs every request.
+	const keyHooks = policy.idempotencyKey ? [addIdempotencyKey(engine)] : [];
+	const enrich: BeforeErrorHook = async ({ error, options }) => {
+		const slot = slotOf(options);
+		const call = slot?.call;
+		const outcome = outcomeOf(error);
+		if (call && outcome === undefined && !errorKind(error)) {
+			// An abort, a hook's or a callback's exception ends the call as it is: a subscriber hears of the end.
+			call.end(error);
+		}
+		// Ours is decided already; aborts, errors thrown by hooks and schema failures are the caller's own.
+		if (errorKind(error) || !call || outcome === undefined) {
+			return error;
+		}
+		const failure = await failureOf(error, outcome, slot);
+		return call.giveUp(failure, call.conclude(failure));
+	};
+	const ownPlain: OwnHooks = { beforeRequest: keyHooks, beforeError: [enrich] };
+	const ownPaced: OwnHooks = { beforeRequest: [...keyHooks, paceFirstAttempt], beforeError: [enrich] };
+	const withOwnHooks = <T>(options: T, inherited: Hooks | undefined, own: OwnHooks): T => {
+		if (!isRecord(options) || !('hooks' in options)) {
+			return options;
+		}
+		const hooks = keepOwnHooks(options.hooks, inherited, own);
+		return hooks === options.hooks ? options : ({ ...options, hooks } as T);
+	};
 	// An API key in a header fetch keeps across origins (any but Authorization): redirects are followed by hand.
 	const keyHeader = canFollowByHand ? config.secretHeaders.find((name) => name.toLowerCase() !== 'authorization') : undefined;
 
 	// ky hands an instance's merged defaults only to a function given to extend(): read them once, as the instance is wrapped.
-	const inherit = (instance: KyInstance): Inherited => {
+	const defaultsOf = (instance: KyInstance): KyOptions => {
 		let defaults: KyOptions = {};
 		instance.extend((given) => {
 			defaults = given;
 			return {};
 		});
+		return defaults;
+	};
+	const inherit = (instance: KyInstance, paced: KyInstance): Inherited => {
+		const defaults = defaultsOf(instance);
+		const pacedHooks = paced === instance ? defaults.hooks : defaultsOf(paced).hooks;
 		let limit = policy.limit;
 		let refusal: unknown;
 		try {
@@ -242,12 +318,13 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		} catch (error) {
 			refusal = error;
 		}
-		return { defaults, limit, refusal };
+		return { defaults, pacedHooks, limit, refusal };
 	};
 
 	const open = (
 		options: Readonly<Record<string, unknown>> | undefined,
-		{ defaults, limit: inheritedLimit, refusal }: Inherited,
+		{ defaults, pacedHooks, limit: inheritedLimit, refusal }: Inherited,
+		pacing: boolean,
 	): readonly [KyOptions, Slot] => {
 		// The call's own values, over the instance's as ky merges them (utils/merge.js): the call's own value wins, an explicit
 		// undefined included; `context` merges shallowly; every AbortSignal given ends the call, and an explicit undefined
@@ -328,22 +405,29 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		const retry = replaceOption({ ...baseRetry, limit, shouldRetry, delay });
 		// ky ends the attempt in flight at its totalTimeout: the job's, when the job's deadline is the nearer.
 		const bounded = byJob && deadline !== undefined ? { totalTimeout: Math.max(1, Math.round(deadline - clock.monotonic())) } : {};
-		return [{ ...options, ...bounded, retry, fetch: attempt }, slot];
+		// Hooks the call clears or replaces keep steadfetch's own in front (read only when the call gives hooks).
+		const hooks =
+			options && 'hooks' in options
+				? keepOwnHooks(options.hooks, pacing ? pacedHooks : defaults.hooks, pacing ? ownPaced : ownPlain)
+				: undefined;
+		const kept = hooks !== undefined && hooks !== options?.hooks ? { hooks: hooks as KyOptions['hooks'] & {} } : {};
+		return [{ ...options, ...kept, ...bounded, retry, fetch: attempt }, slot];
 	};
 
 	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here. `paced` is the
 	// same instance with the pacing hook, used once a response has described a rate-limit window (`engine.paced`).
 	const wrap = (instance: KyInstance, paced: KyInstance): KyInstance => {
-		const inherited = inherit(instance);
+		const inherited = inherit(instance, paced);
 		const guarded = <F extends (...parameters: never[]) => unknown>(methodOf: (instance: KyInstance) => F): F =>
 			((input: unknown, options?: unknown) => {
 				try {
-					const method = methodOf(engine.paced ? paced : instance) as unknown as Method;
+					const pacing = engine.paced && paced !== instance;
+					const method = methodOf(pacing ? paced : instance) as unknown as Method;
 					// Anything but an object, or a context that is none, is ky's to reject, with its own message.
 					if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
 						return method(input, options);
 					}
-					const [own, slot] = open(options, inherited);
+					const [own, slot] = open(options, inherited, pacing);
 					const promise = method(input, own);
 					enrichBodyReads(promise, slot);
 					return promise;
@@ -375,8 +459,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 						if (typeof options === 'function') {
 							options = options(inherited.defaults);
 						}
-						const extended = instance.extend(options);
-						return wrap(extended, paced === instance ? extended : paced.extend(options));
+						const extended = instance.extend(withOwnHooks(options, inherited.defaults.hooks, ownPlain));
+						return wrap(extended, paced === instance ? extended : paced.extend(withOwnHooks(options, inherited.pacedHooks, ownPaced)));
 					} catch (error) {
 						throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
 					}
@@ -385,42 +469,22 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		);
 	};
 
-	const create = (pacing: boolean): KyInstance =>
-		ky.create({
+	const create = (pacing: boolean): KyInstance => {
+		const own = pacing ? ownPaced : ownPlain;
+		return ky.create({
 			...kyOptions,
 			// None rather than an empty object: ky merges an instance's headers into every request's.
 			...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
 			retry: baseRetry,
 			hooks: {
 				...(hooks.init ? { init: hooks.init } : {}),
-				// Only when keys are generated: every hook ky runs costs every request.
-				beforeRequest: [
-					...(policy.idempotencyKey ? [addIdempotencyKey(engine)] : []),
-					...(pacing ? [paceFirstAttempt] : []),
-					...(hooks.beforeRequest ?? []),
-				],
+				beforeRequest: [...own.beforeRequest, ...(hooks.beforeRequest ?? [])],
 				afterResponse: hooks.afterResponse ?? [],
 				beforeRetry: hooks.beforeRetry ?? [],
-				beforeError: [
-					async ({ error, options }) => {
-						const slot = slotOf(options);
-						const call = slot?.call;
-						const outcome = outcomeOf(error);
-						if (call && outcome === undefined && !errorKind(error)) {
-							// An abort, a hook's or a callback's exception ends the call as it is: a subscriber hears of the end.
-							call.end(error);
-						}
-						// Ours is decided already; aborts, errors thrown by hooks and schema failures are the caller's own.
-						if (errorKind(error) || !call || outcome === undefined) {
-							return error;
-						}
-						const failure = await failureOf(error, outcome, slot);
-						return call.giveUp(failure, call.conclude(failure));
-					},
-					...(hooks.beforeError ?? []),
-				],
+				beforeError: [...own.beforeError, ...(hooks.beforeError ?? [])],
 			},
 		});
+	};
 	const instance = create(false);
 	return wrap(instance, config.rateLimit ? create(true) : instance);
 }
@@ -428,7 +492,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 /**
 Create a ky instance that retries transient failures with exponential backoff and full jitter, honours `Retry-After`, fails fast on every other status, and throws errors that carry the API's troubleshooting advice.
 
-All of ky's options pass through, and hooks given here run after steadfetch's own. Options are validated now: a bad one throws a `TypeError` naming it.
+All of ky's options pass through, and hooks given here run after steadfetch's own, which are kept, first, when a call or `extend()` clears or replaces hooks (ky's `undefined` or `replaceOption`). Options are validated now: a bad one throws a `TypeError` naming it.
 
 @example
 ```ts
