@@ -30,7 +30,7 @@ import { backoffDelay, jobKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues, checkTimeouts, checkUrlOptions, isRecord } from './rules.ts';
+import { assertHeaderValues, checkTimeouts, checkUrlOptions, hookKinds, isRecord } from './rules.ts';
 import type { JobBinding, Outcome } from './types.ts';
 
 /*
@@ -146,8 +146,6 @@ interface OwnHooks {
 	readonly beforeRequest: readonly BeforeRequestHook[];
 	readonly beforeError: readonly BeforeErrorHook[];
 }
-
-const hookKinds = ['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'] as const;
 
 /**
 The \`hooks\` given to a call or to extend(), such that steadfetch's own are kept. ky drops an instance's hooks of a kind
@@ -406,12 +404,8 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock): Ky
 		// ky ends the attempt in flight at its totalTimeout: the job's, when the job's deadline is the nearer.
 		const bounded = byJob && deadline !== undefined ? { totalTimeout: Math.max(1, Math.round(deadline - clock.monotonic())) } : {};
 		// Hooks the call clears or replaces keep steadfetch's own in front (read only when the call gives hooks).
-		const hooks =
-			options && 'hooks' in options
-				? keepOwnHooks(options.hooks, pacing ? pacedHooks : defaults.hooks, pacing ? ownPaced : ownPlain)
-				: undefined;
-		const kept = hooks !== undefined && hooks !== options?.hooks ? { hooks: hooks as KyOptions['hooks'] & {} } : {};
-		return [{ ...options, ...kept, ...bounded, retry, fetch: attempt }, slot];
+		const given = withOwnHooks(options, pacing ? pacedHooks : defaults.hooks, pacing ? ownPaced : ownPlain);
+		return [{ ...given, ...bounded, retry, fetch: attempt }, slot];
 	};
 
 	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here. `paced` is the

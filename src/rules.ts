@@ -204,6 +204,9 @@ export const checkOptionsObject = (options: unknown): void => {
 	}
 };
 
+/** ky's hook kinds: the ones `hooks` may name, and the ones the client merges as ky does. */
+export const hookKinds = ['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'] as const;
+
 const checkHooks = (hooks: unknown): void => {
 	if (hooks === undefined) {
 		return;
@@ -212,7 +215,7 @@ const checkHooks = (hooks: unknown): void => {
 		rejectOption('hooks', 'an object of hook arrays', hooks);
 	}
 	for (const [name, list] of Object.entries(hooks)) {
-		if (!['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'].includes(name)) {
+		if (!(hookKinds as readonly string[]).includes(name)) {
 			throw new TypeError(`Unknown option \`hooks.${name}\`.`);
 		}
 		if (!Array.isArray(list)) {
