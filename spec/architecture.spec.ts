@@ -19,7 +19,7 @@ const importsOf = (file: string): string[] =>
 	);
 
 // The house, stage by stage: a module imports only from earlier stages (errors/ also from its own folder).
-// options -> policy -> origins -> attempt engine -> drivers (client, fetch, then job) -> index; errors are a leaf fed with facts.
+// options -> policy -> origins -> attempt engine -> the loop -> drivers (client, fetch, then job) -> index; errors are a leaf fed with facts.
 const stages: readonly (readonly string[])[] = [
 	[
 		'types.ts',
@@ -33,13 +33,15 @@ const stages: readonly (readonly string[])[] = [
 		'ratelimit.ts',
 		'read-options.ts',
 	],
-	['catalog.data.ts', 'errors/', 'pacer.ts', 'redirects.ts'],
+	['catalog.data.ts', 'errors/', 'pacer.ts', 'redirects.ts', 'binding.ts'],
 	['options.ts'],
 	['defaults.ts', 'rules.ts'],
 	['normalize.ts'],
 	['policy.ts'],
 	['origins.ts'],
 	['attempt.ts'],
+	['loop.ts'],
+	['retry-hooks.ts'],
 	['client.ts', 'fetch.ts'],
 	['job.ts'],
 	['queue-action.ts', 'queue-circuit.ts'],

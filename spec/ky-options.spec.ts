@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import ky, { HTTPError, isHTTPError, type Options as KyOptions } from 'ky';
 import { type ClientOptions, createClient, isSteadfetchError, type RetryOptions, type SteadfetchError } from '../src/index.ts';
 import { runJob } from '../src/job.ts';
@@ -27,6 +28,8 @@ where it happens:
 - the retry budget, the circuit breaker and pacing are steadfetch's alone: turned off on our side, as ky has none.
 */
 
+const kyVersion: string = JSON.parse(readFileSync(new URL('../node_modules/ky/package.json', import.meta.url), 'utf8')).version;
+
 /** Waits scaled down: ky's examples wait 300 ms, then 600, 1200...; the cap is one of ky's options under test. */
 const fast = { backoffLimit: 3 } as const;
 /** What ky does not have: off, so that only the retry options decide. */
@@ -46,12 +49,15 @@ const ending = async (promise: Promise<unknown>): Promise<Ending> => {
 async function both(
 	replies: readonly LoopbackReply[],
 	options: KyOptions,
+	withKy = true,
 ): Promise<{ ky: [number, Ending]; steadfetch: [number, Ending] }> {
 	const result = { ky: [0, 'ok'] as [number, Ending], steadfetch: [0, 'ok'] as [number, Ending] };
-	await withLoopback(replies, async (server) => {
-		const end = await ending(ky.get(`${server.url}/items`, options));
-		result.ky = [server.count, end];
-	});
+	if (withKy) {
+		await withLoopback(replies, async (server) => {
+			const end = await ending(ky.get(`${server.url}/items`, options));
+			result.ky = [server.count, end];
+		});
+	}
 	await withLoopback(replies, async (server) => {
 		// The same object: ky's types allow a Promise from shouldRetry and ours do not, so no example object is both at once.
 		const client = createClient({ ...kyAlike, ...(options as ClientOptions) });
@@ -164,10 +170,14 @@ describe("runs the retry examples of ky's readme through ky and createClient ali
 		assert.deepEqual(steadfetch, ky);
 	});
 
-	it("custom retry logic: a forced retry ignores the 429's Retry-After of an hour, through both", async () => {
-		const { ky, steadfetch } = await both([status(429, { 'retry-after': '3600' }), ok], custom);
-		assert.deepEqual(ky, [2, 'ok']);
-		assert.deepEqual(steadfetch, ky);
+	// ky 2.2 changed what `true` means here: it now waits the Retry-After of a status in afterStatusCodes (its readme,
+	// "retry"). steadfetch keeps 2.1's meaning (docs/retries.md): ky runs beside it where ky's meaning is the same.
+	it("custom retry logic: a forced retry ignores the 429's Retry-After of an hour (ky 2.1 alike)", async () => {
+		const { ky, steadfetch } = await both([status(429, { 'retry-after': '3600' }), ok], custom, kyVersion.startsWith('2.1.'));
+		assert.deepEqual(steadfetch, [2, 'ok']);
+		if (kyVersion.startsWith('2.1.')) {
+			assert.deepEqual(ky, steadfetch);
+		}
 	});
 
 	it('custom retry logic: sends 1 request for a 404, refused, through both', async () => {

@@ -90,7 +90,11 @@ describe('validates options when the client is created', () => {
 		['a catalog entry that is not an object', { catalog: { 404: 'gone' } }, /`catalog\.404`/],
 		['a catalog field that is not text', { catalog: { 404: { solution: 1 } } }, /`catalog\.404\.solution` to be a string/],
 		['an unknown catalog field', { catalog: { 404: { fix: 'x' } } }, /Unknown option `catalog\.404\.fix`/],
-		['throwHttpErrors: false', { throwHttpErrors: false }, /`throwHttpErrors` cannot be turned off/],
+		[
+			'a throwHttpErrors that is no boolean or function',
+			{ throwHttpErrors: 'no' },
+			/^Expected `throwHttpErrors` to be a boolean or a function of the status, got "no"\.$/,
+		],
 		['options that are not an object', 'https://api.test', /`options` to be an object/],
 	] as const) {
 		it(`rejects ${name} with a TypeError naming the option`, () => rejects(options, pattern));
@@ -246,8 +250,23 @@ describe('rejects steadfetch options outside createClient', () => {
 		}
 	});
 
-	it('refuses a retry policy change per request, other than limit', () => {
-		assert.throws(() => createClient().get(`${origin}/x`, { retry: { statusCodes: [404] } }), /Only `retry\.limit` can be set per request/);
+	it('checks retry options given per request with the rules and messages of createClient', () => {
+		const seen = serve('GET', '/x', [{ status: 200 }]);
+		const api = createClient();
+		assert.throws(
+			() => api.get(`${origin}/x`, { retry: { statusCodes: [99] } }),
+			/^TypeError: Expected `retry\.statusCodes` to be an array of status codes from 100 to 599, got 99\.$/,
+		);
+		assert.throws(
+			() => api.get(`${origin}/x`, { retry: { limit: 1.5 } }),
+			/^TypeError: Expected `retry\.limit` to be a non-negative integer, got 1\.5\.$/,
+		);
+		assert.throws(
+			() => api.get(`${origin}/x`, { retry: { delay: () => 1, factor: 3 } as never }),
+			/`retry\.delay` replaces `retry\.factor`/,
+		);
+		assert.throws(() => api.get(`${origin}/x`, { retry: { often: true } as object }), /^TypeError: Unknown option `retry\.often`\.$/);
+		assert.equal(seen.count, 0);
 	});
 
 	it('refuses a bad per-request limit', () => {
@@ -257,7 +276,15 @@ describe('rejects steadfetch options outside createClient', () => {
 	it('checks options given to extend() at once, not at the first call', () => {
 		const api = createClient();
 		assert.throws(() => api.extend({ retry: -1 }), /^TypeError: Expected `retry` to be a non-negative integer, got -1\.$/);
-		assert.throws(() => api.extend({ retry: { statusCodes: [404] } }), /Only `retry\.limit` can be set per request or by extend\(\)/);
+		assert.throws(
+			() => api.extend({ retry: { statusCodes: [404, 'x'] as never } }),
+			/^TypeError: Expected `retry\.statusCodes` to be an array of status codes/,
+		);
+		assert.throws(() => api.extend({ timeout: -1 }), /^TypeError: Expected `timeout` to be a number of milliseconds/);
+		assert.throws(
+			() => api.extend({ throwHttpErrors: 1 as never }),
+			/^TypeError: Expected `throwHttpErrors` to be a boolean or a function/,
+		);
 		assert.throws(() => api.extend({ breaker: false } as object), /`breaker` is set by createClient/);
 		assert.throws(
 			() => api.extend({ headers: { 'X-Api-Key': 'SEC\nRET' } }),
@@ -266,8 +293,13 @@ describe('rejects steadfetch options outside createClient', () => {
 		assert.equal(api.extend({ retry: 4 }).extend({ retry: { limit: 0 } }) !== undefined, true);
 	});
 
-	it('refuses throwHttpErrors: false per request', () => {
-		assert.throws(() => createClient().get(`${origin}/x`, { throwHttpErrors: false }), /`throwHttpErrors` cannot be turned off/);
+	it('checks throwHttpErrors given per request, before any request', () => {
+		const seen = serve('GET', '/x', [{ status: 200 }]);
+		assert.throws(
+			() => createClient().get(`${origin}/x`, { throwHttpErrors: 'no' as never }),
+			/^TypeError: Expected `throwHttpErrors` to be a boolean or a function of the status, got "no"\.$/,
+		);
+		assert.equal(seen.count, 0);
 	});
 });
 

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import ky, { TimeoutError as KyTimeoutError } from 'ky';
+import ky from 'ky';
 import { type BreakerEvent, CircuitBreaker } from '../src/breaker.ts';
 import { RetryBudget } from '../src/budget.ts';
 import { defaults } from '../src/defaults.ts';
-import { CircuitOpenError, type ClientOptions, createClient, createFetch, isCircuitOpenError, isSteadfetchError } from '../src/index.ts';
+import {
+	CircuitOpenError,
+	type ClientOptions,
+	createClient,
+	createFetch,
+	type FetchOptions,
+	isCircuitOpenError,
+	isSteadfetchError,
+} from '../src/index.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { withLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
@@ -388,13 +396,17 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 		const events: BreakerEvent[] = [];
 		const clock = new FakeClock();
 		const sent: number[] = [];
-		// The first request hangs until ky's timeout (1000 ms on the spec's clock); the API answers the next at once.
-		// ky hands its fetch the Request it built.
-		const fetch = async (input: unknown): Promise<Response> => {
+		// The first request hangs until its attempt's timeout aborts it (1000 ms on the spec's clock, 20 real ms); the API
+		// answers the next at once.
+		const fetch = async (_input: unknown, init?: RequestInit): Promise<Response> => {
 			sent.push(clock.now());
 			if (sent.length === 1) {
-				clock.advance(1000);
-				throw new KyTimeoutError(input as Request);
+				return new Promise((_resolve, reject) => {
+					init?.signal?.addEventListener('abort', () => {
+						clock.advance(1000);
+						reject(init.signal?.reason);
+					});
+				});
 			}
 			return new Response('{"ok":true}', { status: 200, headers: { 'content-type': 'application/json' } });
 		};
@@ -402,6 +414,7 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 			{
 				...options(events),
 				breaker: { failureThreshold: 1, failureWindowMs: 0, openMs: 80, onStateChange: (event) => events.push(event) },
+				timeout: 20,
 				fetch,
 			},
 			clock,
@@ -466,7 +479,7 @@ describe('validates budget and breaker options', () => {
 				() => createClient(options as ClientOptions),
 				(error: unknown) => error instanceof TypeError && pattern.test(error.message),
 			);
-			assert.throws(() => createFetch(options as ClientOptions), TypeError);
+			assert.throws(() => createFetch(options as FetchOptions), TypeError);
 		});
 	}
 });

@@ -9,7 +9,7 @@ import { guardDecision, type OriginGuard, Origins, originOf, report } from './or
 import { backoffDelay, decide, isKeyedMethod, isRepeatable, isTransient, spend, timeAfter } from './policy.ts';
 import { readQuota, readWait } from './ratelimit.ts';
 import { redactUrl } from './redact.ts';
-import type { Allowance, Decision, Outcome, SteadfetchError, StopReason, Tally } from './types.ts';
+import type { Allowance, Decision, JobBinding, Outcome, SteadfetchError, StopReason, Tally } from './types.ts';
 
 /*
 The step around every attempt, once for every surface: admit by the origin's breaker, count and time the attempt,
@@ -32,6 +32,10 @@ export interface Failure {
 	readonly cause?: unknown;
 	/** False when the body was a stream sent once: a transient failure then stops. */
 	readonly replayable?: boolean;
+	/** A retry an `afterResponse` hook forced (ky.retry()): within the limit, after its own wait or the backoff, whatever the policy says. */
+	readonly forced?: { readonly delayMs: number | undefined } | undefined;
+	/** The attempt ran into the call's deadline: nothing can follow it. */
+	readonly pastDeadline?: boolean | undefined;
 }
 
 /** One attempt of a call, from the moment it is admitted until its outcome is recorded. */
@@ -43,8 +47,8 @@ export interface Attempt {
 
 /** How one call is bounded, beyond the engine's policy. */
 export interface CallOptions {
-	/** A per-request `retry.limit`. */
-	readonly limit?: number | undefined;
+	/** The retry policy of this call, when options given per call or to `extend()` changed the engine's. */
+	readonly policy?: Policy | undefined;
 	/** The job this call runs in: its retries spend the job's allowance, its attempts count in the job's tally. */
 	readonly allowance?: Allowance | undefined;
 	/** The monotonic time (`clock.monotonic()`) by which the call must end: no retry may start after it. */
@@ -89,11 +93,6 @@ export class Engine {
 	readonly origins: Origins;
 	/** The drop-in fetch keeps fetch's rejection shape: a network failure is a `TypeError`. */
 	readonly shape: 'ky' | 'fetch';
-	/**
-	Whether any response has described a rate-limit window yet. Until then pacing has nothing to hold, and the client
-	sends its calls through a ky instance without the pacing hook: a hook ky runs costs every request (3% CPU measured).
-	*/
-	paced = false;
 
 	constructor(config: RequestConfig, clock: Clock, shape: 'ky' | 'fetch') {
 		this.config = config;
@@ -115,8 +114,6 @@ export class Call {
 	readonly tally: Tally;
 	/** This call's own attempts (the tally may count a whole job's). */
 	attempts = 0;
-	/** Retries decided so far: ky asks for the wait of a retry this call already slept, and gets 0. */
-	retries = 0;
 	/** Whether the call's waits let a Node process exit (its job's `unref`). */
 	readonly unref: boolean;
 	readonly #engine: Engine;
@@ -135,10 +132,9 @@ export class Call {
 	#begun = false;
 	#ended = false;
 
-	constructor(engine: Engine, { limit, allowance, deadline, deadlineOption, unref = false }: CallOptions) {
-		const { policy } = engine.config;
+	constructor(engine: Engine, { policy, allowance, deadline, deadlineOption, unref = false }: CallOptions) {
 		this.#engine = engine;
-		this.policy = limit === undefined || limit === policy.limit ? policy : Object.freeze({ ...policy, limit });
+		this.policy = policy ?? engine.config.policy;
 		this.#allowance = allowance;
 		this.tally = allowance?.tally ?? newTally();
 		this.#deadline = deadline;
@@ -146,10 +142,16 @@ export class Call {
 		this.unref = unref;
 	}
 
+	/** The time left before the call's deadline (`totalTimeout`, a job's `maxRetryTime`), in milliseconds; undefined for none. */
+	remainingMs(): number | undefined {
+		return this.#deadline === undefined ? undefined : this.#deadline - this.#engine.clock.monotonic();
+	}
+
 	/**
 	Wait, if the origin's rate limit says so, before the next attempt: undefined when it may go now (the common case,
-	with no promise to await), else the wait. A reset further than `retry.maxDelayMs` away ends the call at once, with a
-	429 error that says when (`stopReason: 'rate-limited'`), after `onGiveUp`, and nothing is sent.
+	with no promise to await), else the wait. A reset further than `retry.maxDelayMs` away, or past the call's deadline,
+	ends the call at once, with a 429 error that says when (`stopReason: 'rate-limited'` or `'deadline'`), after
+	`onGiveUp`, and nothing is sent: a wait the call cannot finish must not hold a place in the window for it.
 	*/
 	pace(url: string, request: () => Request, signal?: AbortSignal): Promise<void> | undefined {
 		const pacer = this.#guardOf(url)?.pacer;
@@ -159,11 +161,13 @@ export class Call {
 			return undefined;
 		}
 		this.#open();
+		const remaining = this.remainingMs();
+		const reason = wait > this.policy.maxDelayMs ? 'rate-limited' : remaining !== undefined && wait >= remaining ? 'deadline' : undefined;
 		if (channels.pacing?.hasSubscribers) {
 			this.#request = request;
-			channels.pacing.publish({ ...this.#where(), waitMs: wait, refused: wait > this.policy.maxDelayMs });
+			channels.pacing.publish({ ...this.#where(), waitMs: wait, refused: reason !== undefined });
 		}
-		if (wait > this.policy.maxDelayMs) {
+		if (reason) {
 			const refusal: Failure = {
 				outcome: 429,
 				method: '',
@@ -173,7 +177,7 @@ export class Call {
 				response: new Response(null, { status: 429, statusText: 'Too Many Requests' }),
 			};
 			const retryAt = timeAfter(clock.now(), wait);
-			return Promise.reject(this.giveUp(refusal, { retry: false, reason: 'rate-limited', retryAt }));
+			return Promise.reject(this.giveUp(refusal, { retry: false, reason, retryAt }));
 		}
 		return this.wait(wait, signal).then(() => this.pace(url, request, signal));
 	}
@@ -220,7 +224,6 @@ export class Call {
 		if (pacer && headers) {
 			const quota = readQuota(headers, clock.now());
 			if (quota) {
-				this.#engine.paced = true;
 				pacer.observe(quota);
 			}
 		}
@@ -306,7 +309,11 @@ export class Call {
 		const allowed: Decision =
 			failure.replayable === false
 				? { retry: false, reason: isTransient(this.policy, outcome) ? 'unreplayable-body' : 'permanent' }
-				: this.#decide(failure, now);
+				: failure.pastDeadline
+					? { retry: false, reason: 'deadline' }
+					: failure.forced
+						? this.#force(failure.forced.delayMs)
+						: this.#decide(failure, now);
 		// A retry at the time a 429 names is the API's own schedule, not load it did not ask for: it spends no budget.
 		const scheduled = outcome === 429 && failure.response !== undefined && readWait(failure.response.headers, 429, now) !== undefined;
 		const decision = spend(this.#allowance, scheduled ? allowed : guardDecision(this.#guard, allowed, now), now);
@@ -321,7 +328,6 @@ export class Call {
 		if (channels.retry?.hasSubscribers) {
 			channels.retry.publish({ ...this.#where(), attempt: this.attempts + 1, delayMs: decision.delayMs, after: outcome });
 		}
-		this.retries++;
 		const record = this.tally.history.findLast((entry) => entry.attempt === attempt?.number);
 		if (record) {
 			record.delayMs = decision.delayMs;
@@ -451,6 +457,16 @@ export class Call {
 		return this.#place;
 	}
 
+	// ky's forced retry: it respects the limit and the deadline, and skips every other rule of the policy.
+	#force(delayMs: number | undefined): Decision {
+		if (this.attempts > this.policy.limit) {
+			return { retry: false, reason: 'limit' };
+		}
+		const wait = delayMs ?? backoffDelay(this.policy, this.attempts, this.#engine.clock.random);
+		const remaining = this.remainingMs();
+		return remaining !== undefined && wait >= remaining ? { retry: false, reason: 'deadline' } : { retry: true, delayMs: wait };
+	}
+
 	#decide(failure: Failure, now: number): Decision {
 		const { clock } = this.#engine;
 		const { shouldRetry } = this.policy;
@@ -463,7 +479,7 @@ export class Call {
 				hasIdempotencyKey: failure.hasIdempotencyKey,
 				retry,
 				headers: failure.response?.headers,
-				remainingMs: this.#deadline === undefined ? undefined : this.#deadline - clock.monotonic(),
+				remainingMs: this.remainingMs(),
 				now,
 				// ky hands its shouldRetry the error it would throw: here that is the enriched one, built only when asked.
 				ask: shouldRetry && (() => shouldRetry({ error: this.describe(failure, undefined), retryCount: retry })),
@@ -474,14 +490,15 @@ export class Call {
 }
 
 /**
-The `Idempotency-Key` a POST or PATCH gets when the policy generates keys and the request carries none; undefined
-otherwise. One key per call, set before the first attempt, so that every attempt carries the same.
+The `Idempotency-Key` a POST or PATCH gets when the job it runs in or the policy generates keys and the request carries
+none; undefined otherwise. One key per call, set before the first attempt, so that every attempt carries the same.
 */
-export function newIdempotencyKey(policy: Policy, method: string, hasKey: boolean): string | undefined {
-	if (hasKey || !policy.idempotencyKey || !isKeyedMethod(method)) {
+export function newIdempotencyKey(policy: Policy, method: string, hasKey: boolean, job?: JobBinding): string | undefined {
+	const generate = job?.idempotencyKey ?? policy.idempotencyKey;
+	if (hasKey || !generate || !isKeyedMethod(method)) {
 		return undefined;
 	}
-	const key = policy.idempotencyKey();
+	const key = generate();
 	if (typeof key !== 'string' || key === '') {
 		throw new TypeError('Expected `idempotencyKey()` to return a non-empty string.');
 	}

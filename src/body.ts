@@ -1,6 +1,6 @@
 /*
 Reading the body of a failing response for its error: never more than an error keeps, never longer than ky waits
-for one. Shared by the drop-in fetch and the client (which uses it only where ky's own read lost the body).
+for one (the attempt's `timeout`, 10 s without one). Shared by the drop-in fetch and the client.
 */
 
 /** Whether the response says its body is JSON (`application/json`, `application/problem+json`...). */
@@ -13,8 +13,12 @@ const maxDataBytes = 64 * 1024;
 // dripping a byte every few seconds cannot hold the call open.
 export const maxDataReadMs = 10_000;
 
-/** The body of a failing response, for its error: parsed JSON, or the text when it is not JSON or not valid JSON; bounded in bytes and in time. */
-export async function readData(response: Response, readMs: number): Promise<unknown> {
+/** The body of a failing response, for its error: parsed JSON (by ky's `parseJson` when given), or the text when it is not JSON or not valid JSON; bounded in bytes and in time. */
+export async function readData(
+	response: Response,
+	readMs: number,
+	parseJson?: (text: string, response: Response) => unknown,
+): Promise<unknown> {
 	const reader = response.body?.getReader();
 	if (!reader) {
 		return undefined;
@@ -49,7 +53,7 @@ export async function readData(response: Response, readMs: number): Promise<unkn
 		return undefined;
 	}
 	try {
-		return isJson(response) ? JSON.parse(text) : text;
+		return isJson(response) ? await (parseJson ? parseJson(text, response) : JSON.parse(text)) : text;
 	} catch {
 		return text;
 	}

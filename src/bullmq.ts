@@ -3,15 +3,16 @@ A BullMQ worker whose jobs make their requests through steadfetch (docs/queues.m
 @module steadfetch/bullmq
 */
 import { type BackoffStrategy, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
-import { type BeforeRequestHook, type KyInstance, replaceOption } from 'ky';
+import type { KyInstance } from 'ky';
 import { newTally } from './attempt.ts';
+import { bindTo } from './binding.ts';
 import { systemClock } from './clock.ts';
 import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
 import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { Policy, RetryOptions } from './options.ts';
-import { backoffDelay, isKeyedMethod, jobKey } from './policy.ts';
+import { backoffDelay } from './policy.ts';
 import { queueAction } from './queue-action.ts';
 import { QueueCircuit } from './queue-circuit.ts';
 import { failedOn, isOutage, jobIdempotencyKey, logLine, observing, type RunState } from './queue-run.ts';
@@ -247,19 +248,14 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		const bound = fetchWith(config, systemClock, { allowance, deadline: undefined });
 		// The run's signal ends its fetch calls too, unless a call brings its own.
 		const fetch: typeof globalThis.fetch = (input, init) => bound(input, init?.signal ? init : { ...init, signal });
-		// Before the client's own hooks: a client that generates keys keeps the job's instead of making one per run.
-		const addKey: BeforeRequestHook = ({ request }) => {
-			if (isKeyedMethod(request.method) && !request.headers.has('idempotency-key')) {
-				request.headers.set('Idempotency-Key', nextKey());
-			}
-		};
+		// The client's calls spend the run's allowance, end with its signal, are watched as job.fetch's are, and carry the
+		// job's key (a client that generates keys keeps the job's instead of making one per run).
 		const client = (instance: KyInstance): KyInstance =>
-			instance.extend((parent) => ({
-				context: { [jobKey]: { allowance, deadline: undefined } },
-				signal,
-				fetch: observing(parent.fetch ?? ((input, init) => globalThis.fetch(input, init)), state, signal),
-				hooks: replaceOption({ ...parent.hooks, beforeRequest: [addKey, ...(parent.hooks?.beforeRequest ?? [])] }),
-			}));
+			bindTo(
+				instance,
+				{ allowance, deadline: undefined, signal, send: (inner) => observing(inner, state, signal), idempotencyKey: nextKey },
+				'a client made by createClient: `client()` binds its calls to the run',
+			);
 		return fn(Object.freeze({ job: job as Job<DataType>, attempt: job.attemptsMade + 1, signal, client, fetch, idempotencyKey }));
 	};
 

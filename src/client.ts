@@ -1,237 +1,143 @@
 import isNetworkError from 'is-network-error';
 import ky, {
-	type BeforeErrorHook,
 	type BeforeRequestHook,
-	type Hooks,
 	HTTPError,
-	isHTTPError as isKyHttpError,
 	isNetworkError as isKyNetworkError,
-	isTimeoutError as isKyTimeoutError,
 	type KyInstance,
 	NetworkError as KyNetworkError,
 	type Options as KyOptions,
 	TimeoutError as KyTimeoutError,
 	type NormalizedOptions,
 	type ResponsePromise,
-	replaceOption,
-	type ShouldRetryState,
 } from 'ky';
-import { type Call, Engine, type Failure, newIdempotencyKey } from './attempt.ts';
-import { isJson, maxDataReadMs, readData } from './body.ts';
+import { type Call, Engine, newIdempotencyKey } from './attempt.ts';
+import { bindable } from './binding.ts';
+import { maxDataReadMs } from './body.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ownOptionNames } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
 import { HttpStatusError } from './errors/http.ts';
 import { NetworkError } from './errors/network.ts';
 import { TimeoutError } from './errors/timeout.ts';
-import { type ClientConfig, normalizeClientOptions, normalizeLimit } from './normalize.ts';
-import type { ClientOptions } from './options.ts';
-import { backoffDelay, jobKey } from './policy.ts';
+import { RetryStopped, runAttempts } from './loop.ts';
+import { type ClientConfig, normalizeCallPolicy, normalizeClientOptions } from './normalize.ts';
+import type { ClientOptions, Policy, RetryOptions } from './options.ts';
 import { readOptions } from './read-options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { assertHeaderValues, checkTimeouts, checkUrlOptions, hookKinds, isRecord } from './rules.ts';
-import type { JobBinding, Outcome } from './types.ts';
+import { hasRetryHooks, isReplaced, loopHooks, noRetryHooks, type RetryHooks, splitHooks, withOptionsTaken } from './retry-hooks.ts';
+import { assertHeaderValues, checkCallback, checkThrowHttpErrors, checkTimeouts, checkUrlOptions, isRecord } from './rules.ts';
+import type { JobBinding } from './types.ts';
 
 /*
-The client drives the attempt engine through ky's extension points: the instance wrapper opens each call (checks the
-call's options, starts the engine's call) and hands ky the call's own `retry` and `fetch`; the `fetch` option admits
-and times each attempt; `shouldRetry` asks the engine and carries its decision out (sleeps, or throws the enriched
-error); `beforeError` enriches what ky ended on its own (its limit, `totalTimeout`). No init hook: with one, ky copies
-every request's options for it. The pacing hook is on a twin instance, used only once an API has described a rate-limit
-window: until then it would hold nothing, and every hook ky runs costs every request.
+The client is ky's API over the engine's loop. ky builds each call's Request (input, `baseUrl`, `searchParams`, `json`,
+headers, its hooks) and hands it to its `fetch` option, which is the loop (loop.ts): it runs every attempt, waits and
+decision, and ends the call with the enriched error. ky is told to make one request with no timer of its own and to hand
+every response back; the options it would have used for that (`retry`, `timeout`, `totalTimeout`, `throwHttpErrors`,
+`fetch`) are kept here, merged per `extend()` and per call, and carried out by the loop. Only what ky's readme documents
+is used: `create`, `extend`, the `fetch` option, and the promise a call returns.
 */
 
-/** What one call keeps between ky's hooks: created by the instance wrapper. */
-interface Slot {
-	readonly call: Call;
-	/** The caller's signal: waits (backoff, pacing) end at once when it aborts. */
-	readonly signal: AbortSignal | undefined;
-	/** A bounded copy of the last failing JSON response's body, read beside ky's own read. */
-	spare?: { readonly response: Response; readonly data: Promise<unknown> };
-	/** The request of the last attempt, as sent: a success's body read fails after every hook has run. */
-	request?: Request;
+type Fetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/** What the loop carries out for a client's calls, in ky's words: kept from ky, merged here per `extend()` and per call. */
+interface Own {
+	/** `retry` as merged so far, and the policy it makes. */
+	readonly retry: RetryOptions | number | undefined;
+	readonly policy: Policy;
+	/** Each attempt's time limit, ky's `timeout`. */
+	readonly timeout: number | false;
+	/** The call's, ky's `totalTimeout`. */
+	readonly totalTimeout: number | false;
+	readonly throwHttpErrors: boolean | ((status: number) => boolean);
+	readonly fetch: Fetch | undefined;
+	/** ky's `afterResponse` and `beforeRetry` hooks: the loop runs them, around each response and each retry. */
+	readonly hooks: RetryHooks;
+	/** ky's `parseJson`, which ky keeps too (for a success's body): the loop parses a failing JSON body with it. */
+	readonly parseJson: ((text: string, context: { request: Request; response: Response }) => unknown) | undefined;
 }
 
-type Failed = HTTPError | Error;
-
-// The hooks find their call on the call's own `shouldRetry`, which ky keeps in the options it hands every hook: a slot in
-// `context` would cost every request one more merge of ky's, and a WeakMap more garbage collection.
-const slotKey: unique symbol = Symbol('steadfetch.call') as never;
-type Decider = ((state: ShouldRetryState) => Promise<boolean>) & { readonly [slotKey]?: Slot };
-const slotOf = (options: Readonly<NormalizedOptions>): Slot | undefined => (options.retry?.shouldRetry as Decider | undefined)?.[slotKey];
-// Every method goes through our `shouldRetry`, which applies the policy's own method rule.
-const allMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'options', 'trace', 'query'];
+// ky's defaults for the options the loop carries out.
+const kyTimeoutMs = 10_000;
+const engineOptionNames = ['retry', 'timeout', 'totalTimeout', 'throwHttpErrors', 'fetch'] as const;
+// What ky is given in their place: one request per call, no timer of its own, every response handed back to the caller.
+const kyMakesOneRequest = { retry: 0, timeout: false, throwHttpErrors: false } as const satisfies KyOptions;
 const requestMethods = ['get', 'post', 'put', 'patch', 'head', 'delete', 'query'] as const;
 const bodyMethods = ['json', 'text', 'arrayBuffer', 'blob', 'formData', 'bytes'] as const;
 
-const outcomeOf = (error: unknown): Outcome | undefined =>
-	isKyHttpError(error) ? error.response.status : isKyNetworkError(error) ? 'network' : isKyTimeoutError(error) ? 'timeout' : undefined;
-
-// Method and key are read from the request that failed: a user hook may have replaced or changed it.
-const failureOf = async (error: Failed, outcome: Outcome, slot: Slot | undefined): Promise<Failure> => {
-	const { request } = error as { request: Request };
-	const http = isKyHttpError(error) ? error : undefined;
-	// ky drops a JSON error body that does not parse (its data is undefined): the copy read for it keeps the text.
-	const spare = http && http.data === undefined && slot?.spare?.response === http.response ? await slot.spare.data : undefined;
-	return {
-		outcome,
-		method: request.method,
-		hasIdempotencyKey: request.headers.has('idempotency-key'),
-		request: () => request,
-		response: http?.response,
-		data: http?.data ?? spare,
-		cause: error.cause,
-	};
-};
-
-// ky copies the retry options for every request: equal arrays count as unchanged.
-const same = (value: unknown, expected: unknown): boolean =>
-	value === expected ||
-	(Array.isArray(value) &&
-		Array.isArray(expected) &&
-		value.length === expected.length &&
-		value.every((item, index) => item === expected[index]));
-
-const addIdempotencyKey =
-	(engine: Engine): BeforeRequestHook =>
-	({ request }) => {
-		const key = newIdempotencyKey(engine.config.policy, request.method, request.headers.has('idempotency-key'));
-		if (key !== undefined) {
-			// Set once, before ky clones the request for retries: every attempt carries the same key.
-			request.headers.set('Idempotency-Key', key);
-		}
-	};
-
-// The first attempt waits for its origin's rate-limit reset here, before ky starts the attempt's timeout: a wait for
-// the API's window must not count as the API being slow. Retries wait in shouldRetry.
-const paceFirstAttempt: BeforeRequestHook = ({ request, options }) => {
-	const slot = slotOf(options);
-	return slot?.call.pace(request.url, () => request, slot.signal);
-};
-
-// ky reads a success's body outside its hooks: a body cut off mid-way rejects with the runtime's bare TypeError
-// ("terminated"). Give it the same enrichment as every other failure of the call.
-const enrichBodyReads = (promise: ResponsePromise, slot: Slot): void => {
-	for (const method of bodyMethods) {
-		const read = promise[method] as ((...parameters: unknown[]) => Promise<unknown>) | undefined;
-		if (read) {
-			(promise as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) =>
-				read(...parameters).catch((error: unknown) => {
-					const { call, request } = slot;
-					if (!request || !isNetworkError(error)) {
-						throw error;
-					}
-					const failure: Failure = {
-						outcome: 'body',
-						method: request.method,
-						hasIdempotencyKey: false,
-						request: () => request,
-						cause: error,
-					};
-					throw call.giveUp(failure, undefined);
-				});
-		}
-	}
-};
-
-// ky's replaceOption() marks a value that replaces the instance's instead of merging with it: the client reads the
-// value inside, as it would read it in ky's merged options.
-const replaceMarker = Object.getOwnPropertySymbols(replaceOption({}))[0] as symbol;
-const isReplaced = (value: unknown): value is { readonly value: unknown } =>
-	isRecord(value) && (value as Record<symbol, unknown>)[replaceMarker] === true;
-
-/** steadfetch's own hooks, first of their arrays: the key and pacing hooks before any request, the enrichment before any error. */
-interface OwnHooks {
-	readonly beforeRequest: readonly BeforeRequestHook[];
-	readonly beforeError: readonly BeforeErrorHook[];
-}
-
 /**
-The \`hooks\` given to a call or to extend(), such that steadfetch's own are kept. ky drops an instance's hooks of a kind
-given as \`undefined\`, and all of them for \`hooks\` given as \`undefined\` or through replaceOption(): then the merged
-hooks are worked out here as ky merges them (utils/merge.js, newHookValue), ours put back in front where they were
-dropped, and handed to ky as a replacement. Anything else merges in ky, ours kept; a value ky rejects is left for ky to reject.
+Check options given per call, to `extend()` or to `create()`, with the rules and messages of `createClient`, and split
+them: what the loop carries out, merged over `inherited` as ky merges it, and what ky takes.
 */
-const keepOwnHooks = (given: unknown, inherited: Hooks | undefined, own: OwnHooks): unknown => {
-	const replaced = isReplaced(given);
-	const value = replaced ? given.value : given;
-	if (value !== undefined && !isRecord(value)) {
-		return given;
-	}
-	const ownKinds = (Object.keys(own) as (keyof OwnHooks)[]).filter((kind) => own[kind].length > 0);
-	if (!replaced && value && !ownKinds.some((kind) => Object.hasOwn(value, kind) && value[kind] === undefined)) {
-		return given;
-	}
-	const base: Record<string, unknown> = replaced || !value ? {} : { ...inherited };
-	const incoming: Record<string, unknown> = value ?? {};
-	const merged = Object.fromEntries(
-		hookKinds.map((kind) => {
-			const list: unknown[] =
-				Object.hasOwn(incoming, kind) && incoming[kind] === undefined
-					? []
-					: [...((base[kind] as unknown[] | undefined) ?? []), ...((incoming[kind] as unknown[] | undefined) ?? [])];
-			const ours: readonly unknown[] = kind === 'beforeRequest' || kind === 'beforeError' ? own[kind] : [];
-			// Where a replacement kept ours (the BullMQ adapter puts the job's key hook before the client's), they stay put.
-			return [kind, [...ours.filter((hook) => !list.includes(hook)), ...list]];
-		}),
-	);
-	return replaceOption(merged);
-};
-
-/** What the calls of one instance inherit, read once per instance: ky merges the same defaults into every call's options. */
-interface Inherited {
-	readonly defaults: KyOptions;
-	/** The hooks of the paced twin's defaults (the same as \`defaults.hooks\` but for the pacing hook). */
-	readonly pacedHooks: Hooks | undefined;
-	readonly limit: number;
-	/** Why the defaults a function given to extend() returned fail the checks: every call throws it, before anything is sent. */
-	readonly refusal: unknown;
-}
-
-type Method = (input: unknown, options?: unknown) => ResponsePromise;
-
-/** Per request, or through extend(), only ky's `retry.limit` may change; the rest of the policy is the client's. */
-const checkRequestOptions = (request: KyOptions, baseRetry: Readonly<Record<string, unknown>>, inheritedLimit: number): number => {
+const split = (given: Readonly<Record<string, unknown>>, inherited: Own): readonly [Own, KyOptions] => {
 	for (const name of ownOptionNames) {
-		if (name in request) {
+		if (name in given) {
 			throw new TypeError(`\`${name}\` is set by createClient, not per request or by extend.`);
 		}
 	}
 	// Checked before ky builds its Headers, whose error would quote the value (a secret, maybe).
-	assertHeaderValues(request.headers);
-	checkUrlOptions(request as Record<string, unknown>);
-	checkTimeouts(request as Record<string, unknown>);
-	if (request.throwHttpErrors !== undefined && request.throwHttpErrors !== true) {
-		throw new TypeError('`throwHttpErrors` cannot be turned off on a steadfetch client: ky then skips every status retry.');
-	}
-	let limit = inheritedLimit;
-	if (typeof request.retry === 'number') {
-		limit = normalizeLimit(request.retry, 'retry');
-	} else if (request.retry) {
-		for (const [key, value] of Object.entries(request.retry)) {
-			if (key === 'limit') {
-				limit = normalizeLimit(value);
-			} else if (!(key in baseRetry) || !same(value, baseRetry[key])) {
-				throw new TypeError(`Only \`retry.limit\` can be set per request or by extend(); \`retry.${key}\` is set by createClient.`);
-			}
+	assertHeaderValues(given.headers);
+	checkUrlOptions(given as Record<string, unknown>);
+	const [hooks, kyHooks] = splitHooks(given, inherited.hooks);
+	const kyOptions: Record<string, unknown> = { ...kyHooks };
+	const own: Record<string, unknown> = {};
+	for (const [name, value] of Object.entries(given)) {
+		if ((engineOptionNames as readonly string[]).includes(name)) {
+			// The options the loop carries out are merged here: a replaceOption() value stands for itself.
+			own[name] = isReplaced(value) ? value.value : value;
+		} else if (name !== 'hooks') {
+			kyOptions[name] = value;
 		}
 	}
-	return limit;
+	checkCallback('parseJson', given.parseJson);
+	checkTimeouts(own);
+	checkThrowHttpErrors(own.throwHttpErrors);
+	checkCallback('fetch', own.fetch);
+	let { retry, policy } = inherited;
+	if ('retry' in own) {
+		const value = own.retry as RetryOptions | number | undefined;
+		// An object merges over the inherited one, as ky's retry does, unless it replaces it; a number is `{limit}` alone.
+		retry = isRecord(value) && isRecord(retry) && !isReplaced(given.retry) ? { ...retry, ...value } : value;
+		policy = normalizeCallPolicy(policy, retry);
+	}
+	const pick = <K extends keyof Own>(name: K, fallback: Own[K]): Own[K] =>
+		name in own ? ((own[name] ?? fallback) as Own[K]) : inherited[name];
+	return [
+		{
+			retry,
+			policy,
+			timeout: pick('timeout', kyTimeoutMs),
+			totalTimeout: pick('totalTimeout', false),
+			throwHttpErrors: pick('throwHttpErrors', true),
+			fetch: pick('fetch', undefined),
+			hooks,
+			parseJson: 'parseJson' in given ? (given.parseJson as Own['parseJson']) : inherited.parseJson,
+		},
+		kyOptions as KyOptions,
+	];
 };
+
+// The options as a function given to extend() expects its parent's: ky's, with the loop's in ky's words.
+const asKyOptions = (own: Own, parent: KyOptions): KyOptions => ({
+	hooks: { ...parent.hooks, afterResponse: [...own.hooks.afterResponse], beforeRetry: [...own.hooks.beforeRetry] },
+	retry: (own.retry ?? own.policy.limit) as NonNullable<KyOptions['retry']>,
+	timeout: own.timeout,
+	totalTimeout: own.totalTimeout,
+	throwHttpErrors: own.throwHttpErrors,
+	...(own.fetch ? { fetch: own.fetch as NonNullable<KyOptions['fetch']> } : {}),
+});
 
 /**
 The error for a `json` body that cannot be stringified ("Do not know how to serialize a BigInt", a circular structure),
 naming the option; undefined when the body stringifies. Only on the failure path: a success stringifies once, in ky.
 */
-const jsonError = (error: unknown, options: Readonly<Record<string, unknown>>, defaults: KyOptions): TypeError | undefined => {
-	const json = 'json' in options ? options.json : defaults.json;
-	const stringify = (options.stringifyJson ?? defaults.stringifyJson ?? JSON.stringify) as (data: unknown) => string;
-	if (json === undefined || errorKind(error)) {
+const jsonError = (error: unknown, options: Readonly<Record<string, unknown>>): TypeError | undefined => {
+	const stringify = (options.stringifyJson ?? JSON.stringify) as (data: unknown) => string;
+	if (options.json === undefined || errorKind(error)) {
 		return undefined;
 	}
 	try {
-		stringify(json);
+		stringify(options.json);
 		return undefined;
 	} catch (cause) {
 		return new TypeError('Expected `json` to be a value that can be stringified: stringifying it threw (that error is the cause).', {
@@ -240,7 +146,13 @@ const jsonError = (error: unknown, options: Readonly<Record<string, unknown>>, d
 	}
 };
 
-const globalFetch: NonNullable<KyOptions['fetch']> = (input, init) => globalThis.fetch(input, init);
+// A `json` given to extend() or create() is stringified by every call: a value that cannot be is refused where it is given.
+const checkJson = (options: Readonly<Record<string, unknown>>): void => {
+	const error = jsonError(undefined, options);
+	if (error) {
+		throw error;
+	}
+};
 
 /**
 Make steadfetch's error classes subclasses of ky's, once, when the first client is made. The classes are plain errors
@@ -259,234 +171,265 @@ function linkErrorsToKy(): void {
 	}
 }
 
+// What a retry-time hook is handed as ky's options when the call dropped the beforeRequest hook that takes them.
+const fallbackOptions = (opened: Opened, own: Own): Readonly<NormalizedOptions> =>
+	Object.freeze({
+		method: opened.request?.method ?? 'GET',
+		headers: opened.request?.headers ?? new Headers(),
+		context: {},
+		retry: { limit: own.policy.limit },
+	}) as unknown as Readonly<NormalizedOptions>;
+
+// ky's rule: a response that is not ok fails (a 3xx the caller asked to see included), but for an opaque one, whose
+// status a browser hides.
+const fails = (response: Response): boolean => !response.ok && response.type !== 'opaque';
+
+// A response the loop leaves unread must not hold its connection.
+const cancel = (response: Response): void => void response.body?.cancel().catch(() => undefined);
+
+/** One call as the loop runs it: the engine's call, and the request ky handed the loop last. */
+interface Opened {
+	readonly call: Call;
+	readonly fetch: Fetch;
+	request: Request | undefined;
+}
+
 /** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
-export function clientWith(config: ClientConfig, clock: Clock = systemClock): KyInstance {
+export function clientWith(config: ClientConfig, clock: Clock = systemClock, engine: Engine = new Engine(config, clock, 'ky')): KyInstance {
 	linkErrorsToKy();
-	const { policy } = config;
-	const { hooks = {}, headers, ...kyOptions } = config.kyOptions;
-	const baseRetry = { limit: policy.limit, methods: allMethods, statusCodes: [] as number[], afterStatusCodes: [] as number[] };
-	// Per-origin retry budget and circuit breaker: this client's own, shared by its extend()ed copies and job.client() views.
-	const engine = new Engine(config, clock, 'ky');
-	// steadfetch's own hooks, one of each per client. The key hook only when keys are generated, and the pacing hook only on
-	// the paced twin: every hook ky runs costs every request.
-	const keyHooks = policy.idempotencyKey ? [addIdempotencyKey(engine)] : [];
-	const enrich: BeforeErrorHook = async ({ error, options }) => {
-		const slot = slotOf(options);
-		const call = slot?.call;
-		const outcome = outcomeOf(error);
-		if (call && outcome === undefined && !errorKind(error)) {
-			// An abort, a hook's or a callback's exception ends the call as it is: a subscriber hears of the end.
-			call.end(error);
-		}
-		// Ours is decided already; aborts, errors thrown by hooks and schema failures are the caller's own.
-		if (errorKind(error) || !call || outcome === undefined) {
-			return error;
-		}
-		const failure = await failureOf(error, outcome, slot);
-		return call.giveUp(failure, call.conclude(failure));
-	};
-	const ownPlain: OwnHooks = { beforeRequest: keyHooks, beforeError: [enrich] };
-	const ownPaced: OwnHooks = { beforeRequest: [...keyHooks, paceFirstAttempt], beforeError: [enrich] };
-	const withOwnHooks = <T>(options: T, inherited: Hooks | undefined, own: OwnHooks): T => {
-		if (!isRecord(options) || !('hooks' in options)) {
-			return options;
-		}
-		const hooks = keepOwnHooks(options.hooks, inherited, own);
-		return hooks === options.hooks ? options : ({ ...options, hooks } as T);
-	};
+	const { policy, secrets } = config;
 	// An API key in a header fetch keeps across origins (any but Authorization): redirects are followed by hand.
 	const keyHeader = canFollowByHand ? config.secretHeaders.find((name) => name.toLowerCase() !== 'authorization') : undefined;
-
-	// ky hands an instance's merged defaults only to a function given to extend(): read them once, as the instance is wrapped.
-	const defaultsOf = (instance: KyInstance): KyOptions => {
-		let defaults: KyOptions = {};
-		instance.extend((given) => {
-			defaults = given;
-			return {};
-		});
-		return defaults;
-	};
-	const inherit = (instance: KyInstance, paced: KyInstance): Inherited => {
-		const defaults = defaultsOf(instance);
-		const pacedHooks = paced === instance ? defaults.hooks : defaultsOf(paced).hooks;
-		let limit = policy.limit;
-		let refusal: unknown;
-		try {
-			limit = checkRequestOptions(defaults, baseRetry, policy.limit);
-		} catch (error) {
-			refusal = error;
-		}
-		return { defaults, pacedHooks, limit, refusal };
+	const keyHeaders = Object.fromEntries(
+		Object.entries(config.kyOptions.headers as Record<string, string>).filter(([name]) =>
+			config.secretHeaders.some((secret) => secret.toLowerCase() === name),
+		),
+	);
+	const root: Own = {
+		retry: config.retry,
+		policy,
+		timeout: kyTimeoutMs,
+		totalTimeout: false,
+		throwHttpErrors: true,
+		fetch: undefined,
+		hooks: noRetryHooks,
+		parseJson: undefined,
 	};
 
-	const open = (
-		options: Readonly<Record<string, unknown>> | undefined,
-		{ defaults, pacedHooks, limit: inheritedLimit, refusal }: Inherited,
-		pacing: boolean,
-	): readonly [KyOptions, Slot] => {
-		// The call's own values, over the instance's as ky merges them (utils/merge.js): the call's own value wins, an explicit
-		// undefined included; `context` merges shallowly; every AbortSignal given ends the call, and an explicit undefined
-		// or a replaced signal drops the instance's.
-		const view: Readonly<Record<string, unknown>> | undefined =
-			options && Object.fromEntries(Object.entries(options).map(([name, value]) => [name, isReplaced(value) ? value.value : value]));
-		// A retry given as a number, or replaced, or cleared, leaves none of the instance's limit.
-		const ownRetry = options && 'retry' in options && (isReplaced(options.retry) || !isRecord(options.retry));
-		const limit = view ? checkRequestOptions(view, baseRetry, ownRetry ? policy.limit : inheritedLimit) : inheritedLimit;
-		if (refusal !== undefined) {
-			throw refusal;
-		}
-		let context = defaults.context;
-		if (view && 'context' in view) {
-			const own = view.context as KyOptions['context'];
-			context = isReplaced(options?.context) || !own ? own : { ...context, ...own };
-		}
-		let signal = defaults.signal ?? undefined;
-		if (view && 'signal' in view) {
-			const kept = isReplaced(options?.signal) || view.signal === undefined ? undefined : signal;
-			signal = view.signal instanceof AbortSignal ? (kept ? AbortSignal.any([kept, view.signal]) : view.signal) : kept;
-		}
-		const job = context?.[jobKey as never] as JobBinding | undefined;
-		const timeout = view && 'totalTimeout' in view ? view.totalTimeout : defaults.totalTimeout;
-		const own = typeof timeout === 'number' ? clock.monotonic() + timeout : undefined;
+	// The call's loop: ky hands it the Request it built, after its beforeRequest hooks.
+	const open = (own: Own, job: JobBinding | undefined, options: (() => Readonly<NormalizedOptions>) | undefined): Opened => {
+		const byOwn = typeof own.totalTimeout === 'number' ? clock.monotonic() + own.totalTimeout : undefined;
 		// The call's own totalTimeout (or its instance's) and its job's maxRetryTime: the nearer holds, and a stop names it.
-		const byJob = job?.deadline !== undefined && (own === undefined || job.deadline < own);
-		const deadline = byJob ? job?.deadline : own;
+		const byJob = job?.deadline !== undefined && (byOwn === undefined || job.deadline < byOwn);
 		const call = engine.call({
-			limit,
+			policy: own.policy,
 			allowance: job?.allowance,
-			deadline,
+			deadline: byJob ? job?.deadline : byOwn,
 			deadlineOption: byJob ? 'maxRetryTime' : 'totalTimeout',
 			unref: job?.unref,
 		});
-		const slot: Slot = { call, signal };
-		const decide = async ({ error }: ShouldRetryState): Promise<boolean> => {
-			const outcome = outcomeOf(error);
-			if (outcome === undefined) {
-				call.abandon();
-				return false;
-			}
-			const failure = await failureOf(error, outcome, slot);
-			const decision = call.judge(failure);
-			if (!decision.retry) {
-				// The enriched error is the decision: beforeError passes it through.
-				throw call.giveUp(failure, decision);
-			}
-			// The wait is the engine's (its clock, the call's signal); ky's own delay() is then 0.
-			await clock.sleep(decision.delayMs, signal, call.unref);
-			await call.pace(failure.request().url, failure.request, signal);
-			return true;
-		};
-		const shouldRetry: Decider = Object.assign(decide, { [slotKey]: slot });
-		// A retry forced by an afterResponse hook (ky.retry()) was not decided here: it gets plain backoff.
-		const delay = (retry: number): number => (retry <= call.retries ? 0 : backoffDelay(call.policy, retry, clock.random));
-		const fetch = ((view && 'fetch' in view ? view.fetch : defaults.fetch) as KyOptions['fetch']) ?? globalFetch;
-		const send: typeof fetch = keyHeader ? (input, init) => sendKeepingKey(fetch, input as Request, init, keyHeader) : fetch;
-		const attempt: typeof fetch = (input, init) => {
-			const sent = input as Request;
-			slot.request = sent;
-			try {
-				const started = call.begin(sent.url, () => sent);
-				// The response is seen here rather than in an afterResponse hook, for which ky would clone (tee) every response.
-				return call.send(send, input, init).then((response) => {
-					call.settle(started, response.status, response.headers);
-					// Only for a failure, so that a success costs nothing: ky's `parseJson` would wrap every success's json().
-					if (!response.ok && response.body && isJson(response)) {
-						slot.spare = { response, data: readData(response.clone(), maxDataReadMs) };
+		const base: Fetch = own.fetch ?? ((input, init) => globalThis.fetch(input, init));
+		const kept: Fetch = keyHeader ? (input, init) => sendKeepingKey(base, input as Request, init, keyHeader) : base;
+		const send = job?.send ? job.send(kept) : kept;
+		const { throwHttpErrors } = own;
+		const throws = typeof throwHttpErrors === 'function' ? throwHttpErrors : () => throwHttpErrors;
+		const hooks = options && loopHooks(own.hooks, options, cancel);
+		const { parseJson } = own;
+		const opened: Opened = {
+			call,
+			request: undefined,
+			fetch: (input, init) => {
+				const request = input as Request;
+				opened.request = request;
+				const { method } = request;
+				// Only a method outside retry.methods needs a key to be retried: a GET reads no header for it.
+				let hasIdempotencyKey = false;
+				if (!call.policy.methods.has(method) || job?.idempotencyKey) {
+					hasIdempotencyKey = request.headers.has('idempotency-key');
+					const key = newIdempotencyKey(call.policy, method, hasIdempotencyKey, job);
+					if (key !== undefined) {
+						// Set once, before the first attempt: every attempt carries the same key.
+						request.headers.set('Idempotency-Key', key);
+						hasIdempotencyKey = true;
 					}
-					return response;
+				}
+				return runAttempts({
+					call,
+					send,
+					input: request,
+					init,
+					request,
+					method,
+					url: request.url,
+					hasIdempotencyKey,
+					replayable: true,
+					describe: () => request,
+					signal: job?.signal ? AbortSignal.any([request.signal, job.signal]) : request.signal,
+					timeoutMs: own.timeout,
+					fails,
+					throws,
+					dataReadMs: maxDataReadMs,
+					dataFirst: true,
+					secrets,
+					headers: request.headers,
+					hooks,
+					parseJson: parseJson && ((text, response) => parseJson(text, { request, response })),
 				});
-			} catch (refusal) {
-				return Promise.reject(refusal);
-			}
+			},
 		};
-		// Replaced, not merged: ky would merge the instance's retry arrays into the call's for nothing.
-		const retry = replaceOption({ ...baseRetry, limit, shouldRetry, delay });
-		// ky ends the attempt in flight at its totalTimeout: the job's, when the job's deadline is the nearer.
-		const bounded = byJob && deadline !== undefined ? { totalTimeout: Math.max(1, Math.round(deadline - clock.monotonic())) } : {};
-		// Hooks the call clears or replaces keep steadfetch's own in front (read only when the call gives hooks).
-		const given = withOwnHooks(options, pacing ? pacedHooks : defaults.hooks, pacing ? ownPaced : ownPlain);
-		return [{ ...given, ...bounded, retry, fetch: attempt }, slot];
+		return opened;
 	};
 
-	// The instance wrapper: every call of the instance, and of the instances extend() makes, is opened here. `paced` is the
-	// same instance with the pacing hook, used once a response has described a rate-limit window (`engine.paced`).
-	const wrap = (instance: KyInstance, paced: KyInstance): KyInstance => {
-		const inherited = inherit(instance, paced);
-		const guarded = <F extends (...parameters: never[]) => unknown>(methodOf: (instance: KyInstance) => F): F =>
-			((input: unknown, options?: unknown) => {
-				try {
-					const pacing = engine.paced && paced !== instance;
-					const method = methodOf(pacing ? paced : instance) as unknown as Method;
-					// Anything but an object, or a context that is none, is ky's to reject, with its own message.
-					if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
-						return method(input, options);
-					}
-					const [own, slot] = open(options, inherited, pacing);
-					const promise = method(input, own);
-					enrichBodyReads(promise, slot);
-					return promise;
-				} catch (error) {
-					// A getter or Proxy in the call's options that throws is named, as at creation (read again only on this path).
-					if (isRecord(options)) {
-						readOptions(options);
-					}
-					throw (
-						jsonError(error, isRecord(options) ? options : {}, inherited.defaults) ??
-						sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined)
-					);
+	// What ky rejects with before or after the loop: a runtime's error on a URL or a header (ky 2.2 rejects where 2.1
+	// threw) without the secret it quotes, a `json` that cannot be stringified named, a success's body cut off while read
+	// enriched like every other failure of the call. Errors of the engine, of hooks and of the caller pass as they are.
+	const failure = (error: unknown, options: Readonly<Record<string, unknown>>, opened: Opened | undefined): unknown => {
+		if (errorKind(error)) {
+			return error;
+		}
+		const json = jsonError(error, options);
+		if (json) {
+			return json;
+		}
+		// The runtime's TypeError ("terminated"), or ky's NetworkError around it (ky 2.2 wraps a shortcut's failed read).
+		const request = opened?.request;
+		if (opened && request && (isNetworkError(error) || isKyNetworkError(error))) {
+			const cause = isKyNetworkError(error) ? error.cause : error;
+			return opened.call.giveUp(
+				{ outcome: 'body', method: request.method, hasIdempotencyKey: false, request: () => request, cause },
+				undefined,
+			);
+		}
+		return sanitizeRuntimeError(error, secrets, options.headers);
+	};
+
+	// ky's promise, with its rejections passed through `failure`: the promise itself and each body shortcut.
+	const guard = (promise: ResponsePromise, options: Readonly<Record<string, unknown>>, opened: Opened): ResponsePromise => {
+		const rethrow = (error: unknown): never => {
+			throw failure(error, options, opened);
+		};
+		// ky.stop from a beforeRetry hook: the call resolves with no response, as in ky (its shortcuts have nothing to read).
+		const guarded = promise.then(undefined, (error: unknown) =>
+			error instanceof RetryStopped ? (undefined as unknown as Response) : rethrow(error),
+		) as ResponsePromise;
+		// A caller who reads through a shortcut awaits ky's promise, not this one: it must not be reported as unhandled.
+		guarded.catch(() => undefined);
+		const shortcuts = promise as unknown as Record<string, ((...parameters: unknown[]) => Promise<unknown>) | undefined>;
+		for (const method of bodyMethods) {
+			const read = shortcuts[method];
+			if (read) {
+				(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) =>
+					read(...parameters).catch((error: unknown) => {
+						throw error instanceof RetryStopped
+							? new TypeError('The call was stopped by ky.stop in a beforeRetry hook: there is no response, so no body to read.')
+							: failure(error, options, opened);
+					});
+			}
+		}
+		return guarded;
+	};
+
+	const wrap = (instance: KyInstance, own: Own, job: JobBinding | undefined): KyInstance => {
+		const method =
+			(methodOf: (target: KyInstance) => (input: never, options?: never) => ResponsePromise) =>
+			(input: unknown, options?: unknown): ResponsePromise => {
+				const send = methodOf(instance) as unknown as (input: unknown, options?: unknown) => ResponsePromise;
+				// Anything but an object, or a context that is none, is ky's to reject, with its own message.
+				if (options !== undefined && (!isRecord(options) || (options.context != null && !isRecord(options.context)))) {
+					return send(input, options);
 				}
-			}) as unknown as F;
-		return Object.assign(
-			guarded((target) => target),
+				const given = options === undefined ? {} : readOptions(options);
+				try {
+					const [callOwn, kyOptions] = options === undefined ? [own, {}] : split(given, own);
+					if (!hasRetryHooks(callOwn.hooks)) {
+						const opened = open(callOwn, job, undefined);
+						return guard(send(input, { ...kyOptions, fetch: opened.fetch }), given, opened);
+					}
+					// ky's options of the call, for the retry-time hooks: a beforeRequest hook of the call's own, the last, takes them.
+					let taken: Readonly<NormalizedOptions> | undefined;
+					const take: BeforeRequestHook = ({ options: normalized }) => {
+						taken = normalized;
+					};
+					const opened = open(callOwn, job, () => taken ?? fallbackOptions(opened, callOwn));
+					const hooksPart = withOptionsTaken('hooks' in kyOptions ? { hooks: kyOptions.hooks } : {}, take);
+					return guard(send(input, { ...kyOptions, ...hooksPart, fetch: opened.fetch }), given, opened);
+				} catch (error) {
+					throw failure(error, given, undefined);
+				}
+			};
+		const extend = (given: unknown): KyInstance => {
+			let next = own;
+			let options = isRecord(given) ? readOptions(given) : given;
+			try {
+				if (typeof options === 'function') {
+					// A function runs on the instance's defaults, the loop's options among them in ky's words.
+					const make = options as (parent: KyOptions) => unknown;
+					const extended = instance.extend((parent) => {
+						const returned = make({ ...parent, ...asKyOptions(own, parent) });
+						if (!isRecord(returned)) {
+							return returned as KyOptions;
+						}
+						const read = readOptions(returned);
+						checkJson(read);
+						const [made, kyOptions] = split(read, own);
+						next = made;
+						return kyOptions;
+					});
+					return wrap(extended, next, job);
+				}
+				let kyOptions = options as KyOptions | undefined;
+				if (isRecord(options)) {
+					checkJson(options);
+					[next, kyOptions] = split(options, own);
+				}
+				return wrap(instance.extend(kyOptions as KyOptions), next, job);
+			} catch (error) {
+				options = isRecord(options) ? options : {};
+				throw sanitizeRuntimeError(error, secrets, (options as Record<string, unknown>).headers);
+			}
+		};
+		// ky's create() starts from nothing inherited: here too, but for what createClient set (the API key, the policy).
+		const create = (given?: unknown): KyInstance => {
+			const options = isRecord(given) ? readOptions(given) : {};
+			checkJson(options);
+			const [made, kyOptions] = split(options, root);
+			const headers = new Headers(keyHeaders);
+			for (const [name, value] of new Headers(kyOptions.headers as HeadersInit | undefined)) {
+				if (!headers.has(name)) {
+					headers.set(name, value);
+				}
+			}
+			return wrap(ky.create({ ...kyOptions, headers: Object.fromEntries(headers), ...kyMakesOneRequest }), made, job);
+		};
+		const client = Object.assign(
+			method((target) => target as never),
 			instance,
 			{
-				...Object.fromEntries(requestMethods.map((method) => [method, guarded((target) => target[method])])),
-				// Checked at once: a bad option given to extend() must not wait for the first call to fail. (What a function given
-				// to extend() returns is checked with the defaults it makes; a failure there fails every call, as before.)
-				extend: ((given) => {
-					let options = isRecord(given) ? readOptions(given) : given;
-					if (isRecord(options)) {
-						checkRequestOptions(options, baseRetry, policy.limit);
-					}
-					try {
-						// A function runs once, on the instance's defaults as ky would hand them: both instances take what it returns.
-						if (typeof options === 'function') {
-							options = options(inherited.defaults);
-						}
-						const extended = instance.extend(withOwnHooks(options, inherited.defaults.hooks, ownPlain));
-						return wrap(extended, paced === instance ? extended : paced.extend(withOwnHooks(options, inherited.pacedHooks, ownPaced)));
-					} catch (error) {
-						throw sanitizeRuntimeError(error, config.secrets, isRecord(options) ? options.headers : undefined);
-					}
-				}) as KyInstance['extend'],
+				...Object.fromEntries(requestMethods.map((name) => [name, method((target) => target[name] as never)])),
+				extend: extend as KyInstance['extend'],
+				create: create as KyInstance['create'],
 			},
 		);
+		// A job binds the same instance to itself: its calls spend the job's allowance and end by its deadline and signal.
+		return bindable(client, (binding) => wrap(instance, own, binding));
 	};
 
-	const create = (pacing: boolean): KyInstance => {
-		const own = pacing ? ownPaced : ownPlain;
-		return ky.create({
-			...kyOptions,
-			// None rather than an empty object: ky merges an instance's headers into every request's.
-			...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
-			retry: baseRetry,
-			hooks: {
-				...(hooks.init ? { init: hooks.init } : {}),
-				beforeRequest: [...own.beforeRequest, ...(hooks.beforeRequest ?? [])],
-				afterResponse: hooks.afterResponse ?? [],
-				beforeRetry: hooks.beforeRetry ?? [],
-				beforeError: [...own.beforeError, ...(hooks.beforeError ?? [])],
-			},
-		});
-	};
-	const instance = create(false);
-	return wrap(instance, config.rateLimit ? create(true) : instance);
+	checkJson(config.kyOptions as Record<string, unknown>);
+	const [own, kyOptions] = split(Object.fromEntries(Object.entries(config.kyOptions).filter(([name]) => name !== 'headers')), root);
+	const { headers } = config.kyOptions;
+	const instance = ky.create({
+		...kyOptions,
+		// None rather than an empty object: ky merges an instance's headers into every request's.
+		...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
+		...kyMakesOneRequest,
+	});
+	return wrap(instance, own, undefined);
 }
 
 /**
 Create a ky instance that retries transient failures with exponential backoff and full jitter, honours `Retry-After`, fails fast on every other status, and throws errors that carry the API's troubleshooting advice.
 
-All of ky's options pass through, and hooks given here run after steadfetch's own, which are kept, first, when a call or `extend()` clears or replaces hooks (ky's `undefined` or `replaceOption`). Options are validated now: a bad one throws a `TypeError` naming it.
+Every option of ky passes through, with ky's meaning, at creation, to `extend()` and per call; steadfetch runs the retries, timeouts and waits itself, inside ky's `fetch` option (docs/retries.md lists where it differs from ky, and why). Options are validated where they are given: a bad one throws a `TypeError` naming it.
 
 @example
 ```ts

@@ -1,13 +1,13 @@
 import type { KyInstance } from 'ky';
 import pRetry from 'p-retry';
 import { isBug, type JobState, judgeJobFailure, newTally } from './attempt.ts';
+import { bindTo, isBindable } from './binding.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { defaults } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
-import { type BindableFetch, bindToJob, fetchWith } from './fetch.ts';
+import { fetchWith } from './fetch.ts';
 import { normalizeFetchOptions, normalizePolicy } from './normalize.ts';
 import type { RetryEvent, RetryOptions } from './options.ts';
-import { jobKey } from './policy.ts';
 import { readOptions } from './read-options.ts';
 import { checkCallback, checkFlag, checkOptionNames, checkOptionsObject } from './rules.ts';
 import type { Allowance, JobBinding, SteadfetchError } from './types.ts';
@@ -110,7 +110,7 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	if (typeof maxRetryTime !== 'number' || !(maxRetryTime > 0)) {
 		throw new TypeError(`Expected \`maxRetryTime\` to be a positive number of milliseconds, got ${String(maxRetryTime)}.`);
 	}
-	if (options.fetch !== undefined && typeof (options.fetch as Partial<BindableFetch>)[bindToJob] !== 'function') {
+	if (options.fetch !== undefined && !isBindable(options.fetch)) {
 		throw new TypeError('Expected `fetch` to be a fetch made by createFetch, whose policy and guards the job can take on.');
 	}
 	if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -122,9 +122,10 @@ export async function runJob<T>(fn: (job: JobContext) => T | PromiseLike<T>, inp
 	// The job's requests spend its allowance, end by its deadline and wait as it does (unref): client.ts and fetch.ts read it.
 	const binding: JobBinding = { allowance, deadline, unref, signal };
 	const fetch = options.fetch
-		? (options.fetch as BindableFetch)[bindToJob](binding)
+		? bindTo(options.fetch, binding, 'a fetch made by createFetch')
 		: fetchWith(normalizeFetchOptions({ retry: options.retry ?? {} }), clock, binding);
-	const client = (instance: KyInstance): KyInstance => instance.extend({ context: { [jobKey]: binding }, ...(signal ? { signal } : {}) });
+	const client = (instance: KyInstance): KyInstance =>
+		bindTo(instance, binding, 'a client made by createClient: `job.client()` binds its calls to the job');
 
 	return pRetry((attempt) => fn(Object.freeze({ attempt, retriesLeft: allowance.retriesLeft, signal, client, fetch })), {
 		// The allowance is the real bound; p-retry's count only backs it up. Waits are the engine's (full jitter,

@@ -27,6 +27,7 @@ import {
 	checkRetryCombination,
 	checkShouldRetry,
 	checkStatusCodes,
+	checkThrowHttpErrors,
 	isRecord,
 	maxTimer,
 	rejectOption,
@@ -51,13 +52,15 @@ export interface RequestConfig {
 
 /** Everything `createClient` needs, validated. */
 export interface ClientConfig extends RequestConfig {
-	/** The options handed to ky, steadfetch's own removed. */
+	/** ky's own options, as given: the client hands ky those that build requests, and carries out the rest itself. */
 	readonly kyOptions: KyOptions;
+	/** `retry` as given (read once): options given per call or to `extend()` merge over it, as ky merges them. */
+	readonly retry: RetryOptions | number | undefined;
 }
 
 /** Everything `createFetch` needs, validated. */
 export interface FetchConfig extends RequestConfig {
-	readonly throwHttpErrors: boolean;
+	readonly throwHttpErrors: boolean | ((status: number) => boolean);
 	readonly fetch: typeof globalThis.fetch | undefined;
 }
 
@@ -110,6 +113,19 @@ export function normalizeRetryOptions(retry: RetryOptions | number | undefined):
 		jitter: checkJitter(retry.jitter, fallback.jitter),
 		retryOnTimeout: checkFlag('retry.retryOnTimeout', retry.retryOnTimeout, fallback.retryOnTimeout),
 		shouldRetry: given(retry.shouldRetry as RetryOptions['shouldRetry'], fallback.shouldRetry),
+	});
+}
+
+/**
+The policy of a call whose `retry` was given per call or to `extend()`: the same checks and messages as at creation,
+the callbacks and key generation of the client's own.
+*/
+export function normalizeCallPolicy(policy: Policy, retry: RetryOptions | number | undefined): Policy {
+	return Object.freeze({
+		...normalizeRetryOptions(retry),
+		idempotencyKey: policy.idempotencyKey,
+		onRetry: policy.onRetry,
+		onGiveUp: policy.onGiveUp,
 	});
 }
 
@@ -182,7 +198,7 @@ export function normalizeFetchOptions(input: FetchOptions = {}): FetchConfig {
 	checkCallback('fetch', options.fetch);
 	return Object.freeze({
 		...requestConfig(options, [], []),
-		throwHttpErrors: checkFlag('throwHttpErrors', options.throwHttpErrors, defaults.fetch.throwHttpErrors),
+		throwHttpErrors: checkThrowHttpErrors(options.throwHttpErrors, defaults.fetch.throwHttpErrors),
 		fetch: given(options.fetch, defaults.fetch.fetch),
 	});
 }
@@ -236,5 +252,6 @@ export function normalizeClientOptions(input: ClientOptions = {}): ClientConfig 
 	return Object.freeze({
 		...requestConfig(options, apiKey ? [apiKey.secret] : [], apiKey ? [apiKey.header] : []),
 		kyOptions: { ...kyOptions, headers: Object.fromEntries(headers) },
+		retry: options.retry,
 	});
 }

@@ -154,7 +154,7 @@ export interface RequestPolicyOptions extends SharedOptions {
 /**
 Options of `createClient`: every option of ky 2 (`baseUrl`, `headers`, `hooks`, `timeout`, `totalTimeout`, `json`, ...) plus steadfetch's own. Validated once, when the client is created.
 */
-export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpErrors'>, RequestPolicyOptions {
+export interface ClientOptions extends Omit<KyOptions, 'retry'>, RequestPolicyOptions {
 	/**
 	An API key sent with every request, as `<apiKeyScheme> <apiKey>` in the `apiKeyHeader` header. It never appears in an error.
 	@default undefined
@@ -175,10 +175,10 @@ export interface ClientOptions extends Omit<KyOptions, 'retry' | 'throwHttpError
 /** Options of `createFetch`. */
 export interface FetchOptions extends RequestPolicyOptions {
 	/**
-	Throw the enriched errors (as the client does) for failing statuses, instead of resolving with the response as `fetch` does.
+	Throw the enriched errors (as the client does) for failing statuses, instead of resolving with the response as `fetch` does; a function of the status, as ky takes, decides per status.
 	@default false
 	*/
-	readonly throwHttpErrors?: boolean | undefined;
+	readonly throwHttpErrors?: boolean | ((status: number) => boolean) | undefined;
 	/**
 	The fetch to wrap. Read on every call when not given, so test tools that patch `globalThis.fetch` keep working.
 	@default globalThis.fetch

@@ -2,9 +2,6 @@ import type { Policy } from './options.ts';
 import { maxTime, readRetryAfter, readWait } from './ratelimit.ts';
 import type { Allowance, Decision, Outcome } from './types.ts';
 
-/** Where a job hands its binding (allowance, deadline, unref) to a client's calls: a key of ky's `context` option. */
-export const jobKey: unique symbol = Symbol('steadfetch.job') as never;
-
 /** Spend one retry of the allowance, if there is one; a spent allowance turns the decision into a stop. */
 export function spend(allowance: Allowance | undefined, decision: Decision, now: number): Decision {
 	if (!allowance || !decision.retry) {

@@ -207,7 +207,8 @@ export const checkOptionsObject = (options: unknown): void => {
 /** ky's hook kinds: the ones `hooks` may name, and the ones the client merges as ky does. */
 export const hookKinds = ['init', 'beforeRequest', 'beforeRetry', 'beforeError', 'afterResponse'] as const;
 
-const checkHooks = (hooks: unknown): void => {
+/** `hooks`: an object of ky's hook kinds, each an array of functions (or `undefined`, which drops the inherited ones). */
+export const checkHooks = (hooks: unknown): void => {
 	if (hooks === undefined) {
 		return;
 	}
@@ -217,6 +218,10 @@ const checkHooks = (hooks: unknown): void => {
 	for (const [name, list] of Object.entries(hooks)) {
 		if (!(hookKinds as readonly string[]).includes(name)) {
 			throw new TypeError(`Unknown option \`hooks.${name}\`.`);
+		}
+		// ky drops the inherited hooks of a kind given as `undefined` (its readme, `extend()`).
+		if (list === undefined) {
+			continue;
 		}
 		if (!Array.isArray(list)) {
 			rejectOption(`hooks.${name}`, 'an array of functions', list);
@@ -322,13 +327,20 @@ export const checkTimeouts = (options: Record<string, unknown>): void => {
 	}
 };
 
+/** `throwHttpErrors`: ky's boolean, or its function of the status; `fallback` when not given. */
+export const checkThrowHttpErrors = <T>(value: unknown, fallback?: T): boolean | ((status: number) => boolean) | T => {
+	if (value === undefined) {
+		return fallback as T;
+	}
+	if (typeof value !== 'boolean' && typeof value !== 'function') {
+		rejectOption('throwHttpErrors', 'a boolean or a function of the status', value);
+	}
+	return value as boolean | ((status: number) => boolean);
+};
+
 /** The ky options that steadfetch checks at creation, so that a mistake shows there and not on the first request. */
 export const checkKyOptions = (options: Record<string, unknown>): void => {
-	if ('throwHttpErrors' in options && options.throwHttpErrors !== true) {
-		throw new TypeError(
-			'`throwHttpErrors` cannot be turned off in createClient: ky then skips every status retry. Catch the error, or read `error.response` and `error.data`.',
-		);
-	}
+	checkThrowHttpErrors(options.throwHttpErrors);
 	checkTimeouts(options);
 	checkUrlOptions(options);
 	checkCallback('fetch', options.fetch);

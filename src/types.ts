@@ -83,6 +83,10 @@ export interface JobBinding {
 	readonly unref?: boolean | undefined;
 	/** The job's `signal`: it ends the attempt in flight and the waits of the job's fetch, as a signal of the call's own does. */
 	readonly signal?: AbortSignal | undefined;
+	/** Wraps the fetch each attempt goes through (the BullMQ adapter watches what its runs send and receive). */
+	readonly send?: ((send: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) => typeof globalThis.fetch) | undefined;
+	/** The job's own `Idempotency-Key` for a POST or PATCH without one: it wins over the client's or fetch's generator. */
+	readonly idempotencyKey?: (() => string) | undefined;
 }
 
 /** The kinds of failure a steadfetch error stands for. */

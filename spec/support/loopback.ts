@@ -1,11 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** One scripted answer of the loopback server: a response, a connection reset before any response, or a body cut off. */
+/** One scripted answer of the loopback server: a response, a connection reset before any response, a body cut off, or a body that stalls. */
 export type LoopbackReply =
 	| { readonly status: number; readonly body?: string; readonly headers?: Record<string, string>; readonly delayMs?: number }
 	| { readonly reset: true }
-	| { readonly cut: number };
+	| { readonly cut: number }
+	| { readonly stall: number };
 
 /** A real HTTP server on 127.0.0.1 that answers from a script and counts what it saw. */
 export interface Loopback {
@@ -37,6 +38,12 @@ export async function startLoopback(replies: readonly LoopbackReply[]): Promise<
 		);
 		if ('reset' in reply) {
 			request.socket.destroy();
+			return;
+		}
+		if ('stall' in reply) {
+			// Headers, a few bytes of the body, then nothing more until the server closes.
+			response.writeHead(reply.stall, { 'content-type': 'application/json' });
+			response.write('{"partial":');
 			return;
 		}
 		if ('cut' in reply) {

@@ -1,0 +1,135 @@
+import ky, {
+	type AfterResponseHook,
+	type BeforeRequestHook,
+	type BeforeRetryHook,
+	ForceRetryError,
+	type Hooks,
+	type NormalizedOptions,
+	replaceOption,
+} from 'ky';
+import type { LoopHooks } from './loop.ts';
+import { checkHooks, isRecord } from './rules.ts';
+
+/*
+ky's hooks that belong to retries, `afterResponse` (each response) and `beforeRetry` (before each retry), run by the
+loop, since the loop makes the retries: ky, which makes one request per call, would run them once or never. They are
+kept from ky and merged here by the rules ky's readme gives for `extend()` (appended; a kind given as `undefined` drops
+the inherited ones; `replaceOption` replaces them all). Their `options` are ky's normalized options of the call, handed
+to a `beforeRequest` hook of the call's own, the last one; a call that drops the inherited `beforeRequest` hooks gets
+what the loop knows instead (method, headers, context, retry).
+*/
+
+/** The retry-time hooks of an instance or a call. */
+export interface RetryHooks {
+	readonly afterResponse: readonly AfterResponseHook[];
+	readonly beforeRetry: readonly BeforeRetryHook[];
+}
+
+export const noRetryHooks: RetryHooks = Object.freeze({ afterResponse: [], beforeRetry: [] });
+
+const kinds = ['afterResponse', 'beforeRetry'] as const;
+
+// What ky.retry() returns, and replaceOption()'s wrapper, are identified by what ky makes of them: the readme documents
+// both values, not their shape. A spec pins each (spec/ky-hooks.spec.ts).
+const RetryMarker = ky.retry().constructor;
+const replaceMarker = Object.getOwnPropertySymbols(replaceOption({}))[0] as symbol;
+
+/** Whether `value` is a value given through ky's `replaceOption()`. */
+export const isReplaced = (value: unknown): value is { readonly value: unknown } =>
+	isRecord(value) && (value as Record<symbol, unknown>)[replaceMarker] === true;
+
+/**
+Split the `hooks` given at creation, to `extend()` or per call: the retry-time hooks, merged over `inherited`, and the
+rest for ky (`undefined` when nothing is left to give it). `hooks` given as `undefined` drops every inherited hook, as in ky.
+*/
+export function splitHooks(
+	given: Readonly<Record<string, unknown>>,
+	inherited: RetryHooks,
+): readonly [RetryHooks, { readonly hooks?: unknown }] {
+	if (!('hooks' in given)) {
+		return [inherited, {}];
+	}
+	const replaced = isReplaced(given.hooks);
+	const value = replaced ? (given.hooks as { value: unknown }).value : given.hooks;
+	if (value === undefined) {
+		return [noRetryHooks, { hooks: undefined }];
+	}
+	checkHooks(value);
+	const hooks = value as Record<string, unknown>;
+	const merged = Object.fromEntries(
+		kinds.map((kind) => {
+			const base = replaced || (Object.hasOwn(hooks, kind) && hooks[kind] === undefined) ? [] : inherited[kind];
+			return [kind, [...base, ...((hooks[kind] as unknown[] | undefined) ?? [])]];
+		}),
+	) as unknown as RetryHooks;
+	const rest = Object.fromEntries(Object.entries(hooks).filter(([kind]) => !(kinds as readonly string[]).includes(kind)));
+	return [merged, { hooks: replaced ? replaceOption(rest) : rest }];
+}
+
+/** Whether the loop has any of these hooks to run. */
+export const hasRetryHooks = (hooks: RetryHooks): boolean => hooks.afterResponse.length > 0 || hooks.beforeRetry.length > 0;
+
+/**
+The `hooks` a call with retry-time hooks hands ky, from what `splitHooks` left for ky: `take`, last of the
+`beforeRequest` hooks, is handed ky's normalized options of the call. A call that drops the inherited `beforeRequest`
+hooks is left as it is: a hook added there would keep them.
+*/
+export function withOptionsTaken(part: { readonly hooks?: unknown }, take: BeforeRequestHook): { readonly hooks?: unknown } {
+	if (!('hooks' in part)) {
+		return { hooks: { beforeRequest: [take] } };
+	}
+	if (part.hooks === undefined) {
+		// Every inherited hook dropped: a replacement that holds only ours does the same.
+		return { hooks: replaceOption({ beforeRequest: [take] }) };
+	}
+	const replaced = isReplaced(part.hooks);
+	const hooks = (replaced ? (part.hooks as { value: unknown }).value : part.hooks) as Hooks;
+	if (Object.hasOwn(hooks, 'beforeRequest') && hooks.beforeRequest === undefined) {
+		return part;
+	}
+	const taken = { ...hooks, beforeRequest: [...(hooks.beforeRequest ?? []), take] };
+	return { hooks: replaced ? replaceOption(taken) : taken };
+}
+
+/** The loop's view of a call's retry-time hooks, as ky runs them. */
+export function loopHooks(hooks: RetryHooks, options: () => Readonly<NormalizedOptions>, cancel: (response: Response) => void): LoopHooks {
+	return {
+		async afterResponse(response, request, retryCount) {
+			let current = response;
+			for (const hook of hooks.afterResponse) {
+				const copy = current.clone();
+				const result: unknown = await hook({ request, options: options(), response: copy, retryCount });
+				if (result instanceof RetryMarker) {
+					cancel(copy);
+					cancel(current);
+					const forced = (result as { options?: ConstructorParameters<typeof ForceRetryError>[0] }).options;
+					return { error: new ForceRetryError(forced), delayMs: forced?.delay, request: forced?.request };
+				}
+				if (result instanceof Response) {
+					if (copy !== result && copy.body !== result.body) {
+						cancel(copy);
+					}
+					if (current.body !== result.body) {
+						cancel(current);
+					}
+					current = result;
+				} else {
+					cancel(copy);
+				}
+			}
+			return current;
+		},
+		async beforeRetry(request, error, retryCount) {
+			for (const hook of hooks.beforeRetry) {
+				const result: unknown = await hook({ request, options: options(), error, retryCount });
+				if (result === ky.stop) {
+					return 'stop';
+				}
+				if (result instanceof Request || result instanceof Response) {
+					return result;
+				}
+			}
+			return undefined;
+		},
+	};
+}
