@@ -304,9 +304,9 @@ describe('passes through what is not an HTTP, network or timeout failure', () =>
 	});
 });
 
-describe("keeps steadfetch's own hooks first when a call or extend() clears or replaces ky's hooks", () => {
+describe("keeps the enriched error and the Idempotency-Key when a call or extend() clears or replaces ky's hooks", () => {
 	// ky drops an instance's hooks of a kind given as undefined, and every hook for `hooks: undefined` or replaceOption().
-	// At its retry limit ky throws without asking shouldRetry: only the beforeError hook makes that error steadfetch's.
+	// The loop, not a hook, enriches the error and sets the key: what a call does to ky's hooks cannot drop either.
 	const limited = (options: Parameters<typeof createClient>[0] = {}) =>
 		client({ retry: { limit: 1, baseDelayMs: 1, maxDelayMs: 1 }, ...options });
 	const atLimit = () => serve('GET', '/v1/x', times(2, { status: 503 }));

@@ -125,6 +125,13 @@ describe('takes retry options per request and through extend(), merged as ky mer
 		assert.equal(seen.count, 2);
 	});
 
+	it("appends a list given per request to the instance's, as ky deep-merges it: 404 and 409 both retried", async () => {
+		const seen = serve('GET', '/x', [{ status: 404 }, { status: 409 }, { status: 200, body: { ok: true } }]);
+		const api = createClient({ retry: { ...fast, statusCodes: [404] } });
+		assert.deepEqual(await api.get(`${origin}/x`, { retry: { statusCodes: [409] } }).json(), { ok: true });
+		assert.equal(seen.count, 3);
+	});
+
 	it("replaces the instance's retry with replaceOption: 1 request for a 404 the instance retried", async () => {
 		const seen = serve('GET', '/x', [{ status: 404 }]);
 		const api = createClient({ retry: { ...fast, statusCodes: [404] } }).extend({ retry: replaceOption({ limit: 0 }) });

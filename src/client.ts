@@ -12,20 +12,29 @@ import ky, {
 } from 'ky';
 import { type Call, Engine, newIdempotencyKey } from './attempt.ts';
 import { bindable } from './binding.ts';
-import { maxDataReadMs } from './body.ts';
+import { maxDataReadMs, readData } from './body.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ownOptionNames } from './defaults.ts';
 import { errorKind } from './errors/base.ts';
 import { HttpStatusError } from './errors/http.ts';
 import { NetworkError } from './errors/network.ts';
 import { TimeoutError } from './errors/timeout.ts';
-import { RetryStopped, runAttempts } from './loop.ts';
+import { runAttempts } from './loop.ts';
 import { type ClientConfig, normalizeCallPolicy, normalizeClientOptions } from './normalize.ts';
 import type { ClientOptions, Policy, RetryOptions } from './options.ts';
 import { readOptions } from './read-options.ts';
 import { sanitizeRuntimeError } from './redact.ts';
 import { canFollowByHand, sendKeepingKey } from './redirects.ts';
-import { hasRetryHooks, isReplaced, loopHooks, noRetryHooks, type RetryHooks, splitHooks, withOptionsTaken } from './retry-hooks.ts';
+import {
+	hasRetryHooks,
+	isReplaced,
+	loopHooks,
+	noRetryHooks,
+	type RetryHooks,
+	RetryStopped,
+	splitHooks,
+	withOptionsTaken,
+} from './retry-hooks.ts';
 import { assertHeaderValues, checkCallback, checkThrowHttpErrors, checkTimeouts, checkUrlOptions, isRecord } from './rules.ts';
 import type { JobBinding } from './types.ts';
 
@@ -96,8 +105,7 @@ const split = (given: Readonly<Record<string, unknown>>, inherited: Own): readon
 	let { retry, policy } = inherited;
 	if ('retry' in own) {
 		const value = own.retry as RetryOptions | number | undefined;
-		// An object merges over the inherited one, as ky's retry does, unless it replaces it; a number is `{limit}` alone.
-		retry = isRecord(value) && isRecord(retry) && !isReplaced(given.retry) ? { ...retry, ...value } : value;
+		retry = isRecord(value) && !isReplaced(given.retry) ? mergeRetry(retry, value) : value;
 		policy = normalizeCallPolicy(policy, retry);
 	}
 	const pick = <K extends keyof Own>(name: K, fallback: Own[K]): Own[K] =>
@@ -115,6 +123,20 @@ const split = (given: Readonly<Record<string, unknown>>, inherited: Own): readon
 		},
 		kyOptions as KyOptions,
 	];
+};
+
+/**
+A `retry` object over the inherited `retry`, as ky deep-merges it (its readme, `extend()`): an inherited number is
+`{limit}`, a given field wins, and a list given where one is inherited is appended to it. A number given, or a value
+given through replaceOption(), stands alone (the caller checks).
+*/
+const mergeRetry = (inherited: RetryOptions | number | undefined, given: RetryOptions): RetryOptions => {
+	const base: Record<string, unknown> = typeof inherited === 'number' ? { limit: inherited } : { ...inherited };
+	for (const [name, value] of Object.entries(given)) {
+		const before = base[name];
+		base[name] = Array.isArray(value) && Array.isArray(before) ? [...before, ...value] : value;
+	}
+	return base as RetryOptions;
 };
 
 // The options as a function given to extend() expects its parent's: ky's, with the loop's in ky's words.
@@ -180,12 +202,14 @@ const fallbackOptions = (opened: Opened, own: Own): Readonly<NormalizedOptions> 
 		retry: { limit: own.policy.limit },
 	}) as unknown as Readonly<NormalizedOptions>;
 
+// Read on every call, so that tools which patch `globalThis.fetch` later still work.
+const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init);
+const always = (): boolean => true;
+const never = (): boolean => false;
+
 // ky's rule: a response that is not ok fails (a 3xx the caller asked to see included), but for an opaque one, whose
 // status a browser hides.
 const fails = (response: Response): boolean => !response.ok && response.type !== 'opaque';
-
-// A response the loop leaves unread must not hold its connection.
-const cancel = (response: Response): void => void response.body?.cancel().catch(() => undefined);
 
 /** One call as the loop runs it: the engine's call, and the request ky handed the loop last. */
 interface Opened {
@@ -228,13 +252,11 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			deadlineOption: byJob ? 'maxRetryTime' : 'totalTimeout',
 			unref: job?.unref,
 		});
-		const base: Fetch = own.fetch ?? ((input, init) => globalThis.fetch(input, init));
+		const base: Fetch = own.fetch ?? globalFetch;
 		const kept: Fetch = keyHeader ? (input, init) => sendKeepingKey(base, input as Request, init, keyHeader) : base;
 		const send = job?.send ? job.send(kept) : kept;
-		const { throwHttpErrors } = own;
-		const throws = typeof throwHttpErrors === 'function' ? throwHttpErrors : () => throwHttpErrors;
-		const hooks = options && loopHooks(own.hooks, options, cancel);
-		const { parseJson } = own;
+		const { throwHttpErrors, parseJson } = own;
+		const throws = typeof throwHttpErrors === 'function' ? throwHttpErrors : throwHttpErrors ? always : never;
 		const opened: Opened = {
 			call,
 			request: undefined,
@@ -253,6 +275,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 						hasIdempotencyKey = true;
 					}
 				}
+				const parse = parseJson && ((text: string, response: Response) => parseJson(text, { request, response }));
 				return runAttempts({
 					call,
 					send,
@@ -272,8 +295,16 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 					dataFirst: true,
 					secrets,
 					headers: request.headers,
-					hooks,
-					parseJson: parseJson && ((text, response) => parseJson(text, { request, response })),
+					hooks:
+						options &&
+						loopHooks(own.hooks, {
+							call,
+							options,
+							fails,
+							throws,
+							read: (response) => readData(response, own.timeout === false ? maxDataReadMs : own.timeout, parse),
+						}),
+					parseJson: parse,
 				});
 			},
 		};

@@ -60,34 +60,55 @@ export interface Forced {
 export interface LoopHooks {
 	/** After each response: a Response replaces it; a `Forced` retries. */
 	afterResponse(response: Response, request: Request, retryCount: number): Promise<Response | Forced>;
-	/** Before each retry, after its wait: a Request replaces the request; a Response ends the call with it; `'stop'` ends it with none. */
-	beforeRetry(request: Request, error: Error, retryCount: number): Promise<Request | Response | 'stop' | undefined>;
+	/**
+	Before each retry, after its wait: the request to send (the same, or one a hook made), or a Response the call ends
+	with; it throws what ends the call otherwise (a hook's exception, ky.stop, an error for a failing Response).
+	*/
+	beforeRetry(request: Request, error: Error, failure: Failure): Promise<Request | Response>;
 }
 
-/** A call a `beforeRetry` hook stopped (ky.stop): the client resolves it with no response, as ky does. */
-export class RetryStopped extends Error {
-	override name = 'RetryStopped';
-}
+const expire = (controller: AbortController): void => controller.abort(new DOMException('The attempt timed out.', 'TimeoutError'));
 
-/** An attempt's own timer: it aborts the attempt once its time is up. */
-interface AttemptTimer {
-	readonly signal: AbortSignal;
-	readonly expired: () => boolean;
-	readonly clear: () => void;
-}
+/**
+An attempt's own timer: its signal aborts when the time is up or the call's signal aborts. One object that listens for
+itself (`handleEvent`) rather than `AbortSignal.any` and closures: it runs for every attempt.
+*/
+class AttemptTimer {
+	readonly #controller = new AbortController();
+	readonly #source: AbortSignal | undefined;
+	readonly #timer: ReturnType<typeof setTimeout>;
 
-const startTimer = (ms: number, signal: AbortSignal | undefined, unref: boolean): AttemptTimer => {
-	const controller = new AbortController();
-	const timer = setTimeout(() => controller.abort(new DOMException('The attempt timed out.', 'TimeoutError')), ms);
-	if (unref) {
-		(timer as { unref?: () => void }).unref?.();
+	constructor(ms: number, source: AbortSignal | undefined, unref: boolean) {
+		this.#source = source;
+		this.#timer = setTimeout(expire, ms, this.#controller);
+		if (unref) {
+			(this.#timer as { unref?: () => void }).unref?.();
+		}
+		if (source?.aborted) {
+			this.handleEvent();
+		} else {
+			source?.addEventListener('abort', this, { once: true });
+		}
 	}
-	return {
-		signal: signal ? AbortSignal.any([signal, controller.signal]) : controller.signal,
-		expired: () => controller.signal.aborted,
-		clear: () => clearTimeout(timer),
-	};
-};
+
+	get signal(): AbortSignal {
+		return this.#controller.signal;
+	}
+
+	/** Whether the time ran out (an abort of the call's signal is the caller's, not a timeout). */
+	expired(): boolean {
+		return this.#controller.signal.aborted && !this.#source?.aborted;
+	}
+
+	handleEvent(): void {
+		this.#controller.abort(this.#source?.reason);
+	}
+
+	clear(): void {
+		clearTimeout(this.#timer);
+		this.#source?.removeEventListener('abort', this);
+	}
+}
 
 /** Run one call's attempts until it succeeds, or ends with the enriched error, or resolves with the failing response. */
 export async function runAttempts(attempts: Attempts): Promise<Response> {
@@ -106,7 +127,7 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		// The nearer of the attempt's timeout and the call's deadline; past the deadline, no retry is asked for.
 		const byDeadline = remaining !== undefined && (timeoutMs === false || remaining <= timeoutMs);
 		const limit = byDeadline ? remaining : timeoutMs === false ? undefined : timeoutMs;
-		const timer = limit === undefined ? undefined : startTimer(Math.max(1, limit), signal, call.unref);
+		const timer = limit === undefined ? undefined : new AttemptTimer(Math.max(1, limit), signal, call.unref);
 		const init = timer ? { ...attempts.init, signal: timer.signal } : attempts.init;
 		let response: Response | undefined;
 		let cause: unknown;
@@ -180,42 +201,12 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		void response?.body?.cancel().catch(() => undefined);
 		await call.wait(decision.delayMs, signal);
 		if (hooks && request) {
-			const next = await retryHooked(hooks, forced?.request ?? request, forced?.error ?? call.describe(failure, decision), call);
+			const next = await hooks.beforeRetry(forced?.request ?? request, forced?.error ?? call.describe(failure, decision), failure);
 			if (next instanceof Response) {
-				return endWith(next, failure, attempts);
+				return next;
 			}
 			request = next;
 			input = next;
 		}
 	}
 }
-
-// The beforeRetry hooks, ky's way: a Request replaces the request, a Response or ky.stop ends the call; what a hook
-// throws ends the call as it is.
-const retryHooked = async (hooks: LoopHooks, request: Request, error: Error, call: Call): Promise<Request | Response> => {
-	let next: Awaited<ReturnType<LoopHooks['beforeRetry']>>;
-	try {
-		next = await hooks.beforeRetry(request, error, call.attempts);
-	} catch (thrown) {
-		call.end(thrown);
-		throw thrown;
-	}
-	if (next === 'stop') {
-		const stopped = new RetryStopped('A beforeRetry hook returned ky.stop.');
-		call.end(stopped);
-		throw stopped;
-	}
-	return next ?? request;
-};
-
-// A Response a beforeRetry hook handed back ends the call, as in ky: a failing one rejects when the call throws on it.
-const endWith = async (response: Response, failure: Failure, attempts: Attempts): Promise<Response> => {
-	if (!attempts.fails(response) || !attempts.throws(response.status)) {
-		return response;
-	}
-	const readMs = attempts.timeoutMs === false ? attempts.dataReadMs : attempts.timeoutMs;
-	throw attempts.call.giveUp(
-		{ ...failure, outcome: response.status, response, data: await readData(response, readMs, attempts.parseJson) },
-		undefined,
-	);
-};

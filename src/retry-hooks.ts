@@ -7,6 +7,7 @@ import ky, {
 	type NormalizedOptions,
 	replaceOption,
 } from 'ky';
+import type { Call } from './attempt.ts';
 import type { LoopHooks } from './loop.ts';
 import { checkHooks, isRecord } from './rules.ts';
 
@@ -91,8 +92,27 @@ export function withOptionsTaken(part: { readonly hooks?: unknown }, take: Befor
 	return { hooks: replaced ? replaceOption(taken) : taken };
 }
 
+/** A call a `beforeRetry` hook stopped (ky.stop): the client resolves it with no response, as ky does. */
+export class RetryStopped extends Error {
+	override name = 'RetryStopped';
+}
+
+/** What the loop's view of the hooks needs of its call. */
+export interface HookedCall {
+	readonly call: Call;
+	/** ky's normalized options of the call. */
+	readonly options: () => Readonly<NormalizedOptions>;
+	readonly fails: (response: Response) => boolean;
+	readonly throws: (status: number) => boolean;
+	/** How a failing body is read for its error. */
+	readonly read: (response: Response) => Promise<unknown>;
+}
+
+// A response a hook left unread must not hold its connection.
+const cancel = (response: Response): void => void response.body?.cancel().catch(() => undefined);
+
 /** The loop's view of a call's retry-time hooks, as ky runs them. */
-export function loopHooks(hooks: RetryHooks, options: () => Readonly<NormalizedOptions>, cancel: (response: Response) => void): LoopHooks {
+export function loopHooks(hooks: RetryHooks, { call, options, fails, throws, read }: HookedCall): LoopHooks {
 	return {
 		async afterResponse(response, request, retryCount) {
 			let current = response;
@@ -106,7 +126,7 @@ export function loopHooks(hooks: RetryHooks, options: () => Readonly<NormalizedO
 					return { error: new ForceRetryError(forced), delayMs: forced?.delay, request: forced?.request };
 				}
 				if (result instanceof Response) {
-					if (copy !== result && copy.body !== result.body) {
+					if (copy.body !== result.body) {
 						cancel(copy);
 					}
 					if (current.body !== result.body) {
@@ -119,17 +139,30 @@ export function loopHooks(hooks: RetryHooks, options: () => Readonly<NormalizedO
 			}
 			return current;
 		},
-		async beforeRetry(request, error, retryCount) {
-			for (const hook of hooks.beforeRetry) {
-				const result: unknown = await hook({ request, options: options(), error, retryCount });
-				if (result === ky.stop) {
-					return 'stop';
+		// A Request replaces the request; a Response ends the call with it (a failing one rejects when the call throws on
+		// it, as in ky); ky.stop ends it with none; what a hook throws ends it as it is.
+		async beforeRetry(request, error, failure) {
+			let next: unknown;
+			try {
+				for (const hook of hooks.beforeRetry) {
+					next = await hook({ request, options: options(), error, retryCount: call.attempts });
+					if (next === ky.stop || next instanceof Request || next instanceof Response) {
+						break;
+					}
 				}
-				if (result instanceof Request || result instanceof Response) {
-					return result;
-				}
+			} catch (thrown) {
+				call.end(thrown);
+				throw thrown;
 			}
-			return undefined;
+			if (next === ky.stop) {
+				const stopped = new RetryStopped('A beforeRetry hook returned ky.stop.');
+				call.end(stopped);
+				throw stopped;
+			}
+			if (next instanceof Response && fails(next) && throws(next.status)) {
+				throw call.giveUp({ ...failure, outcome: next.status, response: next, data: await read(next) }, undefined);
+			}
+			return next instanceof Request || next instanceof Response ? next : request;
 		},
 	};
 }
