@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { replaceOption } from 'ky';
+import { channelNames } from '../src/diagnostics.ts';
 import { createClient, isHttpStatusError, isSteadfetchError, isTimeoutError, retryJob } from '../src/index.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { withLoopback } from './support/loopback.ts';
@@ -46,8 +48,36 @@ describe("bounds a failing response's body read by the attempt's timeout", () =>
 	});
 });
 
+describe("bounds the read of a success's body by timeout, as ky's shortcuts do", () => {
+	it('ends .json() of a 200 whose body stalls with a TimeoutError after its timeout: 1 request', async () => {
+		await withLoopback([{ stall: 200 }], async (server) => {
+			const started = performance.now();
+			const error = await createClient({ timeout: 100, retry: fast })
+				.get(`${server.url}/x`)
+				.json()
+				.catch((caught: unknown) => caught);
+			assert.ok(performance.now() - started < 5000, `settled after ${Math.round(performance.now() - started)} ms`);
+			assert.ok(isTimeoutError(error));
+			assert.ok(isSteadfetchError(error));
+			assert.equal(server.count, 1);
+		});
+	});
+
+	it("ends the read of a body when the caller's signal aborts during it", async () => {
+		await withLoopback([{ stall: 200 }], async (server) => {
+			const controller = new AbortController();
+			const reading = createClient({ timeout: 60_000, retry: fast }).get(`${server.url}/x`, { signal: controller.signal });
+			await reading;
+			controller.abort(new Error('caller stopped'));
+			await assert.rejects(reading.json(), /caller stopped/);
+			assert.equal(server.count, 1);
+		});
+	});
+});
+
 describe('ends a rate-limit wait with its call', () => {
-	it('refuses at once, without a request, a call whose totalTimeout ends before the reset, and holds no place for it', async () => {
+	// A first call whose response says no request remains for 3 s; the API answers the next one after the reset.
+	const spentWindow = async () => {
 		const clock = new FakeClock();
 		const seen = serve('GET', '/v1/x', [
 			{ status: 200, headers: window(clock, 0, 3000) },
@@ -55,6 +85,11 @@ describe('ends a rate-limit wait with its call', () => {
 		]);
 		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
 		await api.get('x');
+		return { clock, seen, api };
+	};
+
+	it('refuses at once, without a request, a call whose totalTimeout ends before the reset, and holds no place for it', async () => {
+		const { clock, seen, api } = await spentWindow();
 		const error = await api.get('x', { totalTimeout: 300 }).catch((caught: unknown) => caught);
 		assert.ok(isHttpStatusError(error, 429));
 		assert.equal(error.stopReason, 'deadline');
@@ -67,17 +102,19 @@ describe('ends a rate-limit wait with its call', () => {
 	});
 
 	it('ends the wait at once when the caller aborts it: nothing sent, the next call not held by it', async () => {
-		const clock = new FakeClock();
-		const seen = serve('GET', '/v1/x', [
-			{ status: 200, headers: window(clock, 0, 3000) },
-			{ status: 200, body: { n: 2 }, headers: window(clock, 59, 63_000) },
-		]);
-		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast }, clock);
-		await api.get('x');
+		const { clock, seen, api } = await spentWindow();
 		const aborted = new AbortController();
-		aborted.abort(new Error('stop'));
-		await assert.rejects(api.get('x', { signal: aborted.signal }), /stop/);
+		// Told as the wait begins, before the clock sleeps it.
+		const abort = () => aborted.abort(new Error('stop'));
+		subscribe(channelNames.pacing, abort);
+		try {
+			await assert.rejects(api.get('x', { signal: aborted.signal }), /stop/);
+		} finally {
+			unsubscribe(channelNames.pacing, abort);
+		}
+		assert.deepEqual(clock.waits, []);
 		assert.deepEqual(await api.get('x').json(), { n: 2 });
+		assert.deepEqual(clock.waits, [3000]);
 		assert.equal(seen.count, 2);
 	});
 });

@@ -19,7 +19,7 @@ import { errorKind } from './errors/base.ts';
 import { HttpStatusError } from './errors/http.ts';
 import { NetworkError } from './errors/network.ts';
 import { TimeoutError } from './errors/timeout.ts';
-import { runAttempts } from './loop.ts';
+import { type AttemptTimer, runAttempts } from './loop.ts';
 import { type ClientConfig, normalizeCallPolicy, normalizeClientOptions } from './normalize.ts';
 import type { ClientOptions, Policy, RetryOptions } from './options.ts';
 import { readOptions } from './read-options.ts';
@@ -216,6 +216,10 @@ interface Opened {
 	readonly call: Call;
 	readonly fetch: Fetch;
 	request: Request | undefined;
+	/** The timer of the attempt that succeeded: it bounds the read of the body, as ky bounds its shortcuts' reads. */
+	timer: AttemptTimer | undefined;
+	/** Start that timer for the read of the body: the call's `timeout`, within its deadline. */
+	arm(): void;
 }
 
 /** The client over a validated config and a clock: `createClient` with the system's clock, specs with their own. */
@@ -260,6 +264,16 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 		const opened: Opened = {
 			call,
 			request: undefined,
+			timer: undefined,
+			arm() {
+				const remaining = call.remainingMs();
+				const ms = Math.min(own.timeout === false ? Number.POSITIVE_INFINITY : own.timeout, remaining ?? Number.POSITIVE_INFINITY);
+				if (Number.isFinite(ms)) {
+					opened.timer?.arm(Math.max(1, ms));
+				} else {
+					opened.timer?.clear();
+				}
+			},
 			fetch: (input, init) => {
 				const request = input as Request;
 				opened.request = request;
@@ -287,7 +301,12 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 					hasIdempotencyKey,
 					replayable: true,
 					describe: () => request,
+					// ky makes the request's signal for this call alone; a job's is shared, and joined into one of the call's own.
 					signal: job?.signal ? AbortSignal.any([request.signal, job.signal]) : request.signal,
+					ownSignal: true,
+					succeeded: (timer) => {
+						opened.timer = timer;
+					},
 					timeoutMs: own.timeout,
 					fails,
 					throws,
@@ -322,14 +341,14 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 		if (json) {
 			return json;
 		}
-		// The runtime's TypeError ("terminated"), or ky's NetworkError around it (ky 2.2 wraps a shortcut's failed read).
+		// The read of a success's body ran past its time, or failed: the runtime's TypeError ("terminated"), or ky's
+		// NetworkError around it (ky 2.2 wraps a shortcut's failed read).
 		const request = opened?.request;
-		if (opened && request && (isNetworkError(error) || isKyNetworkError(error))) {
+		const expired = opened?.timer?.expired();
+		if (opened && request && (expired || isNetworkError(error) || isKyNetworkError(error))) {
 			const cause = isKyNetworkError(error) ? error.cause : error;
-			return opened.call.giveUp(
-				{ outcome: 'body', method: request.method, hasIdempotencyKey: false, request: () => request, cause },
-				undefined,
-			);
+			const outcome = expired ? 'timeout' : 'body';
+			return opened.call.giveUp({ outcome, method: request.method, hasIdempotencyKey: false, request: () => request, cause }, undefined);
 		}
 		return sanitizeRuntimeError(error, secrets, options.headers);
 	};
@@ -346,15 +365,32 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 		// A caller who reads through a shortcut awaits ky's promise, not this one: it must not be reported as unhandled.
 		guarded.catch(() => undefined);
 		const shortcuts = promise as unknown as Record<string, ((...parameters: unknown[]) => Promise<unknown>) | undefined>;
+		const bodyFailure = (error: unknown): never => {
+			throw error instanceof RetryStopped
+				? new TypeError('The call was stopped by ky.stop in a beforeRetry hook: there is no response, so no body to read.')
+				: failure(error, options, opened);
+		};
+		const disarm = () => opened.timer?.clear();
 		for (const method of bodyMethods) {
 			const read = shortcuts[method];
 			if (read) {
-				(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) =>
-					read(...parameters).catch((error: unknown) => {
-						throw error instanceof RetryStopped
-							? new TypeError('The call was stopped by ky.stop in a beforeRetry hook: there is no response, so no body to read.')
-							: failure(error, options, opened);
-					});
+				// Called at once: ky sets the request's Accept header for it before the request is sent.
+				(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) => {
+					const reading = read(...parameters);
+					return guarded
+						.then(
+							() => {
+								opened.arm();
+								return reading;
+							},
+							(error: unknown) => {
+								reading.catch(() => undefined);
+								throw error;
+							},
+						)
+						.then(undefined, bodyFailure)
+						.finally(disarm);
+				};
 			}
 		}
 		return guarded;

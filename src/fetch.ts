@@ -72,6 +72,7 @@ export function fetchWith(
 			// Built only on the failure path, so that a success allocates nothing for it.
 			describe: () => describeRequest(url, { method, ...(headers ? { headers } : {}) }),
 			signal,
+			ownSignal: false,
 			// fetch has no timeout of its own: a call's signal (AbortSignal.timeout) is the caller's.
 			timeoutMs: false,
 			fails,

@@ -30,6 +30,10 @@ export interface Attempts {
 	readonly describe: () => Request;
 	/** Ends the attempt in flight and every wait of the call. */
 	readonly signal: AbortSignal | undefined;
+	/** Whether `signal` is the call's own, made for it alone (then an attempt's timer may leave a listener on it). */
+	readonly ownSignal: boolean;
+	/** Told of the timer of the attempt that succeeded: the client bounds the read of its body with it. */
+	readonly succeeded?: ((timer: AttemptTimer | undefined) => void) | undefined;
 	/** Each attempt's time limit in milliseconds, the read of a failing response's body included; `false` for none. */
 	readonly timeoutMs: number | false;
 	/** Whether a response is a failure: fetch's callers read a 3xx they asked for, ky's see `!response.ok` as one. */
@@ -70,29 +74,42 @@ export interface LoopHooks {
 const expire = (controller: AbortController): void => controller.abort(new DOMException('The attempt timed out.', 'TimeoutError'));
 
 /**
-An attempt's own timer: its signal aborts when the time is up or the call's signal aborts. One object that listens for
-itself (`handleEvent`) rather than `AbortSignal.any` and closures: it runs for every attempt.
+An attempt's own timer: its signal aborts when the time is up or the call's signal aborts, and keeps following the
+call's signal after the response arrived, so that an abort still ends the read of its body. A signal of the call's own
+(the client's: ky makes one per call) is followed by a listener that goes with it; any other (a caller's signal handed
+to the drop-in fetch, which may outlive many calls) through `AbortSignal.any`, which leaves nothing on it. It runs for
+every attempt of the client: one object that listens for itself, not closures.
 */
-class AttemptTimer {
+export class AttemptTimer {
+	readonly signal: AbortSignal;
 	readonly #controller = new AbortController();
 	readonly #source: AbortSignal | undefined;
-	readonly #timer: ReturnType<typeof setTimeout>;
+	readonly #unref: boolean;
+	#timer: ReturnType<typeof setTimeout> | undefined;
 
-	constructor(ms: number, source: AbortSignal | undefined, unref: boolean) {
+	constructor(ms: number, source: AbortSignal | undefined, unref: boolean, ownSignal: boolean) {
 		this.#source = source;
-		this.#timer = setTimeout(expire, ms, this.#controller);
-		if (unref) {
-			(this.#timer as { unref?: () => void }).unref?.();
+		this.#unref = unref;
+		this.arm(ms);
+		if (!source || !ownSignal) {
+			this.signal = source ? AbortSignal.any([source, this.#controller.signal]) : this.#controller.signal;
+			return;
 		}
-		if (source?.aborted) {
+		this.signal = this.#controller.signal;
+		if (source.aborted) {
 			this.handleEvent();
 		} else {
-			source?.addEventListener('abort', this, { once: true });
+			source.addEventListener('abort', this, { once: true });
 		}
 	}
 
-	get signal(): AbortSignal {
-		return this.#controller.signal;
+	/** Start the time again: the read of a success's body gets a `timeout` of its own, as in ky. */
+	arm(ms: number): void {
+		clearTimeout(this.#timer);
+		this.#timer = setTimeout(expire, ms, this.#controller);
+		if (this.#unref) {
+			(this.#timer as { unref?: () => void }).unref?.();
+		}
 	}
 
 	/** Whether the time ran out (an abort of the call's signal is the caller's, not a timeout). */
@@ -106,7 +123,6 @@ class AttemptTimer {
 
 	clear(): void {
 		clearTimeout(this.#timer);
-		this.#source?.removeEventListener('abort', this);
 	}
 }
 
@@ -127,7 +143,7 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		// The nearer of the attempt's timeout and the call's deadline; past the deadline, no retry is asked for.
 		const byDeadline = remaining !== undefined && (timeoutMs === false || remaining <= timeoutMs);
 		const limit = byDeadline ? remaining : timeoutMs === false ? undefined : timeoutMs;
-		const timer = limit === undefined ? undefined : new AttemptTimer(Math.max(1, limit), signal, call.unref);
+		const timer = limit === undefined ? undefined : new AttemptTimer(Math.max(1, limit), signal, call.unref, attempts.ownSignal);
 		const init = timer ? { ...attempts.init, signal: timer.signal } : attempts.init;
 		let response: Response | undefined;
 		let cause: unknown;
@@ -159,6 +175,7 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		}
 		if (response && !forced && !attempts.fails(response)) {
 			call.settle(attempt, response.status, response.headers);
+			attempts.succeeded?.(timer);
 			return response;
 		}
 		const throws = response !== undefined && attempts.throws(response.status);
