@@ -218,6 +218,8 @@ interface Opened {
 	request: Request | undefined;
 	/** The timer of the attempt that succeeded: it bounds the read of the body, as ky bounds its shortcuts' reads. */
 	timer: AttemptTimer | undefined;
+	/** Whether a body shortcut (`.json()`...) was called: its read is timed from the response on. */
+	reading: boolean;
 	/** Start that timer for the read of the body: the call's `timeout`, within its deadline. */
 	arm(): void;
 }
@@ -265,6 +267,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			call,
 			request: undefined,
 			timer: undefined,
+			reading: false,
 			arm() {
 				const remaining = call.remainingMs();
 				const ms = Math.min(own.timeout === false ? Number.POSITIVE_INFINITY : own.timeout, remaining ?? Number.POSITIVE_INFINITY);
@@ -306,6 +309,9 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 					ownSignal: true,
 					succeeded: (timer) => {
 						opened.timer = timer;
+						if (opened.reading) {
+							opened.arm();
+						}
 					},
 					timeoutMs: own.timeout,
 					fails,
@@ -375,21 +381,20 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			const read = shortcuts[method];
 			if (read) {
 				// Called at once: ky sets the request's Accept header for it before the request is sent.
+				// The body's time starts with the response: now, if it is here, else when the loop hands it over.
 				(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) => {
-					const reading = read(...parameters);
-					return guarded
-						.then(
-							() => {
-								opened.arm();
-								return reading;
-							},
-							(error: unknown) => {
-								reading.catch(() => undefined);
-								throw error;
-							},
-						)
-						.then(undefined, bodyFailure)
-						.finally(disarm);
+					opened.reading = true;
+					opened.arm();
+					return read(...parameters).then(
+						(body) => {
+							disarm();
+							return body;
+						},
+						(error: unknown) => {
+							disarm();
+							return bodyFailure(error);
+						},
+					);
 				};
 			}
 		}
