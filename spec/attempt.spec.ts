@@ -41,11 +41,7 @@ describe('the attempt engine', () => {
 		call.begin(url, () => new Request(url));
 		assert.equal(call.judge(failure(503)).retry, true);
 		assert.equal(call.tally.history[0]?.delayMs, 100);
-		assert.deepEqual(call.conclude({ ...failure(503), outcome: 'timeout' }), {
-			retry: false,
-			reason: 'deadline',
-			retryAt: new FakeClock().now() + 100,
-		});
+		call.end(new DOMException('The caller stopped.', 'AbortError'));
 		assert.deepEqual(call.tally.history, [{ attempt: 1, status: 503, durationMs: 0 }]);
 	});
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import ky, { type Hooks, isForceRetryError, isHTTPError, type Options as KyOptions } from 'ky';
 import { createClient } from '../src/index.ts';
 import { withLoopback } from './support/loopback.ts';
+import { origin } from './support/server.ts';
 
 /*
 ky's hooks with ky's arguments and timing, side by side with ky: the same hooks against the same script on a loopback
@@ -151,6 +152,46 @@ describe("runs ky's hooks with ky's arguments and timing", () => {
 		}));
 		assert.deepEqual([result.ky.ending, result.ky.requests], [200, 1]);
 		assert.deepEqual(result.steadfetch, result.ky);
+	});
+
+	it('keeps the error of a failing response whose body an afterResponse hook is reading: 1 request', async () => {
+		const result = await both([{ status: 404, body: '{"error":"gone"}' }], () => ({
+			afterResponse: [
+				({ response }) => {
+					response.body?.getReader();
+					return response;
+				},
+			],
+		}));
+		assert.deepEqual([result.ky.ending, result.ky.requests], ['HTTPError 404', 1]);
+		assert.deepEqual(result.steadfetch, result.ky);
+	});
+
+	it('takes a Response-like object from a custom fetch through afterResponse hooks, as ky does', async () => {
+		const calls: string[] = [];
+		// Another realm's Response, or a polyfill's: not instanceof this realm's, tagged as one.
+		class Alike {
+			readonly [Symbol.toStringTag] = 'Response';
+			readonly status = 200;
+			readonly ok = true;
+			readonly statusText = 'OK';
+			readonly type = 'basic';
+			readonly headers = new Headers({ 'content-type': 'application/json' });
+			readonly body = null;
+			clone() {
+				return new Alike();
+			}
+			async text() {
+				return '{"ok":true}';
+			}
+		}
+		const alike = new Alike();
+		const api = createClient({ ...kyAlike, retry, fetch: async () => alike as unknown as Response });
+		const response = await api.get(`${origin}/x`, {
+			hooks: { afterResponse: [({ response: seen }) => void calls.push(String(seen.status))] },
+		});
+		assert.equal(response.status, 200);
+		assert.deepEqual(calls, ['200']);
 	});
 
 	it('drops inherited retry-time hooks given as undefined by extend(), and appends the others', async () => {

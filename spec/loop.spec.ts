@@ -75,6 +75,40 @@ describe("bounds the read of a success's body by timeout, as ky's shortcuts do",
 	});
 });
 
+describe("ends an attempt at its timeout even through a fetch that ignores the signal, as ky's timer does", () => {
+	it('ends with a TimeoutError after 1 request when the custom fetch never settles', async () => {
+		let sent = 0;
+		const fetch = () => {
+			sent++;
+			return new Promise<Response>(() => undefined);
+		};
+		const error = await createClient({ timeout: 50, retry: { ...fast, retryOnTimeout: false }, fetch })
+			.get(`${origin}/x`)
+			.catch((caught: unknown) => caught);
+		assert.ok(isTimeoutError(error));
+		assert.equal(error.stopReason, 'timeout-not-retried');
+		assert.equal(sent, 1);
+	});
+});
+
+describe("retries what a custom fetch throws when shouldRetry says true, as ky's shouldRetry may", () => {
+	it('sends 3 requests for two RangeErrors and a 200 when shouldRetry returns true, and 1 when it says nothing', async () => {
+		let sent = 0;
+		const fetch = async () => {
+			sent++;
+			if (sent % 3 !== 0) {
+				throw new RangeError(`flaky ${sent}`);
+			}
+			return new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } });
+		};
+		const forced = createClient({ retry: { ...fast, shouldRetry: ({ error }) => error instanceof RangeError || undefined }, fetch });
+		assert.deepEqual(await forced.get(`${origin}/x`).json(), { ok: true });
+		assert.equal(sent, 3);
+		await assert.rejects(createClient({ retry: fast, fetch }).get(`${origin}/x`), /^RangeError: flaky 4$/);
+		assert.equal(sent, 4);
+	});
+});
+
 describe('ends a rate-limit wait with its call', () => {
 	// A first call whose response says no request remains for 3 s; the API answers the next one after the reset.
 	const spentWindow = async () => {

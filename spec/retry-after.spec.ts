@@ -22,6 +22,27 @@ const client = (retry: object = {}, options: object = {}) => {
 const httpDate = (clock: FakeClock, offsetMs: number) => new Date(clock.now() + offsetMs).toUTCString();
 
 describe('honours Retry-After', () => {
+	it('reads an HTTP-date with a leap second (23:59:60, RFC 9110) as the second before it', async () => {
+		const clock = new FakeClock(Date.UTC(2026, 11, 31, 23, 59, 0));
+		const seen = serve('GET', '/v1/items', [{ status: 503, headers: { 'retry-after': 'Thu, 31 Dec 2026 23:59:60 GMT' } }, { status: 200 }]);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 120_000 } }, clock);
+		await api.get('items');
+		assert.deepEqual(clock.waits, [59_000]);
+		assert.equal(seen.count, 2);
+	});
+
+	it('retries a 413 in statusCodes only when it names a time, as ky does: 1 request without, 2 with', async () => {
+		const without = serve('GET', '/v1/a', [{ status: 413 }, { status: 200 }]);
+		const { api } = client({ statusCodes: [413, 503] });
+		const error = await api.get('a').catch((caught: unknown) => caught);
+		assert.ok(isSteadfetchError(error));
+		assert.equal(error.status, 413);
+		assert.equal(without.count, 1);
+		const withWait = serve('GET', '/v1/b', [{ status: 413, headers: { 'retry-after': '1' } }, { status: 200 }]);
+		await api.get('b');
+		assert.equal(withWait.count, 2);
+	});
+
 	it('waits the seconds a 503 asks for, without jitter', async () => {
 		const seen = serve('GET', '/v1/items', [{ status: 503, headers: { 'retry-after': '1' } }, { status: 200 }]);
 		const { api, delays, clock } = client();

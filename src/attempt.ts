@@ -267,6 +267,11 @@ export class Call {
 	*/
 	end(error: unknown): void {
 		this.abandon();
+		// A wait was announced, then the call ended before the attempt it was for: the record must not promise it.
+		const record = this.tally.history.findLast((entry) => entry.attempt === this.#current?.number);
+		if (record) {
+			delete record.delayMs;
+		}
 		if (this.#begun && !this.#ended && channels.callEnd?.hasSubscribers) {
 			this.#ended = true;
 			const name = (error as { name?: unknown } | undefined)?.name;
@@ -349,20 +354,31 @@ export class Call {
 	}
 
 	/**
-	The decision for a failure that ended the call without a `judge` (ky stops at its limit, or at `totalTimeout`, on its
-	own): the policy's reason, and a retry the policy would still make means the deadline stopped it.
+	An error the fetch threw that is no network failure (a custom fetch's own, not an abort): ky lets `shouldRetry` retry
+	it, and so does the engine, within the limit, the method rule, the deadline and a job's allowance. The attempt is
+	settled without an outcome (no guard hears of it) and nobody else is told: a stop ends the call with the error as it is.
 	*/
-	conclude(failure: Failure): Decision {
-		const attempt = this.#current;
-		this.settle(attempt, failure.outcome as Outcome, failure.response?.headers);
-		// A wait was announced, then the call ended before the attempt it was for: the record must not promise it.
-		const record = this.tally.history.findLast((entry) => entry.attempt === attempt?.number);
-		if (record) {
-			delete record.delayMs;
-		}
-		const now = this.#engine.clock.now();
-		const decision = this.#decide(failure, now);
-		return decision.retry ? { retry: false, reason: 'deadline', retryAt: timeAfter(now, decision.delayMs) } : decision;
+	judgeForeign(error: Error, method: string, hasIdempotencyKey: boolean): Decision {
+		const { clock } = this.#engine;
+		const { shouldRetry } = this.policy;
+		this.abandon();
+		const now = clock.now();
+		const retry = this.attempts;
+		const decision = decide(
+			this.policy,
+			{
+				outcome: 'network',
+				method,
+				hasIdempotencyKey,
+				retry,
+				remainingMs: this.remainingMs(),
+				now,
+				foreign: true,
+				ask: shouldRetry && (() => shouldRetry({ error: error as SteadfetchError, retryCount: retry })),
+			},
+			clock.random,
+		);
+		return spend(this.#allowance, decision, now);
 	}
 
 	/** End the call: the enriched error, after `onGiveUp` has seen it. */

@@ -3,8 +3,16 @@ Reading the body of a failing response for its error: never more than an error k
 for one (the attempt's `timeout`, 10 s without one). Shared by the drop-in fetch and the client.
 */
 
-/** Whether the response says its body is JSON (`application/json`, `application/problem+json`...). */
-export const isJson = (response: Response): boolean => /\bjson\b/i.test(response.headers.get('content-type') ?? '');
+/**
+Whether the response says its body is JSON: a media type whose subtype is `json` or ends in `+json`, `-json` or `.json`
+(`application/json`, `application/problem+json`, `application/vnd.api+json`), as ky reads it; not `application/json-seq`
+nor a parameter that says json.
+*/
+export const isJson = (response: Response): boolean => {
+	const type = (response.headers.get('content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+	const slash = type.indexOf('/');
+	return slash > 0 && type.endsWith('json') && (type.length - 4 === slash + 1 || '.+-'.includes(type.at(-5) ?? '/'));
+};
 
 // Read no more of an error body than an error keeps; the rest is cancelled.
 const maxDataBytes = 64 * 1024;
@@ -19,7 +27,13 @@ export async function readData(
 	readMs: number,
 	parseJson?: (text: string, response: Response) => unknown,
 ): Promise<unknown> {
-	const reader = response.body?.getReader();
+	let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+	try {
+		reader = response.body?.getReader();
+	} catch {
+		// Another reader holds the body (an afterResponse hook began reading it): the error goes without it.
+		return undefined;
+	}
 	if (!reader) {
 		return undefined;
 	}

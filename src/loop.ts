@@ -54,10 +54,16 @@ export interface Attempts {
 }
 
 /** A retry an `afterResponse` hook forced (ky.retry()): the error it stands for, and its own wait and request. */
-export interface Forced {
+export class Forced {
 	readonly error: Error;
 	readonly delayMs: number | undefined;
 	readonly request: Request | undefined;
+
+	constructor(error: Error, delayMs: number | undefined, request: Request | undefined) {
+		this.error = error;
+		this.delayMs = delayMs;
+		this.request = request;
+	}
 }
 
 /** The client's ky hooks that belong to retries, as the loop runs them (retry-hooks.ts). */
@@ -68,10 +74,10 @@ export interface LoopHooks {
 	Before each retry, after its wait: the request to send (the same, or one a hook made), or a Response the call ends
 	with; it throws what ends the call otherwise (a hook's exception, ky.stop, an error for a failing Response).
 	*/
-	beforeRetry(request: Request, error: Error, failure: Failure): Promise<Request | Response>;
+	beforeRetry(request: Request, error: Error, failure: Failure): Promise<{ readonly send: Request } | { readonly end: Response }>;
 }
 
-const expire = (controller: AbortController): void => controller.abort(new DOMException('The attempt timed out.', 'TimeoutError'));
+const expire = (timer: AttemptTimer): void => timer.abort(new DOMException('The attempt timed out.', 'TimeoutError'));
 
 /**
 An attempt's own timer: its signal aborts when the time is up or the call's signal aborts, and keeps following the
@@ -86,6 +92,7 @@ export class AttemptTimer {
 	readonly #source: AbortSignal | undefined;
 	readonly #unref: boolean;
 	#timer: ReturnType<typeof setTimeout> | undefined;
+	#lose: ((reason: unknown) => void) | undefined;
 
 	constructor(ms: number, source: AbortSignal | undefined, unref: boolean, ownSignal: boolean) {
 		this.#source = source;
@@ -106,7 +113,7 @@ export class AttemptTimer {
 	/** Start the time again: the read of a success's body gets a `timeout` of its own, as in ky. */
 	arm(ms: number): void {
 		clearTimeout(this.#timer);
-		this.#timer = setTimeout(expire, ms, this.#controller);
+		this.#timer = setTimeout(expire, ms, this);
 		if (this.#unref) {
 			(this.#timer as { unref?: () => void }).unref?.();
 		}
@@ -118,13 +125,42 @@ export class AttemptTimer {
 	}
 
 	handleEvent(): void {
-		this.#controller.abort(this.#source?.reason);
+		this.abort(this.#source?.reason);
+	}
+
+	/** End the attempt: its signal aborts, and what `race` waits for loses to the reason. */
+	abort(reason: unknown): void {
+		this.#controller.abort(reason);
+		this.#lose?.(reason);
+	}
+
+	/**
+	`sending`, or the reason the attempt ended first: a fetch that does not listen to its signal (a mock, a polyfill) is
+	not waited for (ky races its timer the same way). A response that comes after it lost is cancelled.
+	*/
+	race(sending: Promise<Response>): Promise<Response> {
+		if (this.#controller.signal.aborted) {
+			void sending.then(cancelBody, () => undefined);
+			return Promise.reject(this.#controller.signal.reason);
+		}
+		return Promise.race([
+			sending,
+			new Promise<never>((_resolve, reject) => {
+				this.#lose = (reason) => {
+					void sending.then(cancelBody, () => undefined);
+					reject(reason);
+				};
+			}),
+		]);
 	}
 
 	clear(): void {
 		clearTimeout(this.#timer);
+		this.#lose = undefined;
 	}
 }
+
+const cancelBody = (response: Response): void => void response.body?.cancel().catch(() => undefined);
 
 /** Run one call's attempts until it succeeds, or ends with the enriched error, or resolves with the failing response. */
 export async function runAttempts(attempts: Attempts): Promise<Response> {
@@ -149,12 +185,21 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		let cause: unknown;
 		let outcome: Outcome;
 		try {
-			response = await call.send(send, request && request.body !== null && !last ? request.clone() : input, init);
+			const sending = call.send(send, request && request.body !== null && !last ? request.clone() : input, init);
+			response = await (timer ? timer.race(sending) : sending);
 			outcome = response.status;
 		} catch (error) {
 			// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the
 			// caller's: both pass through, the latter without the URL's query or the header's value.
 			if (signal?.aborted || !(timer?.expired() || isNetworkError(error))) {
+				// ky's shouldRetry may retry even such an error: only a `true` does.
+				if (!signal?.aborted && error instanceof Error && call.policy.shouldRetry) {
+					const decision = call.judgeForeign(error, method, attempts.hasIdempotencyKey);
+					if (decision.retry) {
+						await call.wait(decision.delayMs, signal);
+						continue;
+					}
+				}
 				call.end(error);
 				throw signal?.aborted ? error : sanitizeRuntimeError(error, attempts.secrets, attempts.headers);
 			}
@@ -165,12 +210,13 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		}
 		let forced: Forced | undefined;
 		if (response && hooks && request) {
+			// A custom fetch may answer with a Response-like object, as ky allows: only a Forced is no response.
 			const after = await hooks.afterResponse(response, request, call.attempts - 1);
-			if (after instanceof Response) {
+			if (after instanceof Forced) {
+				forced = after;
+			} else {
 				response = after;
 				outcome = after.status;
-			} else {
-				forced = after;
 			}
 		}
 		if (response && !forced && !attempts.fails(response)) {
@@ -219,11 +265,11 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		await call.wait(decision.delayMs, signal);
 		if (hooks && request) {
 			const next = await hooks.beforeRetry(forced?.request ?? request, forced?.error ?? call.describe(failure, decision), failure);
-			if (next instanceof Response) {
-				return next;
+			if ('end' in next) {
+				return next.end;
 			}
-			request = next;
-			input = next;
+			request = next.send;
+			input = next.send;
 		}
 	}
 }

@@ -31,6 +31,8 @@ export interface FailedAttempt {
 	allow a retry, as ky asks only after its limit and method checks; so a call that cannot retry never runs it.
 	*/
 	readonly ask?: (() => boolean | undefined) | undefined;
+	/** An error the fetch threw that is no network failure (a custom fetch's own): only `shouldRetry` returning `true` retries it, as in ky. */
+	readonly foreign?: boolean | undefined;
 }
 
 /** Whether this outcome is worth another attempt at all (ignoring method and counts). */
@@ -122,7 +124,7 @@ export function decide(policy: Policy, attempt: FailedAttempt, random: () => num
 		}
 		return { retry: true, delayMs };
 	}
-	if (!isTransient(policy, attempt.outcome)) {
+	if (attempt.foreign || !isTransient(policy, attempt.outcome)) {
 		return { retry: false, reason: 'permanent' };
 	}
 	const status = typeof attempt.outcome === 'number' ? attempt.outcome : undefined;
@@ -131,6 +133,10 @@ export function decide(policy: Policy, attempt: FailedAttempt, random: () => num
 			? readWait(attempt.headers, status, attempt.now)
 			: undefined;
 	const asked = read === undefined ? undefined : Math.min(read, policy.maxRetryAfter);
+	// A 413 is the request's own size: sending it again helps only when the server names a time it will take it (ky's rule).
+	if (status === 413 && asked === undefined) {
+		return { retry: false, reason: 'permanent' };
+	}
 	const delayMs = asked ?? backoffDelay(policy, attempt.retry, random);
 	const retryAt = timeAfter(attempt.now, delayMs);
 	if (attempt.outcome === 'timeout' && !policy.retryOnTimeout) {

@@ -8,7 +8,7 @@ import ky, {
 	replaceOption,
 } from 'ky';
 import type { Call } from './attempt.ts';
-import type { LoopHooks } from './loop.ts';
+import { Forced, type LoopHooks } from './loop.ts';
 import { checkHooks, isRecord } from './rules.ts';
 
 /*
@@ -108,6 +108,11 @@ export interface HookedCall {
 	readonly read: (response: Response) => Promise<unknown>;
 }
 
+// ky takes a Request or Response of another realm or a polyfill by its tag, as here.
+const tag = Object.prototype.toString;
+const isResponse = (value: unknown): value is Response => value instanceof Response || tag.call(value) === '[object Response]';
+const isRequest = (value: unknown): value is Request => value instanceof Request || tag.call(value) === '[object Request]';
+
 // A response a hook left unread must not hold its connection.
 const cancel = (response: Response): void => void response.body?.cancel().catch(() => undefined);
 
@@ -123,9 +128,9 @@ export function loopHooks(hooks: RetryHooks, { call, options, fails, throws, rea
 					cancel(copy);
 					cancel(current);
 					const forced = (result as { options?: ConstructorParameters<typeof ForceRetryError>[0] }).options;
-					return { error: new ForceRetryError(forced), delayMs: forced?.delay, request: forced?.request };
+					return new Forced(new ForceRetryError(forced), forced?.delay, forced?.request);
 				}
-				if (result instanceof Response) {
+				if (isResponse(result)) {
 					if (copy.body !== result.body) {
 						cancel(copy);
 					}
@@ -146,7 +151,7 @@ export function loopHooks(hooks: RetryHooks, { call, options, fails, throws, rea
 			try {
 				for (const hook of hooks.beforeRetry) {
 					next = await hook({ request, options: options(), error, retryCount: call.attempts });
-					if (next === ky.stop || next instanceof Request || next instanceof Response) {
+					if (next === ky.stop || isRequest(next) || isResponse(next)) {
 						break;
 					}
 				}
@@ -159,10 +164,10 @@ export function loopHooks(hooks: RetryHooks, { call, options, fails, throws, rea
 				call.end(stopped);
 				throw stopped;
 			}
-			if (next instanceof Response && fails(next) && throws(next.status)) {
+			if (isResponse(next) && fails(next) && throws(next.status)) {
 				throw call.giveUp({ ...failure, outcome: next.status, response: next, data: await read(next) }, undefined);
 			}
-			return next instanceof Request || next instanceof Response ? next : request;
+			return isResponse(next) ? { end: next } : { send: isRequest(next) ? next : request };
 		},
 	};
 }
