@@ -31,12 +31,16 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // attempt's own timer, the failing body read within it, forced retries, the deadline on pacing), ky's afterResponse and
 // beforeRetry hooks run by it (retry-hooks.ts), every ky option merged and checked per extend() and per call,
 // throwHttpErrors as a function, create(), and the one job binding; less the hooks it no longer merges into ky's.
+// Then, the same day, by what ky's own test suite asked for (own 24,357, createFetch 18,224, createClient 29,883,
+// retryJob 20,197, whole entry 33,688 B): the attempt's timer racing a fetch or a body read that ignores its signal, the
+// read of a success's body bounded again, shouldRetry over a custom fetch's own errors, forced retries as a class, ky's
+// rules for 413, JSON media types and leap seconds, and one LRU for the per-origin state of the engine and of otel.
 export const budget = {
-	own: 23_750,
-	createFetch: 17_800,
-	createClient: 29_240,
-	retryJob: 19_780,
-	'whole entry': 33_010,
+	own: 24_410,
+	createFetch: 18_280,
+	createClient: 29_940,
+	retryJob: 20_250,
+	'whole entry': 33_740,
 };
 /** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
 const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {

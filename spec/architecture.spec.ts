@@ -32,6 +32,7 @@ const stages: readonly (readonly string[])[] = [
 		'breaker.ts',
 		'ratelimit.ts',
 		'read-options.ts',
+		'lru.ts',
 	],
 	['catalog.data.ts', 'errors/', 'pacer.ts', 'redirects.ts', 'binding.ts'],
 	['options.ts'],

@@ -63,6 +63,21 @@ describe("bounds the read of a success's body by timeout, as ky's shortcuts do",
 		});
 	});
 
+	it("ends .json() of a body that ignores the abort (a custom fetch's own) at its timeout: 1 request", async () => {
+		let sent = 0;
+		const fetch = async () => {
+			sent++;
+			// A stream that never delivers and never hears the abort: ky's own timer is what ends such a read.
+			return new Response(new ReadableStream({ pull: () => new Promise(() => undefined) }), { status: 200 });
+		};
+		const error = await createClient({ timeout: 50, retry: fast, fetch })
+			.get(`${origin}/x`)
+			.json()
+			.catch((caught: unknown) => caught);
+		assert.ok(isTimeoutError(error));
+		assert.equal(sent, 1);
+	});
+
 	it("ends the read of a body when the caller's signal aborts during it", async () => {
 		await withLoopback([{ stall: 200 }], async (server) => {
 			const controller = new AbortController();

@@ -41,6 +41,10 @@ describe('honours Retry-After', () => {
 		const withWait = serve('GET', '/v1/b', [{ status: 413, headers: { 'retry-after': '1' } }, { status: 200 }]);
 		await api.get('b');
 		assert.equal(withWait.count, 2);
+		// A header that cannot be read still says the server will take it later: the backoff, as in ky.
+		const unreadable = serve('GET', '/v1/c', [{ status: 413, headers: { 'retry-after': 'soon' } }, { status: 200 }]);
+		await api.get('c');
+		assert.equal(unreadable.count, 2);
 	});
 
 	it('waits the seconds a 503 asks for, without jitter', async () => {

@@ -220,6 +220,8 @@ interface Opened {
 	timer: AttemptTimer | undefined;
 	/** Whether a body shortcut (`.json()`...) was called: its read is timed from the response on. */
 	reading: boolean;
+	/** Ends the shortcut's read when the timer does, whether or not the body listens to the abort. */
+	end: ((reason: unknown) => void) | undefined;
 	/** Start that timer for the read of the body: the call's `timeout`, within its deadline. */
 	arm(): void;
 }
@@ -268,6 +270,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			request: undefined,
 			timer: undefined,
 			reading: false,
+			end: undefined,
 			arm() {
 				const remaining = call.remainingMs();
 				const ms = Math.min(own.timeout === false ? Number.POSITIVE_INFINITY : own.timeout, remaining ?? Number.POSITIVE_INFINITY);
@@ -309,6 +312,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 					ownSignal: true,
 					succeeded: (timer) => {
 						opened.timer = timer;
+						timer?.whenEnded((reason) => opened.end?.(reason));
 						if (opened.reading) {
 							opened.arm();
 						}
@@ -382,10 +386,16 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			if (read) {
 				// Called at once: ky sets the request's Accept header for it before the request is sent.
 				// The body's time starts with the response: now, if it is here, else when the loop hands it over.
+				// A body that does not listen to the abort (a custom fetch's own) is not waited for: its read races the timer.
 				(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) => {
+					const reading = read(...parameters);
+					const ended = new Promise<never>((_resolve, reject) => {
+						opened.end = reject;
+					});
 					opened.reading = true;
 					opened.arm();
-					return read(...parameters).then(
+					reading.catch(() => undefined);
+					return Promise.race([reading, ended]).then(
 						(body) => {
 							disarm();
 							return body;

@@ -11,9 +11,18 @@ interface Channel {
 	publish(message: unknown): void;
 }
 
-const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-	'node:diagnostics_channel',
-) as { channel(name: string): Channel } | undefined;
+/** The part of Node's `diagnostics_channel` steadfetch uses: undefined where the runtime has none (a browser). */
+export interface DiagnosticsChannel {
+	channel(name: string): Channel;
+	subscribe(name: string, listener: (message: unknown) => void): void;
+	unsubscribe(name: string, listener: (message: unknown) => void): boolean;
+}
+
+/** Node's `diagnostics_channel`, looked up once, here, for the engine that publishes and for `steadfetch/otel` that listens. */
+export const diagnosticsChannel: DiagnosticsChannel | undefined = (
+	globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+).process?.getBuiltinModule?.('node:diagnostics_channel') as DiagnosticsChannel | undefined;
+const builtin = diagnosticsChannel;
 
 /** The channel names, documented in docs/observing.md. */
 export const channelNames = {

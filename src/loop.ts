@@ -128,6 +128,11 @@ export class AttemptTimer {
 		this.abort(this.#source?.reason);
 	}
 
+	/** Be told when the attempt is ended after its response arrived (the read of its body timed out, or was aborted). */
+	whenEnded(lose: (reason: unknown) => void): void {
+		this.#lose = lose;
+	}
+
 	/** End the attempt: its signal aborts, and what `race` waits for loses to the reason. */
 	abort(reason: unknown): void {
 		this.#controller.abort(reason);

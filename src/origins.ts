@@ -1,6 +1,7 @@
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
 import { type BudgetSettings, RetryBudget } from './budget.ts';
 import { channels } from './diagnostics.ts';
+import { Lru } from './lru.ts';
 import { Pacer } from './pacer.ts';
 import type { Decision } from './types.ts';
 
@@ -11,8 +12,8 @@ export interface OriginGuard {
 	readonly pacer: Pacer | undefined;
 }
 
-// A client that talks to endless origins (a crawler) must not grow without bound: the oldest origins are forgotten.
-const maxOrigins = 256;
+/** How many origins a client keeps state for: one that talks to endless origins (a crawler) forgets the least recent. */
+export const maxOrigins = 256;
 
 // Every request asks for its origin: cut it out of a plain absolute URL, and leave anything unusual (user-info,
 // a default port, a relative URL, which in a browser belongs to the page's origin) to the URL parser.
@@ -32,7 +33,7 @@ export class Origins {
 	readonly #budget: BudgetSettings | undefined;
 	readonly #breaker: BreakerSettings | undefined;
 	readonly #pacing: boolean;
-	readonly #guards = new Map<string, OriginGuard>();
+	readonly #guards = new Lru<string, OriginGuard>(maxOrigins);
 
 	constructor(budget: BudgetSettings | undefined, breaker: BreakerSettings | undefined, pacing: boolean) {
 		this.#budget = budget;
@@ -61,20 +62,14 @@ export class Origins {
 		}
 		const origin = originOf(url);
 		let guard = this.#guards.get(origin);
-		if (guard) {
-			// Map order is insertion order: refresh this origin's place.
-			this.#guards.delete(origin);
-		} else {
+		if (!guard) {
 			guard = {
 				budget: this.#budget && new RetryBudget(this.#budget),
 				breaker: this.#breaker && new CircuitBreaker(origin, this.#observed(this.#breaker)),
 				pacer: this.#pacing ? new Pacer() : undefined,
 			};
-			if (this.#guards.size >= maxOrigins) {
-				this.#guards.delete(this.#guards.keys().next().value as string);
-			}
+			this.#guards.set(origin, guard);
 		}
-		this.#guards.set(origin, guard);
 		return guard;
 	}
 }

@@ -15,7 +15,9 @@ import {
 	type TracerProvider,
 	trace,
 } from '@opentelemetry/api';
-import { type CallRef, channelNames, tracing } from './diagnostics.ts';
+import { type CallRef, channelNames, diagnosticsChannel, tracing } from './diagnostics.ts';
+import { Lru } from './lru.ts';
+import { maxOrigins } from './origins.ts';
 import { breakerStates, createInstruments } from './otel-metrics.ts';
 
 /*
@@ -97,17 +99,8 @@ interface CallState {
 
 // The resends of the call before the request in this context: what `requestAttributes` reads.
 const resendKey = createContextKey('steadfetch http.request.resend_count');
-// As the origins a client keeps guards for: a crawler's endless origins must not grow the gauge without bound.
-const maxOrigins = 256;
 
-const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-	'node:diagnostics_channel',
-) as
-	| {
-			subscribe(name: string, listener: (message: unknown) => void): void;
-			unsubscribe(name: string, listener: (message: unknown) => void): boolean;
-	  }
-	| undefined;
+const builtin = diagnosticsChannel;
 
 // `server.address` and `server.port` of an origin (the port as the URL implies it: 443 for https). An origin the URL
 // parser cannot read (a relative URL outside a browser) has none.
@@ -159,16 +152,14 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 
 	// Keyed by the call's own object: a call that never tells its end (an exception of a callback) is forgotten with it.
 	const calls = new WeakMap<CallRef, CallState>();
-	const breakers = new Map<string, string>();
+	// As many origins as a client keeps guards for: a crawler's endless origins must not grow the gauge without bound.
+	const breakers = new Lru<string, string>(maxOrigins);
 	// Every call parses its origin else: the last origins' attributes, as many as a client keeps guards for.
-	const servers = new Map<string, Attributes>();
+	const servers = new Lru<string, Attributes>(maxOrigins);
 	const serverOf = (origin: string): Attributes => {
 		let server = servers.get(origin);
 		if (!server) {
 			server = parseServer(origin);
-			if (servers.size >= maxOrigins) {
-				servers.delete(servers.keys().next().value as string);
-			}
 			servers.set(origin, server);
 		}
 		return server;
@@ -288,11 +279,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 		},
 		breaker: (message) => {
 			const { origin, to } = message as BreakerMessage;
-			breakers.delete(origin);
 			breakers.set(origin, to);
-			if (breakers.size > maxOrigins) {
-				breakers.delete(breakers.keys().next().value as string);
-			}
 			transitions.add(1, { ...serverOf(origin), 'steadfetch.breaker.state': to });
 		},
 	};

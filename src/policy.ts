@@ -106,6 +106,9 @@ The one place that decides whether a failed attempt is retried, and after how lo
 stops; `undefined` goes on with the checks above. The server's wait is read only on `afterStatusCodes` (all retried
 statuses when unset) and clamped to `maxRetryAfter` before the cap is checked.
 */
+// The headers ky reads a retry's time from (its readme, `retry`): a 413 with any of them may be retried.
+const timingHeaders = ['retry-after', 'ratelimit-reset', 'x-ratelimit-retry-after', 'x-ratelimit-reset', 'x-rate-limit-reset'];
+
 export function decide(policy: Policy, attempt: FailedAttempt, random: () => number = Math.random): Decision {
 	const { ask } = attempt;
 	const open =
@@ -133,8 +136,9 @@ export function decide(policy: Policy, attempt: FailedAttempt, random: () => num
 			? readWait(attempt.headers, status, attempt.now)
 			: undefined;
 	const asked = read === undefined ? undefined : Math.min(read, policy.maxRetryAfter);
-	// A 413 is the request's own size: sending it again helps only when the server names a time it will take it (ky's rule).
-	if (status === 413 && asked === undefined) {
+	// A 413 is the request's own size: sending it again helps only when the server says when it will take it (ky's rule:
+	// a timing header, readable or not).
+	if (status === 413 && asked === undefined && !timingHeaders.some((name) => attempt.headers?.has(name))) {
 		return { retry: false, reason: 'permanent' };
 	}
 	const delayMs = asked ?? backoffDelay(policy, attempt.retry, random);
