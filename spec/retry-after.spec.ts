@@ -22,12 +22,12 @@ const client = (retry: object = {}, options: object = {}) => {
 const httpDate = (clock: FakeClock, offsetMs: number) => new Date(clock.now() + offsetMs).toUTCString();
 
 describe('honours Retry-After', () => {
-	it('reads an HTTP-date with a leap second (23:59:60, RFC 9110) as the second before it', async () => {
+	it('reads an HTTP-date with a leap second (23:59:60, RFC 9110) as a second after :59, as ky does', async () => {
 		const clock = new FakeClock(Date.UTC(2026, 11, 31, 23, 59, 0));
 		const seen = serve('GET', '/v1/items', [{ status: 503, headers: { 'retry-after': 'Thu, 31 Dec 2026 23:59:60 GMT' } }, { status: 200 }]);
 		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 120_000 } }, clock);
 		await api.get('items');
-		assert.deepEqual(clock.waits, [59_000]);
+		assert.deepEqual(clock.waits, [60_000]);
 		assert.equal(seen.count, 2);
 	});
 

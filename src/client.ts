@@ -222,6 +222,8 @@ interface Opened {
 	reading: boolean;
 	/** Ends the shortcut's read when the timer does, whether or not the body listens to the abort. */
 	end: ((reason: unknown) => void) | undefined;
+	/** Whether the call goes through a caller's own fetch (the `fetch` option, or a job's wrapper): its reads race the timer. */
+	readonly customFetch: boolean;
 	/** Start that timer for the read of the body: the call's `timeout`, within its deadline. */
 	arm(): void;
 }
@@ -271,6 +273,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			timer: undefined,
 			reading: false,
 			end: undefined,
+			customFetch: own.fetch !== undefined || job?.send !== undefined,
 			arm() {
 				const remaining = call.remainingMs();
 				const ms = Math.min(own.timeout === false ? Number.POSITIVE_INFINITY : own.timeout, remaining ?? Number.POSITIVE_INFINITY);
@@ -310,9 +313,12 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 					// ky makes the request's signal for this call alone; a job's is shared, and joined into one of the call's own.
 					signal: job?.signal ? AbortSignal.any([request.signal, job.signal]) : request.signal,
 					ownSignal: true,
+					customFetch: opened.customFetch,
 					succeeded: (timer) => {
 						opened.timer = timer;
-						timer?.whenEnded((reason) => opened.end?.(reason));
+						if (opened.customFetch) {
+							timer?.whenEnded((reason) => opened.end?.(reason));
+						}
 						if (opened.reading) {
 							opened.arm();
 						}
@@ -386,16 +392,22 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 			if (read) {
 				// Called at once: ky sets the request's Accept header for it before the request is sent.
 				// The body's time starts with the response: now, if it is here, else when the loop hands it over.
-				// A body that does not listen to the abort (a custom fetch's own) is not waited for: its read races the timer.
+				// A body that may not listen to the abort (a custom fetch's own) is not waited for: its read races the timer.
 				(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) => {
 					const reading = read(...parameters);
-					const ended = new Promise<never>((_resolve, reject) => {
-						opened.end = reject;
-					});
 					opened.reading = true;
 					opened.arm();
-					reading.catch(() => undefined);
-					return Promise.race([reading, ended]).then(
+					let raced = reading;
+					if (opened.customFetch) {
+						reading.catch(() => undefined);
+						raced = Promise.race([
+							reading,
+							new Promise<never>((_resolve, reject) => {
+								opened.end = reject;
+							}),
+						]);
+					}
+					return raced.then(
 						(body) => {
 							disarm();
 							return body;

@@ -73,6 +73,7 @@ export function fetchWith(
 			describe: () => describeRequest(url, { method, ...(headers ? { headers } : {}) }),
 			signal,
 			ownSignal: false,
+			customFetch: config.fetch !== undefined || job?.send !== undefined,
 			// fetch has no timeout of its own: a call's signal (AbortSignal.timeout) is the caller's.
 			timeoutMs: false,
 			fails,

@@ -32,6 +32,11 @@ export interface Attempts {
 	readonly signal: AbortSignal | undefined;
 	/** Whether `signal` is the call's own, made for it alone (then an attempt's timer may leave a listener on it). */
 	readonly ownSignal: boolean;
+	/**
+	Whether the fetch is a caller's own, which may not listen to its signal (a mock, a polyfill): then the attempt's
+	timer also races it, as ky's timer does. The runtime's fetch ends at the abort, and is spared the race's promises.
+	*/
+	readonly customFetch: boolean;
 	/** Told of the timer of the attempt that succeeded: the client bounds the read of its body with it. */
 	readonly succeeded?: ((timer: AttemptTimer | undefined) => void) | undefined;
 	/** Each attempt's time limit in milliseconds, the read of a failing response's body included; `false` for none. */
@@ -191,7 +196,7 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		let outcome: Outcome;
 		try {
 			const sending = call.send(send, request && request.body !== null && !last ? request.clone() : input, init);
-			response = await (timer ? timer.race(sending) : sending);
+			response = await (timer && attempts.customFetch ? timer.race(sending) : sending);
 			outcome = response.status;
 		} catch (error) {
 			// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the

@@ -11,7 +11,7 @@ import type { SteadfetchError } from './types.ts';
 
 /** What `retry.shouldRetry` is handed: ky's `ShouldRetryState`, with steadfetch's enriched error. */
 export interface ShouldRetryState {
-	/** The enriched error of the attempt that just failed. An `HttpStatusError` extends ky's `HTTPError`, so `error instanceof HTTPError` and `error.response.status` work as with ky; `NetworkError` and `TimeoutError` extend ky's too (the drop-in fetch's network failure is a `FetchNetworkError`, a `TypeError` as fetch's own). Its `stopReason` and `retryAt` are unset: nothing is decided yet. */
+	/** The enriched error of the attempt that just failed. An `HttpStatusError` extends ky's `HTTPError`, so `error instanceof HTTPError` and `error.response.status` work as with ky; `NetworkError` and `TimeoutError` extend ky's too (the drop-in fetch's network failure is a `FetchNetworkError`, a `TypeError` as fetch's own). Its `stopReason` and `retryAt` are unset: nothing is decided yet. An error a custom `fetch` threw that is no network failure comes as it was thrown: a `true` retries it too, as in ky. */
 	readonly error: SteadfetchError;
 	/** The number of the retry being decided: 1 for the first retry, as in ky. */
 	readonly retryCount: number;

@@ -45,14 +45,15 @@ const httpDate = (value: string, now: number): number | undefined => {
 		return undefined;
 	}
 	const [day, month, year, hours, minutes, seconds] = parts as [number, number, number, number, number, number];
-	// A leap second (23:59:60) is a valid time of day (RFC 9110 §5.6.7, after RFC 5322): it is read as the second before.
+	// A leap second (23:59:60) is a valid time of day (RFC 9110 §5.6.7, after RFC 5322): it ends a second after :59, as
+	// ky reads it. Date.UTC would roll it into the next minute before the round-trip check below.
 	const time = Date.UTC(year, month, day, hours, minutes, Math.min(seconds, 59));
 	const parsed = new Date(time);
 	// Date.UTC rolls 31 Feb over into March: a date that does not round-trip is malformed.
 	if (month < 0 || parsed.getUTCDate() !== day || parsed.getUTCMonth() !== month || hours > 23 || minutes > 59 || seconds > 60) {
 		return undefined;
 	}
-	return time;
+	return seconds === 60 ? time + 1000 : time;
 };
 
 /**
