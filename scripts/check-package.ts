@@ -36,11 +36,11 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // read of a success's body bounded again, shouldRetry over a custom fetch's own errors, forced retries as a class, ky's
 // rules for 413, JSON media types and leap seconds, and one LRU for the per-origin state of the engine and of otel.
 export const budget = {
-	own: 24_410,
+	own: 24_460,
 	createFetch: 18_280,
 	createClient: 29_940,
 	retryJob: 20_250,
-	'whole entry': 33_740,
+	'whole entry': 33_790,
 };
 /** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
 const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {
