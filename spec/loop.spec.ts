@@ -83,8 +83,10 @@ describe("bounds the read of a success's body by timeout, as ky's shortcuts do",
 			const controller = new AbortController();
 			const reading = createClient({ timeout: 60_000, retry: fast }).get(`${server.url}/x`, { signal: controller.signal });
 			await reading;
-			controller.abort(new Error('caller stopped'));
-			await assert.rejects(reading.json(), /caller stopped/);
+			const reason = new Error('caller stopped');
+			controller.abort(reason);
+			// Node 24's fetch fails the read with the signal's reason, Node 22's with an AbortError of its own.
+			await assert.rejects(reading.json(), (error: unknown) => error === reason || (error as Error).name === 'AbortError');
 			assert.equal(server.count, 1);
 		});
 	});
