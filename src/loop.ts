@@ -6,8 +6,8 @@ import type { Outcome } from './types.ts';
 
 /*
 The one attempt loop, under the drop-in fetch and the client alike: wait for the origin's rate limit, admit by its
-breaker, send with the attempt's own timer (which also bounds the read of a failing response's body), ask the engine,
-then sleep or end the call. Every wait is the call's: its signal ends them at once, and its deadline bounds them, so a
+breaker, send with the attempt's own timer, read a failing response's body within a `timeout` of its own (as ky does),
+ask the engine, then sleep or end the call. Every wait is the call's: its signal ends them at once, and its deadline bounds them, so a
 call that ends leaves nothing behind (undici's retry handler has the same rule). The surfaces only say what to send
 and how the call ends: the client hands it ky's Request through ky's `fetch` option; the drop-in fetch its arguments.
 */
@@ -39,7 +39,7 @@ export interface Attempts {
 	readonly customFetch: boolean;
 	/** Told of the timer of the attempt that succeeded: the client bounds the read of its body with it. */
 	readonly succeeded?: ((timer: AttemptTimer | undefined) => void) | undefined;
-	/** Each attempt's time limit in milliseconds, the read of a failing response's body included; `false` for none. */
+	/** Each attempt's time limit in milliseconds, and again for the read of a failing response's body; `false` for none. */
 	readonly timeoutMs: number | false;
 	/** Whether a response is a failure: fetch's callers read a 3xx they asked for, ky's see `!response.ok` as one. */
 	readonly fails: (response: Response) => boolean;
@@ -237,7 +237,8 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		const throws = response !== undefined && attempts.throws(response.status);
 		// ky's order: a failing body is read before the decision, within the attempt's timeout (10 s without one), so
 		// that shouldRetry, onRetry and beforeRetry see `error.data`. A response that may be handed back keeps its body.
-		const readMs = Math.min(timeoutMs === false ? attempts.dataReadMs : timeoutMs, remaining ?? Number.POSITIVE_INFINITY);
+		// What is left of the deadline now, after the attempt, not before it.
+		const readMs = Math.min(timeoutMs === false ? attempts.dataReadMs : timeoutMs, call.remainingMs() ?? Number.POSITIVE_INFINITY);
 		const data =
 			response && !forced && attempts.dataFirst
 				? await readData(throws ? response : response.clone(), readMs, attempts.parseJson)
