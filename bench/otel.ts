@@ -8,8 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { instrument } from '../src/adapters/otel/index.ts';
 import { createClient, createFetch } from '../src/index.ts';
-import { instrument } from '../src/otel.ts';
 
 type Call = (url: string) => Promise<unknown>;
 type Module = { createClient: typeof createClient; createFetch: typeof createFetch };

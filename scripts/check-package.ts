@@ -27,20 +27,24 @@ import { bundle, importSizes, measure, type SizeRow } from '../bench/sizes.ts';
 // +395 B): a call or extend() that clears or replaces ky's hooks (\`undefined\`, replaceOption) dropped the enrichment
 // of errors at the retry limit and the Idempotency-Key hook; their merge is now worked out and ours put back in front.
 // Then raised by what the client's own loop costs (#23), as measured on 2026-12-07 (own 23,698, createFetch 17,752,
-// createClient 29,186, retryJob 19,724, whole entry 32,959 B): the loop shared by client and fetch (src/loop.ts: the
+// createClient 29,186, retryJob 19,724, whole entry 32,959 B): the loop shared by client and fetch (src/engine/loop.ts: the
 // attempt's own timer, the failing body read within it, forced retries, the deadline on pacing), ky's afterResponse and
-// beforeRetry hooks run by it (retry-hooks.ts), every ky option merged and checked per extend() and per call,
+// beforeRetry hooks run by it (surfaces/ky-hooks.ts), every ky option merged and checked per extend() and per call,
 // throwHttpErrors as a function, create(), and the one job binding; less the hooks it no longer merges into ky's.
 // Then, the same day, by what ky's own test suite asked for (own 24,357, createFetch 18,224, createClient 29,883,
 // retryJob 20,197, whole entry 33,688 B): the attempt's timer racing a fetch or a body read that ignores its signal, the
 // read of a success's body bounded again, shouldRetry over a custom fetch's own errors, forced retries as a class, ky's
 // rules for 413, JSON media types and leap seconds, and one LRU for the per-origin state of the engine and of otel.
+// Then by what src/ laid out by layer costs (#23), measured on 2026-12-07 (own 24,511, createFetch 18,329, createClient
+// 30,232, retryJob 20,327, whole entry 34,072 B): no code added, but the client's call split from its instance (its
+// shared state handed as a context object), a call's messages to subscribers in a class of their own, and modules that
+// esbuild concatenates in another order (createClient +322 B min, +305 B min+gzip).
 export const budget = {
-	own: 24_460,
-	createFetch: 18_280,
-	createClient: 29_940,
-	retryJob: 20_250,
-	'whole entry': 33_790,
+	own: 24_560,
+	createFetch: 18_380,
+	createClient: 30_280,
+	retryJob: 20_380,
+	'whole entry': 34_120,
 };
 /** The weight issue's targets, against the peers measured in the same run: reported until met, not yet enforced. */
 const targets: Record<string, (peers: Record<string, SizeRow>) => { limit: number; says: string }> = {

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { findRedisServer, startRedis } from '../spec/support/redis.ts';
-import { closeWorker, createWorker } from '../src/bullmq.ts';
+import { closeWorker, createWorker } from '../src/adapters/bullmq/index.ts';
 import { createClient } from '../src/index.ts';
 
 const tty = process.stdout.isTTY;

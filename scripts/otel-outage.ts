@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { instrument } from '../src/adapters/otel/index.ts';
 import { createClient } from '../src/index.ts';
-import { instrument } from '../src/otel.ts';
 
 const callsPerPhase = Number(process.env.OUTAGE_CALLS ?? 1200);
 const concurrency = 8;

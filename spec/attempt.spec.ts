@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Engine, type Failure } from '../src/attempt.ts';
-import { normalizeFetchOptions } from '../src/normalize.ts';
-import type { RetryEvent } from '../src/options.ts';
+import { Engine, type Failure } from '../src/engine/call.ts';
+import { normalizeFetchOptions } from '../src/options/normalize.ts';
+import type { RetryEvent } from '../src/options/options.ts';
 import { FakeClock } from './support/clock.ts';
 
 const url = 'https://api.example.test/x';

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue } from 'bullmq';
-import { createWorker, jobIdempotencyKey } from '../src/bullmq.ts';
+import { createWorker, jobIdempotencyKey } from '../src/adapters/bullmq/index.ts';
 import { createClient } from '../src/index.ts';
 import type { QueueWorkerMessage, QueueWorkerSettings } from './support/queue-worker.ts';
 import { useRedis } from './support/redis.ts';

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue, QueueEvents, type QueueEventsOptions, Worker } from 'bullmq';
+import { QueueCircuit } from '../src/adapters/bullmq/circuit.ts';
 import {
 	closeWorker,
 	createBackoffStrategy,
@@ -15,9 +16,8 @@ import {
 	type QueueJobFunction,
 	type QueueJobOptions,
 	queueAction,
-} from '../src/bullmq.ts';
+} from '../src/adapters/bullmq/index.ts';
 import { createClient, type InternalServerError } from '../src/index.ts';
-import { QueueCircuit } from '../src/queue-circuit.ts';
 import { useRedis } from './support/redis.ts';
 
 /** What the loopback API answers: a status and headers per request to a path, in order; 200 past the script. */

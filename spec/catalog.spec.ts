@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderCatalogData } from '../scripts/catalog.ts';
-import { apiCatalog, generalCatalog } from '../src/catalog.data.ts';
+import { apiCatalog, generalCatalog } from '../src/catalog/data.ts';
 import { createClient, isSteadfetchError, parseCatalog } from '../src/index.ts';
 import { origin, serve } from './support/server.ts';
 

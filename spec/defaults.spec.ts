@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { defaults, ownOptionNames } from '../src/defaults.ts';
-import { normalizeClientOptions, normalizeFetchOptions } from '../src/normalize.ts';
-import type { ClientOptions } from '../src/options.ts';
-import { backoffDelay } from '../src/policy.ts';
+import { backoffDelay } from '../src/engine/policy.ts';
+import { defaults, ownOptionNames } from '../src/options/defaults.ts';
+import { normalizeClientOptions, normalizeFetchOptions } from '../src/options/normalize.ts';
+import type { ClientOptions } from '../src/options/options.ts';
 
 interface Member {
 	readonly name: string;
@@ -95,14 +95,14 @@ const isLiteral = (text: string): boolean => {
 
 // Where the defaults of each options interface live in `defaults`.
 const interfaces = [
-	{ file: 'src/options.ts', name: 'RetryOptions', part: defaults.retry },
-	{ file: 'src/options.ts', name: 'SharedOptions', part: { ...defaults.client, retry: defaults.retry } },
-	{ file: 'src/options.ts', name: 'RequestPolicyOptions', part: defaults.client },
-	{ file: 'src/options.ts', name: 'ClientOptions', part: defaults.client },
-	{ file: 'src/options.ts', name: 'FetchOptions', part: defaults.fetch },
-	{ file: 'src/budget.ts', name: 'BudgetOptions', part: defaults.client.budget },
-	{ file: 'src/breaker.ts', name: 'BreakerOptions', part: defaults.client.breaker },
-	{ file: 'src/job.ts', name: 'JobOptions', part: { ...defaults.job, retry: defaults.retry } },
+	{ file: 'src/options/options.ts', name: 'RetryOptions', part: defaults.retry },
+	{ file: 'src/options/options.ts', name: 'SharedOptions', part: { ...defaults.client, retry: defaults.retry } },
+	{ file: 'src/options/options.ts', name: 'RequestPolicyOptions', part: defaults.client },
+	{ file: 'src/options/options.ts', name: 'ClientOptions', part: defaults.client },
+	{ file: 'src/options/options.ts', name: 'FetchOptions', part: defaults.fetch },
+	{ file: 'src/options/guards.ts', name: 'BudgetOptions', part: defaults.client.budget },
+	{ file: 'src/options/guards.ts', name: 'BreakerOptions', part: defaults.client.breaker },
+	{ file: 'src/surfaces/job.ts', name: 'JobOptions', part: { ...defaults.job, retry: defaults.retry } },
 ] as const;
 const declared = (name: string): Member[] => {
 	const found = interfaces.find((entry) => entry.name === name);

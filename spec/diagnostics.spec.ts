@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Engine } from '../src/attempt.ts';
-import { channelNames } from '../src/diagnostics.ts';
+import { Engine } from '../src/engine/call.ts';
+import { channelNames } from '../src/engine/diagnostics.ts';
 import { createClient, createFetch } from '../src/index.ts';
-import { normalizeFetchOptions } from '../src/normalize.ts';
+import { normalizeFetchOptions } from '../src/options/normalize.ts';
 import { FakeClock } from './support/clock.ts';
 import { origin, serve, times } from './support/server.ts';
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock } from '../src/clock.ts';
-import { fetchWith } from '../src/fetch.ts';
+import { systemClock } from '../src/engine/clock.ts';
 import {
 	createFetch,
 	FetchNetworkError,
@@ -12,7 +11,8 @@ import {
 	NotFoundError,
 	type RetryEvent,
 } from '../src/index.ts';
-import { normalizeFetchOptions } from '../src/normalize.ts';
+import { normalizeFetchOptions } from '../src/options/normalize.ts';
+import { fetchWith } from '../src/surfaces/fetch.ts';
 import { type LoopbackReply, startLoopback, withLoopback as withServer } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient, isSteadfetchError, NotFoundError, queueDecision, type RetryEvent, retryJob } from '../src/index.ts';
-import { runJob } from '../src/job.ts';
+import { runJob } from '../src/surfaces/job.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { origin, serve, times } from './support/server.ts';
 

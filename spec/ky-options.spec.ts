@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import ky, { HTTPError, isHTTPError, type Options as KyOptions } from 'ky';
+import { backoffDelay, decide, type FailedAttempt } from '../src/engine/policy.ts';
 import { type ClientOptions, createClient, isSteadfetchError, type RetryOptions, type SteadfetchError } from '../src/index.ts';
-import { runJob } from '../src/job.ts';
-import { normalizeClientOptions } from '../src/normalize.ts';
-import { backoffDelay, decide, type FailedAttempt } from '../src/policy.ts';
+import { normalizeClientOptions } from '../src/options/normalize.ts';
+import { runJob } from '../src/surfaces/job.ts';
 import { clockedClient, clockedFetch, FakeClock } from './support/clocked.ts';
 import { type LoopbackReply, withLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { replaceOption } from 'ky';
-import { channelNames } from '../src/diagnostics.ts';
+import { channelNames } from '../src/engine/diagnostics.ts';
 import { createClient, isHttpStatusError, isSteadfetchError, isTimeoutError, retryJob } from '../src/index.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { withLoopback } from './support/loopback.ts';

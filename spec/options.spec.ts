@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ClientOptions, createClient, type FetchOptions } from '../src/index.ts';
-import { normalizeClientOptions, normalizeFetchOptions } from '../src/normalize.ts';
+import { normalizeClientOptions, normalizeFetchOptions } from '../src/options/normalize.ts';
 import { origin, serve } from './support/server.ts';
 
 const rejects = (options: unknown, pattern: RegExp) =>

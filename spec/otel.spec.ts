@@ -4,9 +4,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { tracing } from '../src/diagnostics.ts';
+import { type Instrumentation, type InstrumentOptions, instrument, requestAttributes } from '../src/adapters/otel/index.ts';
+import { tracing } from '../src/engine/diagnostics.ts';
 import { createClient, createFetch } from '../src/index.ts';
-import { type Instrumentation, type InstrumentOptions, instrument, requestAttributes } from '../src/otel.ts';
 import { startLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';
 

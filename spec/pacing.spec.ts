@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { Pacer } from '../src/engine/guards/pacer.ts';
 import { isHttpStatusError, isSteadfetchError } from '../src/index.ts';
-import { Pacer } from '../src/pacer.ts';
 import { clockedClient, clockedFetch, FakeClock } from './support/clocked.ts';
 import { origin, serve } from './support/server.ts';
 
@@ -129,7 +129,7 @@ describe('waits for the rate-limit reset instead of spending a request on a 429 
 	});
 });
 
-// Issue 12: one response with a nonsense reset must not hold the origin: past a day, a reset is unreadable (src/ratelimit.ts).
+// Issue 12: one response with a nonsense reset must not hold the origin: past a day, a reset is unreadable (src/engine/guards/ratelimit.ts).
 describe('ignores a reset further than a day, so one nonsense response does not lock the origin out', () => {
 	const nonsense: Record<string, (clock: FakeClock) => Record<string, string>> = {
 		'a 20-digit x-ratelimit-reset': () => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20) }),

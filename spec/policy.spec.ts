@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { normalizeClientOptions } from '../src/normalize.ts';
-import type { RetryOptions } from '../src/options.ts';
-import { backoffDelay, decide, type FailedAttempt, minAttemptMs, parseRetryAfter } from '../src/policy.ts';
+import { backoffDelay, decide, type FailedAttempt, minAttemptMs, parseRetryAfter } from '../src/engine/policy.ts';
+import { normalizeClientOptions } from '../src/options/normalize.ts';
+import type { RetryOptions } from '../src/options/options.ts';
 
 const policy = (retry: RetryOptions = {}) => normalizeClientOptions({ retry }).policy;
 const attempt = (overrides: Partial<FailedAttempt> = {}): FailedAttempt => ({

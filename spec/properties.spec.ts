@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
+import { backoffDelay, decide } from '../src/engine/policy.ts';
 import { createClient, createFetch, isSteadfetchError, redactUrl, type SteadfetchError } from '../src/index.ts';
-import { normalizeClientOptions, normalizeRetryOptions } from '../src/normalize.ts';
-import { backoffDelay, decide } from '../src/policy.ts';
-import { minSecretLength } from '../src/redact.ts';
+import { normalizeClientOptions, normalizeRetryOptions } from '../src/options/normalize.ts';
+import { minSecretLength } from '../src/secrets/names.ts';
 import { assertNoSecret } from './support/renderings.ts';
 
 // Seeded: a failure prints its seed and path, and the same run reproduces it.

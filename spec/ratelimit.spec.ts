@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { maxResetMs, readQuota, readWait } from '../src/engine/guards/ratelimit.ts';
+import { decide } from '../src/engine/policy.ts';
 import { isSteadfetchError, type RetryEvent } from '../src/index.ts';
-import { normalizeClientOptions } from '../src/normalize.ts';
-import { decide } from '../src/policy.ts';
-import { maxResetMs, readQuota, readWait } from '../src/ratelimit.ts';
+import { normalizeClientOptions } from '../src/options/normalize.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { origin, serve } from './support/server.ts';
 

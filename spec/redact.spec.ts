@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { createClient, redactUrl, type SteadfetchError } from '../src/index.ts';
-import {
-	describeRequest,
-	headerValueError,
-	isSecretName,
-	minSecretLength,
-	redactHeaders,
-	redactor,
-	redactText,
-	safeHeaders,
-	sanitizeRuntimeError,
-	secretMask,
-	secretsOf,
-} from '../src/redact.ts';
+import { headerValueError } from '../src/secrets/header-values.ts';
+import { redactHeaders, secretsOf } from '../src/secrets/headers.ts';
+import { secretMask } from '../src/secrets/mask.ts';
+import { isSecretName, minSecretLength } from '../src/secrets/names.ts';
+import { redactor } from '../src/secrets/redactor.ts';
+import { describeRequest, safeHeaders, sanitizeRuntimeError } from '../src/secrets/runtime-errors.ts';
+import { redactText } from '../src/secrets/urls.ts';
 import { startLoopback } from './support/loopback.ts';
 import { assertNoSecret as assertNoSecretIn } from './support/renderings.ts';
 import { origin, serve, times } from './support/server.ts';

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import ky from 'ky';
-import { type BreakerEvent, CircuitBreaker } from '../src/breaker.ts';
-import { RetryBudget } from '../src/budget.ts';
-import { defaults } from '../src/defaults.ts';
+import { CircuitBreaker } from '../src/engine/guards/breaker.ts';
+import { RetryBudget } from '../src/engine/guards/budget.ts';
 import {
 	CircuitOpenError,
 	type ClientOptions,
@@ -14,6 +13,8 @@ import {
 	isCircuitOpenError,
 	isSteadfetchError,
 } from '../src/index.ts';
+import { defaults } from '../src/options/defaults.ts';
+import type { BreakerEvent } from '../src/options/guards.ts';
 import { clockedClient, FakeClock } from './support/clocked.ts';
 import { withLoopback } from './support/loopback.ts';
 import { origin, serve, times } from './support/server.ts';

@@ -12,7 +12,7 @@ import {
 	type SteadfetchError,
 	type StopReason,
 } from '../src/index.ts';
-import { runJob } from '../src/job.ts';
+import { runJob } from '../src/surfaces/job.ts';
 import { clockedClient, clockedFetch, FakeClock } from './support/clocked.ts';
 import { type Recorder, type ScriptedReply, withRecorder } from './support/recorder.ts';
 

@@ -2,11 +2,11 @@
 The main entry: the client, the drop-in fetch, jobs, the errors and their guards.
 @module steadfetch
 */
-export type { Admission, BreakerEvent, BreakerOptions, BreakerState } from './breaker.ts';
-export type { BudgetOptions } from './budget.ts';
-export type { Catalog, CatalogEntry } from './catalog.ts';
-export { parseCatalog } from './catalog.ts';
-export { createClient, steadfetch, steadfetch as default } from './client.ts';
+
+export type { Catalog, CatalogEntry } from './catalog/parse.ts';
+export { parseCatalog } from './catalog/parse.ts';
+export type { Admission } from './engine/guards/breaker.ts';
+export { backoffDelay, parseRetryAfter } from './engine/policy.ts';
 export { CircuitOpenError } from './errors/circuit.ts';
 export { isCircuitOpenError, isHttpStatusError, isNetworkError, isSteadfetchError, isTimeoutError } from './errors/guards.ts';
 export {
@@ -20,9 +20,7 @@ export {
 } from './errors/http.ts';
 export { FetchNetworkError, NetworkError } from './errors/network.ts';
 export { TimeoutError } from './errors/timeout.ts';
-export { createFetch } from './fetch.ts';
-export type { JobContext, JobOptions, QueueDecision } from './job.ts';
-export { queueDecision, retryJob } from './job.ts';
+export type { BreakerEvent, BreakerOptions, BreakerState, BudgetOptions } from './options/guards.ts';
 export type {
 	ClientOptions,
 	FetchOptions,
@@ -32,9 +30,12 @@ export type {
 	RetryOptions,
 	SharedOptions,
 	ShouldRetryState,
-} from './options.ts';
-export { backoffDelay, parseRetryAfter } from './policy.ts';
-export { redactUrl } from './redact.ts';
+} from './options/options.ts';
+export { redactUrl } from './secrets/urls.ts';
+export { createClient, steadfetch, steadfetch as default } from './surfaces/client.ts';
+export { createFetch } from './surfaces/fetch.ts';
+export type { JobContext, JobOptions, QueueDecision } from './surfaces/job.ts';
+export { queueDecision, retryJob } from './surfaces/job.ts';
 export type {
 	Advice,
 	AttemptRecord,

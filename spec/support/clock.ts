@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/clock.ts';
+import type { Clock } from '../../src/engine/clock.ts';
 
 /**
 A clock for specs: time moves only when the engine sleeps or the spec says so, and the randomness is seeded. Every wait

@@ -1,8 +1,8 @@
 import type { KyInstance } from 'ky';
-import { clientWith } from '../../src/client.ts';
-import { fetchWith } from '../../src/fetch.ts';
-import { normalizeClientOptions, normalizeFetchOptions } from '../../src/normalize.ts';
-import type { ClientOptions, FetchOptions } from '../../src/options.ts';
+import { normalizeClientOptions, normalizeFetchOptions } from '../../src/options/normalize.ts';
+import type { ClientOptions, FetchOptions } from '../../src/options/options.ts';
+import { clientWith } from '../../src/surfaces/client.ts';
+import { fetchWith } from '../../src/surfaces/fetch.ts';
 import { FakeClock } from './clock.ts';
 
 export { FakeClock };

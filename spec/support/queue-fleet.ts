@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue } from 'bullmq';
-import type { OutageOptions } from '../../src/bullmq.ts';
+import type { OutageOptions } from '../../src/adapters/bullmq/index.ts';
 import type { QueueWorkerMessage, QueueWorkerSettings } from './queue-worker.ts';
 
 export type FleetScenario = 'faults' | 'outage' | 'ratelimit';

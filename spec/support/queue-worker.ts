@@ -4,7 +4,7 @@ QUEUE_WORKER environment variable (JSON). Each job POSTs `items/<job id>` throug
 its parent over IPC when it is ready, when each run starts and ends, and when it has closed; SIGTERM closes it with
 `closeWorker`. It exits when its parent goes away, so that no spec leaves a process behind.
 */
-import { closeWorker, createWorker, type QueueJobOptions } from '../../src/bullmq.ts';
+import { closeWorker, createWorker, type QueueJobOptions } from '../../src/adapters/bullmq/index.ts';
 import { createClient } from '../../src/index.ts';
 
 /** What the parent hands the worker. */

@@ -1,4 +1,5 @@
-import { mask, type Redactor } from '../redact.ts';
+import { mask } from '../secrets/names.ts';
+import type { Redactor } from '../secrets/redactor.ts';
 import type { Advice, AttemptRecord, ErrorKind, SteadfetchError, SteadfetchErrorJson, StopReason } from '../types.ts';
 
 // A brand that survives realms (iframes, workers' messages aside) and duplicate copies of the package, where instanceof does not.

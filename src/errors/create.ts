@@ -1,5 +1,6 @@
-import { type CatalogEntry, lookupAdvice } from '../catalog.ts';
-import { type Redactor, redactor, secretsOf } from '../redact.ts';
+import { type CatalogEntry, lookupAdvice } from '../catalog/parse.ts';
+import { secretsOf } from '../secrets/headers.ts';
+import { type Redactor, redactor } from '../secrets/redactor.ts';
 import type { AttemptRecord, Decision, Outcome, SteadfetchError } from '../types.ts';
 import { type ErrorDetails, safeCause, safeData } from './base.ts';
 import { CircuitOpenError } from './circuit.ts';

@@ -1,5 +1,5 @@
 import type { HTTPError as KyHTTPError, NormalizedOptions } from 'ky';
-import { mask } from '../redact.ts';
+import { mask } from '../secrets/names.ts';
 import type { SteadfetchErrorJson, SteadfetchFields } from '../types.ts';
 import { decorate, type FailureInit, safeRequest, toJson } from './base.ts';
 

@@ -1,0 +1,10 @@
+/**
+A BullMQ worker whose jobs make their requests through steadfetch (docs/queues.md); `bullmq` is an optional peer.
+@module steadfetch/bullmq
+*/
+
+export { type QueueAction, queueAction } from './action.ts';
+export { createBackoffStrategy } from './backoff.ts';
+export { type OutageOptions, pauseOnlyLimiter, type QueueJobContext, type QueueJobFunction, type QueueJobOptions } from './options.ts';
+export { jobIdempotencyKey } from './run.ts';
+export { type CloseOptions, closeWorker, createWorker } from './worker.ts';

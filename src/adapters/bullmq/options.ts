@@ -1,0 +1,115 @@
+import type { Job } from 'bullmq';
+import type { KyInstance } from 'ky';
+import { defaults } from '../../options/defaults.ts';
+import { normalizePolicy } from '../../options/normalize.ts';
+import type { Policy, RetryOptions } from '../../options/options.ts';
+
+/** Options of `createWorker`, beside BullMQ's own `WorkerOptions`. */
+export interface QueueJobOptions {
+	/**
+	The retries inside one run of a job: `retry.limit` is the run's whole allowance, spent by requests through `job.client()` and `job.fetch`; the queue's `attempts` are the job's real retries. The delays time the in-run retries of `job.fetch` and the backoff between the queue's attempts (`createBackoffStrategy`).
+	@default {limit: 1, baseDelayMs: 300, factor: 2, maxDelayMs: 30000, jitter: true}
+	*/
+	readonly retry?: RetryOptions | number | undefined;
+	/**
+	What the whole queue does on an outage: when a run fails on one (its requests failed with a 5xx, a network error or a
+	timeout until its allowance ran out, the client's retry budget was spent, or the client's circuit breaker is open),
+	every worker of the queue stops sending and one probe goes per `probeMs` (doubled by each failed probe in a row, at
+	most `maxProbeMs`), through Redis; the first probe that gets an answer other than an outage's reopens the queue. `false`
+	turns it off.
+	@default {probeMs: 100, maxProbeMs: 1000}
+	*/
+	readonly outage?: OutageOptions | false | undefined;
+}
+
+/** The queue's circuit on an outage (`createWorker`'s `outage` option). */
+export interface OutageOptions {
+	/**
+	Milliseconds between probes once a run failed on an outage: the client's `breaker.openMs`, so a fleet of workers sends
+	an outage what one client sends it.
+	@default 100
+	*/
+	readonly probeMs?: number | undefined;
+	/**
+	The longest wait between probes, in milliseconds: each failed probe in a row doubles the wait, up to this. A blip
+	costs the queue about `probeMs`; a long outage sees one probe per `maxProbeMs`, and the queue resumes within
+	`maxProbeMs` of the API's recovery. Ten times `probeMs` by default: at a steady 100 ms, a 10 s outage alone would cost
+	a run of 1,000 jobs 0.1 requests per job (docs/queues.md, figures). `maxProbeMs: probeMs` probes at a steady pace.
+	@default 1000
+	*/
+	readonly maxProbeMs?: number | undefined;
+}
+
+/** What the job function is handed on each run of a BullMQ job. */
+export interface QueueJobContext<DataType = unknown> {
+	/** The BullMQ job: `data`, `id`, `log()`, `updateProgress()`... */
+	readonly job: Job<DataType>;
+	/** 1 for the first run of the job; a run the queue's rate limit sent back does not count (BullMQ's `attemptsMade` + 1). */
+	readonly attempt: number;
+	/** Aborted when BullMQ cancels the job, or the queue's outage circuit holds the run back; pass it to work that should stop then. */
+	readonly signal: AbortSignal | undefined;
+	/** The client, bound to this run: its retries spend the run's allowance, its calls end with the run's `signal`. */
+	client(client: KyInstance): KyInstance;
+	/**
+	A drop-in fetch bound to this run the same way, with the run's retry policy. It resolves with a failing response, as
+	fetch does; when the run then throws an error of its own on it, the queue acts on that response as on the error
+	`client()` would have thrown: a 404 fails the job at once, a 429's `Retry-After` pauses the queue.
+	*/
+	readonly fetch: typeof globalThis.fetch;
+	/**
+	The job's `Idempotency-Key`: derived from the queue and the job's id, the same on every run on every worker. The
+	first POST or PATCH of a run through `client()` or `fetch` carries it, the n-th carries it with `-n` appended; a key
+	the request sets itself is kept. Hand it to an SDK that takes its own (`{idempotencyKey}`).
+	*/
+	readonly idempotencyKey: string;
+}
+
+/** A job function for `createWorker`. */
+export type QueueJobFunction<DataType, ResultType> = (context: QueueJobContext<DataType>) => ResultType | PromiseLike<ResultType>;
+
+export const defaultInRunLimit = 1;
+
+/**
+A worker's `limiter`, set when none is given. BullMQ reads the queue's rate-limit key (what `rateLimit(ms)` sets) only
+for a worker that has a `limiter` (moveToActive-11.lua: `getRateLimitTTL(maxJobs, ...)` needs `maxJobs`): without one, a
+rate-limited queue goes on handing out jobs. This one never limits by itself: no worker takes 2^53 jobs a second.
+*/
+export const pauseOnlyLimiter: { readonly max: number; readonly duration: number } = Object.freeze({
+	max: Number.MAX_SAFE_INTEGER,
+	duration: 1000,
+});
+
+// The run's retry options: steadfetch's defaults, but one retry unless a limit is given.
+export const inRun = (retry: QueueJobOptions['retry']): RetryOptions =>
+	typeof retry === 'number' ? { limit: retry } : { limit: defaultInRunLimit, ...retry };
+export const policyOf = (retry: QueueJobOptions['retry']): Policy => normalizePolicy({ retry: inRun(retry) });
+
+const positive = (name: string, value: unknown, fallback: number): number => {
+	if (value === undefined) {
+		return fallback;
+	}
+	if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+		throw new TypeError(`Expected \`outage.${name}\` to be a positive number of milliseconds, got ${String(value)}.`);
+	}
+	return value;
+};
+
+export const outageSettings = (outage: QueueJobOptions['outage']): { probeMs: number; maxProbeMs: number } | undefined => {
+	if (outage === false) {
+		return undefined;
+	}
+	if (outage !== undefined && (typeof outage !== 'object' || outage === null)) {
+		throw new TypeError(`Expected \`outage\` to be an object or false, got ${outage === null ? 'null' : typeof outage}.`);
+	}
+	const probeMs = positive('probeMs', outage?.probeMs, defaults.client.breaker.openMs);
+	const maxProbeMs = positive('maxProbeMs', outage?.maxProbeMs, probeMs * defaultProbeGrowth);
+	if (maxProbeMs < probeMs) {
+		throw new RangeError(`Expected \`outage.maxProbeMs\` to be at least \`outage.probeMs\` (${probeMs}), got ${maxProbeMs}.`);
+	}
+	return { probeMs, maxProbeMs };
+};
+
+// How far the probing interval may grow by default: from the client's `breaker.openMs` to ten times it.
+const defaultProbeGrowth = 10;
+
+export const workerOptionNames: ReadonlySet<string> = new Set(['retry', 'outage']);

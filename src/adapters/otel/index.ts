@@ -1,0 +1,6 @@
+/**
+OpenTelemetry spans and metrics for every call and attempt (docs/observing.md); `@opentelemetry/api` is an optional peer.
+@module steadfetch/otel
+*/
+
+export { type Instrumentation, type InstrumentOptions, instrument, requestAttributes } from './instrument.ts';

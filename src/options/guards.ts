@@ -1,0 +1,70 @@
+// The options of the guards each client keeps per origin, as given and after validation.
+
+/** The states of a circuit breaker: `closed` lets calls through, `open` fails them at once, `half-open` lets one probe through. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** What `onStateChange` is told. */
+export interface BreakerEvent {
+	/** The origin the breaker guards, e.g. `https://api.example.com`. */
+	readonly origin: string;
+	readonly from: BreakerState;
+	readonly to: BreakerState;
+	/** When an open breaker lets a probe through. */
+	readonly retryAt?: Date;
+}
+
+/**
+Options of the circuit breaker: one per origin, owned by a client (or a drop-in fetch). It opens on an outage, not on bad luck: after at least `failureThreshold` transient failures in a row that span at least `failureWindowMs`. While open, calls to that origin fail at once with a `CircuitOpenError`, except one probe every `openMs`: the first probe that succeeds closes the circuit, so calls succeed again within about `openMs` of the API's recovery.
+*/
+export interface BreakerOptions {
+	/**
+	Transient failures in a row (5xx in `retry.statusCodes`, 408, 429, network errors, timeouts) that may open the circuit. Any other outcome resets the count. Ten in a row almost never happens by chance to a healthy but flaky service (at 30% failures, 0.3^10: once in 170,000 attempts).
+	@default 10
+	*/
+	readonly failureThreshold?: number | undefined;
+	/**
+	How long, in milliseconds, the failures in a row must last before the circuit opens. A shorter streak is a blip that retries and the retry budget absorb; at high call rates ten failures in a row also happen by chance to a service that fails half the time, a whole second of them does not.
+	@default 1000
+	*/
+	readonly failureWindowMs?: number | undefined;
+	/**
+	How long the circuit stays open before it lets the next probe through, in milliseconds, counted from when the failed request was sent: the most time between the API's recovery and the first call that sees it. A probe that fails reopens the circuit for as long; one that never reports (aborted, hanging) stops blocking the next after as long. A failure reported more than `openMs` after its request went out (a timeout) opens the circuit with the next call as its probe.
+	@default 100
+	*/
+	readonly openMs?: number | undefined;
+	/**
+	Called on every change of state. Nothing is logged by default.
+	@default undefined
+	*/
+	readonly onStateChange?: ((event: BreakerEvent) => void) | undefined;
+}
+
+/** Breaker options after validation. */
+export interface BreakerSettings {
+	readonly failureThreshold: number;
+	readonly failureWindowMs: number;
+	readonly openMs: number;
+	readonly onStateChange: ((event: BreakerEvent) => void) | undefined;
+}
+
+/**
+Options of the retry budget: a token bucket per origin, shared by every call of a client (or of a drop-in fetch). Successes earn tokens, retries spend them, so retries can only add a fraction of the traffic that succeeds: when a service fails broadly, retries stop multiplying its load.
+*/
+export interface BudgetOptions {
+	/**
+	Tokens earned by each attempt that does not fail transiently (a 2xx, a 404...). One retry costs one token, so this is the most retries per success in the long run. With 2 retries, a failure rate p needs p + p² retries per call and gives 1 − p³ successes: 1 keeps every call retried up to about 55% failures (0.6 ran dry at 50% and lost 12 points of success to plain retries in the benchmark, docs/resilience.md), while a service that fails entirely earns nothing and gets its own traffic plus the `capacity` burst.
+	@default 1
+	*/
+	readonly ratio?: number | undefined;
+	/**
+	Tokens the bucket holds at most, and starts with: the burst of retries allowed before any success, and the slack that absorbs a streak of failures.
+	@default 20
+	*/
+	readonly capacity?: number | undefined;
+}
+
+/** Budget options after validation. */
+export interface BudgetSettings {
+	readonly ratio: number;
+	readonly capacity: number;
+}
