@@ -33,7 +33,10 @@ describe('builds a package that imports by its name', () => {
 		const loaders = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(
 			(file) => file.endsWith('.js') && /(?:from|import)\s*\(?\s*['"]@opentelemetry\//.test(readFileSync(new URL(file, dist), 'utf8')),
 		);
-		assert.deepEqual(loaders.map((file) => file.split('\\').join('/')), ['adapters/otel/instrument.js']);
+		assert.deepEqual(
+			loaders.map((file) => file.split('\\').join('/')),
+			['adapters/otel/instrument.js'],
+		);
 	});
 
 	it('ships type declarations beside the code', () => {
