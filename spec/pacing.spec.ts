@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Pacer } from '../src/engine/guards/pacer.ts';
-import { isHttpStatusError, isSteadfetchError } from '../src/index.ts';
+import { isHttpStatusError, isRefusal, isSteadfetchError } from '../src/index.ts';
 import { clockedClient, clockedFetch, FakeClock } from './support/clocked.ts';
 import { origin, serve } from './support/server.ts';
 
@@ -11,35 +11,96 @@ const window = (clock: FakeClock, remaining: number, resetInMs: number) => ({
 });
 const fast = { baseDelayMs: 1, maxDelayMs: 5000 };
 
-describe('Pacer', () => {
+// One request through the window at `now`: 0 and a place taken when it may go, else the wait.
+const go = (pacer: Pacer, now: number): number => {
+	const wait = pacer.peek(now);
+	if (wait === 0) {
+		pacer.take(now);
+	}
+	return wait;
+};
+const quota = (remaining: number, resetAt: number) => ({ bucket: undefined, family: 'x-ratelimit', remaining, resetAt });
+
+describe('Pacer: one rate-limit window', () => {
 	it('lets through what remains of the window, then asks to wait for its reset', () => {
 		const pacer = new Pacer();
-		pacer.observe({ remaining: 2, resetAt: 1000 });
-		assert.deepEqual([pacer.reserve(0), pacer.reserve(10), pacer.reserve(20), pacer.reserve(400)], [0, 0, 980, 600]);
-		assert.equal(pacer.reserve(1000), 0, 'past the reset, one request goes to learn the new window');
-		assert.equal(pacer.reserve(1001), 10, 'the others look again shortly');
-		pacer.observe({ remaining: 1, resetAt: 2000 });
-		assert.deepEqual([pacer.reserve(1002), pacer.reserve(1003)], [0, 997]);
+		pacer.observe(quota(2, 1000), 0);
+		assert.deepEqual([go(pacer, 0), go(pacer, 10)], [0, 0]);
+		pacer.release(15, true);
+		pacer.observe(quota(0, 1000), 15);
+		pacer.release(16, true);
+		assert.deepEqual([go(pacer, 20), go(pacer, 400)], [980, 600], "spent by the API's word: held until the reset");
+		assert.equal(go(pacer, 1000), 0, 'past the reset, one request goes to learn the new window');
+		assert.equal(go(pacer, 1001), 999, 'the others wait for its answer, a second at most');
+		pacer.release(1002, true);
+		pacer.observe(quota(1, 2000), 1002);
+		assert.deepEqual([go(pacer, 1002), go(pacer, 1003)], [0, 997], 'the last place is taken: wait for its answer, not past the reset');
 	});
 
 	it('lets the others go if the first answer after a reset takes over a second', () => {
 		const pacer = new Pacer();
-		pacer.observe({ remaining: 0, resetAt: 1000 });
-		assert.deepEqual([pacer.reserve(1000), pacer.reserve(1999), pacer.reserve(2000)], [0, 10, 0]);
+		pacer.observe(quota(0, 1000), 0);
+		assert.deepEqual([go(pacer, 1000), go(pacer, 1999), go(pacer, 2000)], [0, 1, 0]);
 	});
 
-	it('ignores a stale answer: an older window, or more left than is known', () => {
+	it('keeps what the latest response said: a 304 that reports quota left, an earlier reset', () => {
 		const pacer = new Pacer();
-		pacer.observe({ remaining: 1, resetAt: 2000 });
-		pacer.observe({ remaining: 9, resetAt: 2000 });
-		pacer.observe({ remaining: 50, resetAt: 1000 });
-		assert.deepEqual([pacer.reserve(0), pacer.reserve(1)], [0, 1999]);
+		pacer.observe(quota(1, 3_600_000), 0);
+		assert.equal(go(pacer, 0), 0);
+		pacer.release(5, true);
+		pacer.observe(quota(20, 3_600_000), 5);
+		assert.deepEqual(
+			Array.from({ length: 20 }, (_, index) => go(pacer, 10 + index)),
+			Array.from({ length: 20 }, () => 0),
+		);
+		pacer.observe(quota(0, 50), 40);
+		assert.equal(pacer.peek(41), 9, 'an earlier reset replaces the later one');
+	});
+
+	it('counts the requests in flight against what the latest response said, and waits for their answers, not the reset', () => {
+		const pacer = new Pacer();
+		pacer.observe(quota(2, 3_600_000), 0);
+		assert.deepEqual([go(pacer, 0), go(pacer, 0), go(pacer, 1)], [0, 0, 1000]);
+		pacer.release(2, true);
+		pacer.observe(quota(5, 3_600_000), 2);
+		assert.equal(go(pacer, 3), 0, 'the answer said five are left, one is in flight');
+	});
+
+	it('lets a request through after a second of waiting for answers that do not come: what is held is a hypothesis', () => {
+		const pacer = new Pacer();
+		pacer.observe(quota(1, 3_600_000), 0);
+		assert.deepEqual([go(pacer, 0), go(pacer, 10), go(pacer, 1009), go(pacer, 1010)], [0, 1000, 1, 0]);
+	});
+
+	it('probes a window the API said is spent once a minute, not more', () => {
+		const pacer = new Pacer();
+		pacer.observe(quota(0, 7_200_000), 0);
+		assert.equal(go(pacer, 59_999), 7_140_001);
+		assert.equal(go(pacer, 60_000), 0, 'the probe');
+		assert.equal(go(pacer, 60_001), 7_139_999);
+	});
+
+	it('forgets a window past its reset when an answer does not describe it again', () => {
+		const pacer = new Pacer();
+		pacer.observe(quota(0, 1000), 0);
+		assert.equal(go(pacer, 1000), 0);
+		pacer.release(1100, true);
+		assert.deepEqual([go(pacer, 1101), go(pacer, 1102)], [0, 0]);
 	});
 
 	it('knows nothing until a response describes the window', () => {
+		assert.equal(new Pacer().peek(0), 0);
+	});
+
+	it('counts an answer that says nothing of the window against it, and tells a waiting call of every answer', () => {
 		const pacer = new Pacer();
-		pacer.observe(undefined);
-		assert.equal(pacer.reserve(0), 0);
+		pacer.observe(quota(1, 5000), 0);
+		assert.equal(go(pacer, 0), 0);
+		const waiting = new AbortController();
+		pacer.listen(waiting);
+		pacer.release(10, true);
+		assert.equal(waiting.signal.aborted, true);
+		assert.equal(go(pacer, 11), 4989, 'the API counted the answered request: none is left');
 	});
 });
 
@@ -201,10 +262,27 @@ describe('waits for the rate-limit reset (drop-in fetch)', () => {
 		assert.equal(seen.count, 2);
 	});
 
-	it('rejects at once past maxDelayMs, with the 429 error, and sends nothing', async () => {
+	it('resolves at once past maxDelayMs with a local 429 marked as a refusal, and sends nothing', async () => {
 		const clock = new FakeClock();
 		const seen = serve('GET', '/x', [{ status: 200, headers: window(clock, 0, 60_000) }, { status: 200 }]);
-		const fetch = clockedFetch({ retry: { maxDelayMs: 1000 } }, clock);
+		const gaveUp: unknown[] = [];
+		const fetch = clockedFetch({ retry: { maxDelayMs: 1000 }, onGiveUp: (error) => gaveUp.push(error) }, clock);
+		await fetch(`${origin}/x`);
+		const refused = await fetch(`${origin}/x`);
+		assert.equal(refused.status, 429);
+		assert.equal(isRefusal(refused), true);
+		assert.equal(refused.headers.get('x-steadfetch-refused'), 'rate-limited');
+		assert.equal(refused.headers.get('retry-after'), '60');
+		assert.equal(refused.headers.get('x-should-retry'), 'false');
+		assert.equal(gaveUp.length, 1, 'onGiveUp hears of the refusal');
+		assert.equal(isSteadfetchError(gaveUp[0]) && gaveUp[0].stopReason, 'rate-limited');
+		assert.equal(seen.count, 1);
+	});
+
+	it('rejects past maxDelayMs with the 429 error where 429 throws, and sends nothing', async () => {
+		const clock = new FakeClock();
+		const seen = serve('GET', '/x', [{ status: 200, headers: window(clock, 0, 60_000) }, { status: 200 }]);
+		const fetch = clockedFetch({ retry: { maxDelayMs: 1000 }, throwHttpErrors: true }, clock);
 		await fetch(`${origin}/x`);
 		await assert.rejects(fetch(`${origin}/x`), (error: unknown) => isSteadfetchError(error) && error.stopReason === 'rate-limited');
 		assert.equal(seen.count, 1);

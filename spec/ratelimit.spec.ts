@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { maxResetMs, readQuota, readWait } from '../src/engine/guards/ratelimit.ts';
+import { maxResetMs, readQuotas, readWait } from '../src/engine/guards/ratelimit.ts';
 import { decide } from '../src/engine/policy.ts';
 import { isSteadfetchError, type RetryEvent } from '../src/index.ts';
 import { normalizeClientOptions } from '../src/options/normalize.ts';
@@ -11,7 +11,9 @@ import { origin, serve } from './support/server.ts';
 const now = Date.UTC(2026, 10, 27, 12, 0, 0);
 const epoch = (offsetSeconds: number) => String(now / 1000 + offsetSeconds);
 const wait = (headers: Record<string, string>, status = 429) => readWait(new Headers(headers), status, now);
-const quota = (headers: Record<string, string>) => readQuota(new Headers(headers), now);
+// The windows a response reports, as [bucket or family, remaining, ms to reset].
+const quotas = (headers: Record<string, string>) =>
+	readQuotas(new Headers(headers), now).map(({ bucket, family, remaining, resetAt }) => [bucket ?? `#${family}`, remaining, resetAt - now]);
 
 describe('rate limits: Retry-After and retry-after-ms come first', () => {
 	it('reads retry-after-ms, then Retry-After, before any rate-limit header', () => {
@@ -227,15 +229,15 @@ describe('rate limits: garbage falls through, waits are clamped', () => {
 	});
 });
 
-describe('rate limits: readQuota, for pacing', () => {
-	it("reads GitHub's pair on a success", () => {
-		assert.deepEqual(quota({ 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': epoch(3600) }), {
-			remaining: 4999,
-			resetAt: now + 3_600_000,
-		});
+describe('rate limits: readQuotas, for pacing', () => {
+	it("reads GitHub's pair on a success, named by x-ratelimit-resource", () => {
+		assert.deepEqual(quotas({ 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': epoch(3600) }), [['#x-ratelimit', 4999, 3_600_000]]);
+		assert.deepEqual(quotas({ 'x-ratelimit-remaining': '29', 'x-ratelimit-reset': epoch(60), 'x-ratelimit-resource': 'search' }), [
+			['search', 29, 60_000],
+		]);
 	});
 
-	it('takes the fewest remaining of every window reported, with its reset', () => {
+	it('reports every window, each on its own', () => {
 		const headers = {
 			'x-ratelimit-remaining': '40',
 			'x-ratelimit-reset': epoch(3600),
@@ -244,61 +246,65 @@ describe('rate limits: readQuota, for pacing', () => {
 			'x-ratelimit-remaining-requests': '7',
 			'x-ratelimit-reset-requests': '1s',
 		};
-		assert.deepEqual(quota(headers), { remaining: 3, resetAt: now + 20_000 });
+		assert.deepEqual(quotas(headers), [
+			['#x-ratelimit', 40, 3_600_000],
+			['#ratelimit-pair', 3, 20_000],
+			['#openai', 7, 1000],
+		]);
 	});
 
-	it('reads the IETF field, leaving out a policy whose unit is not requests', () => {
+	it('reads each request policy of the IETF field as its own window, named with its partition key', () => {
 		const headers = {
-			ratelimit: '"hour";r=50;t=600, "bytes";r=2;t=5',
-			'ratelimit-policy': '"hour";q=100;w=3600, "bytes";q=1000;qu="content-bytes"',
+			ratelimit: '"burst";r=50;t=60, "day";r=0;t=7200;pk=:YWxpY2U=:, "bytes";r=2;t=5',
+			'ratelimit-policy': '"burst";q=100;w=60, "day";q=1000;w=86400, "bytes";q=1000;qu="content-bytes"',
 		};
-		assert.deepEqual(quota(headers), { remaining: 50, resetAt: now + 600_000 });
+		assert.deepEqual(quotas(headers), [
+			['burst', 50, 60_000],
+			['day;pk=:YWxpY2U=:', 0, 7_200_000],
+		]);
 	});
 
 	it("reads OpenAI's and Anthropic's requests pairs, not their tokens", () => {
 		assert.deepEqual(
-			quota({
+			quotas({
 				'x-ratelimit-remaining-requests': '59',
 				'x-ratelimit-reset-requests': '1s',
 				'x-ratelimit-remaining-tokens': '0',
 				'x-ratelimit-reset-tokens': '6m0s',
 			}),
-			{ remaining: 59, resetAt: now + 1000 },
+			[['#openai', 59, 1000]],
 		);
 		assert.deepEqual(
-			quota({
+			quotas({
 				'anthropic-ratelimit-requests-remaining': '4',
 				'anthropic-ratelimit-requests-reset': '2026-11-27T12:00:10Z',
 				'anthropic-ratelimit-tokens-remaining': '0',
 				'anthropic-ratelimit-tokens-reset': '2026-11-27T12:01:00Z',
 			}),
-			{ remaining: 4, resetAt: now + 10_000 },
+			[['#anthropic', 4, 10_000]],
 		);
 	});
 
-	it('is undefined without rate-limit headers, or with half a pair', () => {
-		assert.equal(quota({ 'content-type': 'application/json', 'retry-after': '5' }), undefined);
-		assert.equal(quota({ 'x-ratelimit-remaining': '10' }), undefined);
-		assert.equal(quota({ 'x-ratelimit-reset': epoch(60) }), undefined);
-		assert.equal(quota({ 'x-ratelimit-remaining': 'many', 'x-ratelimit-reset': epoch(60) }), undefined);
+	it('is empty without rate-limit headers, or with half a pair', () => {
+		assert.deepEqual(quotas({ 'content-type': 'application/json', 'retry-after': '5' }), []);
+		assert.deepEqual(quotas({ 'x-ratelimit-remaining': '10' }), []);
+		assert.deepEqual(quotas({ 'x-ratelimit-reset': epoch(60) }), []);
+		assert.deepEqual(quotas({ 'x-ratelimit-remaining': 'many', 'x-ratelimit-reset': epoch(60) }), []);
 	});
 
-	it('is undefined for a reset further than a day, so that pacing never holds an origin for it', () => {
+	it('leaves out a reset further than a day, so that pacing never holds a window for it', () => {
 		for (const headers of [
 			{ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20) },
 			{ 'ratelimit-remaining': '0', 'ratelimit-reset': '1700000000' },
 			{ ratelimit: '"a";r=0;t=999999999999999' },
 			{ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '99999999999999999h' },
 		]) {
-			assert.equal(quota(headers), undefined, JSON.stringify(headers));
+			assert.deepEqual(quotas(headers), [], JSON.stringify(headers));
 		}
 		// A readable window next to the nonsense is still read.
 		assert.deepEqual(
-			quota({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20), 'ratelimit-remaining': '2', 'ratelimit-reset': '20' }),
-			{
-				remaining: 2,
-				resetAt: now + 20_000,
-			},
+			quotas({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '9'.repeat(20), 'ratelimit-remaining': '2', 'ratelimit-reset': '20' }),
+			[['#ratelimit-pair', 2, 20_000]],
 		);
 	});
 });

@@ -11,6 +11,7 @@ import {
 	createFetch,
 	type FetchOptions,
 	isCircuitOpenError,
+	isRefusal,
 	isSteadfetchError,
 } from '../src/index.ts';
 import { defaults } from '../src/options/defaults.ts';
@@ -445,13 +446,24 @@ describe('fails fast while an origin is down (circuit breaker)', () => {
 		assert.equal(seen.count, 4);
 	});
 
-	it('refuses through the drop-in fetch with a CircuitOpenError', async () => {
+	it('refuses through the drop-in fetch with a local 503 marked as a refusal, and with a CircuitOpenError where 503 throws', async () => {
 		const seen = serve('GET', '/x', times(10, { status: 503 }));
-		const fetch = createFetch({ retry: { limit: 0 }, breaker: { failureThreshold: 2, failureWindowMs: 0 } });
+		const fetch = createFetch({ retry: { limit: 0 }, breaker: { failureThreshold: 2, failureWindowMs: 0, openMs: 60_000 } });
 		assert.equal((await fetch(`${origin}/x`)).status, 503);
 		assert.equal((await fetch(`${origin}/x`)).status, 503);
-		await assert.rejects(fetch(`${origin}/x`), CircuitOpenError);
+		const refused = await fetch(`${origin}/x`);
+		assert.equal(refused.status, 503);
+		assert.equal(isRefusal(refused), true);
+		assert.equal(refused.headers.get('x-steadfetch-refused'), 'circuit-open');
+		assert.equal(refused.headers.get('retry-after'), '60');
+		assert.equal(((await refused.json()) as { error: { type: string } }).error.type, 'steadfetch_refused');
 		assert.equal(seen.count, 2);
+		const throwing = createFetch({ retry: { limit: 0 }, throwHttpErrors: true, breaker: { failureThreshold: 2, failureWindowMs: 0 } });
+		const more = serve('GET', '/y', times(2, { status: 503 }));
+		await assert.rejects(throwing(`${origin}/y`));
+		await assert.rejects(throwing(`${origin}/y`));
+		await assert.rejects(throwing(`${origin}/y`), CircuitOpenError);
+		assert.equal(more.count, 2);
 	});
 
 	it('never opens with breaker: false', async () => {

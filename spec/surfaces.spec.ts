@@ -5,6 +5,7 @@ import {
 	type BreakerOptions,
 	type BudgetOptions,
 	type ClientOptions,
+	isRefusal,
 	isSteadfetchError,
 	type JobOptions,
 	type RequestPolicyOptions,
@@ -196,7 +197,9 @@ const fetchThrough = async (
 	init: RequestInit | undefined,
 ): Promise<Reply> => {
 	const response = await fetch(call.url ?? `${server.url}/v1/items`, init);
-	return { status: response.status, body: await response.text() };
+	// A call a guard refused resolves with a local Response: what matters is that it is one, not its wording.
+	const body = await response.text();
+	return { status: response.status, body: isRefusal(response) ? `(refused: ${response.headers.get('x-steadfetch-refused')})` : body };
 };
 
 // The drop-in fetch's per-attempt timeout is the caller's: a signal per call, made as the call starts.
@@ -345,12 +348,14 @@ async function observe(
 
 /** The row's expectation, seen through a surface: a resolving surface resolves with a failing status it would throw. */
 function expectedOn(surface: Surface, ending: Ending): Ending {
-	const status = /^\w+ (\d{3})$/.exec(ending.ends)?.[1];
+	// A call the open circuit refused resolves where failing statuses do, with a local 503 (docs/fetch.md).
+	const refusal = ending.ends === 'CircuitOpenError' ? '503 (refused: circuit-open)' : undefined;
+	const status = refusal ? '503' : /^\w+ (\d{3})$/.exec(ending.ends)?.[1];
 	if (surface.failing === 'throws' || status === undefined) {
-		// Errors without a response (an open circuit, a bad option) reject on every surface.
+		// Errors without a response (a bad option, a bad URL) reject on every surface.
 		return surface.failing === 'resolves-unseen' ? unseen(ending) : ending;
 	}
-	const resolved = { ...ending, ends: status };
+	const resolved = { ...ending, ends: refusal ?? status };
 	return surface.failing === 'resolves' ? resolved : unseen(resolved);
 }
 

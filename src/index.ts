@@ -7,6 +7,7 @@ export type { Catalog, CatalogEntry } from './catalog/parse.ts';
 export { parseCatalog } from './catalog/parse.ts';
 export type { Admission } from './engine/guards/breaker.ts';
 export { backoffDelay, parseRetryAfter } from './engine/policy.ts';
+export { isRefusal } from './engine/refusal.ts';
 export { CircuitOpenError } from './errors/circuit.ts';
 export { isCircuitOpenError, isHttpStatusError, isNetworkError, isSteadfetchError, isTimeoutError } from './errors/guards.ts';
 export {
@@ -20,7 +21,7 @@ export {
 } from './errors/http.ts';
 export { FetchNetworkError, NetworkError } from './errors/network.ts';
 export { TimeoutError } from './errors/timeout.ts';
-export type { BreakerEvent, BreakerOptions, BreakerState, BudgetOptions } from './options/guards.ts';
+export type { BreakerEvent, BreakerOptions, BreakerState, BudgetOptions, RateLimitOptions, RateLimitRequest } from './options/guards.ts';
 export type {
 	ClientOptions,
 	FetchOptions,

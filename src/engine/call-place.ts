@@ -1,6 +1,6 @@
 import { redactUrl } from '../secrets/urls.ts';
 import { type CallRef, channels } from './diagnostics.ts';
-import { originOf } from './guards/origins.ts';
+import { originOf } from './guards/scope.ts';
 
 /** What every message of a call says of it. */
 export interface Place {

@@ -5,8 +5,10 @@ import type { Allowance, Decision, Outcome, SteadfetchError, Tally } from '../ty
 import { CallPlace } from './call-place.ts';
 import type { Clock } from './clock.ts';
 import { channels, tracing } from './diagnostics.ts';
-import { guardDecision, type OriginGuard, Origins, report } from './guards/origins.ts';
-import { readQuota, readWait } from './guards/ratelimit.ts';
+import { admit, Domains, guardDecision, report, type Scope } from './guards/domains.ts';
+import type { Pacer } from './guards/pacer.ts';
+import { readQuotas, readWait } from './guards/ratelimit.ts';
+import { credentialOf } from './guards/scope.ts';
 import { keepRecord, newTally } from './history.ts';
 import { backoffDelay, decide, isRepeatable, isTransient, spend, timeAfter } from './policy.ts';
 
@@ -42,6 +44,8 @@ export interface Attempt {
 	readonly number: number;
 	readonly start: number;
 	settled: boolean;
+	/** The rate-limit windows it took a place in, given back when it settles. */
+	windows: readonly Pacer[] | undefined;
 }
 
 /** How one call is bounded, beyond the engine's policy. */
@@ -62,7 +66,7 @@ export interface CallOptions {
 export class Engine {
 	readonly config: RequestConfig;
 	readonly clock: Clock;
-	readonly origins: Origins;
+	readonly domains: Domains;
 	/** The drop-in fetch keeps fetch's rejection shape: a network failure is a `TypeError`. */
 	readonly shape: 'ky' | 'fetch';
 
@@ -70,7 +74,7 @@ export class Engine {
 		this.config = config;
 		this.clock = clock;
 		this.shape = shape;
-		this.origins = new Origins(config.budget, config.breaker, config.rateLimit);
+		this.domains = new Domains(config.budget, config.breaker, config.rateLimit !== false, clock.random);
 	}
 
 	/** Start a call: its own count of attempts, or its job's. */
@@ -92,8 +96,16 @@ export class Call {
 	readonly #allowance: Allowance | undefined;
 	readonly #deadline: number | undefined;
 	readonly #deadlineOption: 'totalTimeout' | 'maxRetryTime' | undefined;
-	#guard: OriginGuard | undefined;
-	#guardUrl: string | undefined;
+	#scope: Scope | undefined;
+	#scopeUrl: string | undefined;
+	// What the call's requests carry (`aim`): the method, the headers and body as the caller gave them.
+	#method = '';
+	#headers: unknown;
+	#body: unknown;
+	// The call's tenant for rate-limit windows (its credential, and the domain `rateLimit.key` names), once asked for.
+	#tenant: string | undefined;
+	// The windows the next attempt took a place in, from `pace` until `begin` hands them to the attempt.
+	#taken: readonly Pacer[] | undefined;
 	#current: Attempt | undefined;
 	// What the call's messages to subscribers say of it.
 	readonly #place: CallPlace;
@@ -109,6 +121,21 @@ export class Call {
 		this.#place = new CallPlace(engine.config.secrets);
 	}
 
+	/**
+	What the call's requests carry: the method, and the headers and body as the caller gave them (a `HeadersInit`; ky's
+	`json` or `body`), read only when a rate-limit window needs the call's tenant.
+	*/
+	aim(method: string, headers: unknown, body: unknown): void {
+		this.#method = method;
+		this.#headers = headers;
+		this.#body = body;
+	}
+
+	/** The engine's wall-clock time. */
+	now(): number {
+		return this.#engine.clock.now();
+	}
+
 	/** The time left before the call's deadline (`totalTimeout`, a job's `maxRetryTime`), in milliseconds; undefined for none. */
 	remainingMs(): number | undefined {
 		return this.#deadline === undefined ? undefined : this.#deadline - this.#engine.clock.monotonic();
@@ -121,10 +148,37 @@ export class Call {
 	`onGiveUp`, and nothing is sent: a wait the call cannot finish must not hold a place in the window for it.
 	*/
 	pace(url: string, request: () => Request, signal?: AbortSignal): Promise<void> | undefined {
-		const pacer = this.#guardOf(url)?.pacer;
+		const { domains, config } = this.#engine;
+		const { windows } = domains;
+		// A key of the user's runs for every call, so that one that throws always ends its call, window or not.
+		const keyed = config.rateLimit !== false && config.rateLimit.key !== undefined;
+		const scope = windows && (keyed || !windows.empty) ? this.#scopeOf(url) : undefined;
+		if (!windows || !scope) {
+			return undefined;
+		}
+		let tenant: string;
+		try {
+			tenant = this.#tenantOf(url);
+		} catch (error) {
+			// The user's `rateLimit.key` threw: the call ends with its exception, on every surface.
+			this.end(error);
+			throw error;
+		}
+		const pacers = windows.empty ? [] : windows.of(tenant, scope.endpoint);
+		if (pacers.length === 0) {
+			return undefined;
+		}
 		const { clock } = this.#engine;
-		const wait = pacer?.reserve(clock.now()) ?? 0;
+		const now = clock.now();
+		let wait = 0;
+		for (const pacer of pacers) {
+			wait = Math.max(wait, pacer.peek(now));
+		}
 		if (wait === 0) {
+			for (const pacer of pacers) {
+				pacer.take(now);
+			}
+			this.#taken = pacers;
 			return undefined;
 		}
 		this.#place.open();
@@ -143,10 +197,10 @@ export class Call {
 				// No request was sent: the 429 stands for what the API said of its window.
 				response: new Response(null, { status: 429, statusText: 'Too Many Requests' }),
 			};
-			const retryAt = timeAfter(clock.now(), wait);
+			const retryAt = timeAfter(now, wait);
 			return Promise.reject(this.giveUp(refusal, { retry: false, reason, retryAt }));
 		}
-		return this.wait(wait, signal).then(() => this.pace(url, request, signal));
+		return this.#waitForWindows(wait, pacers, signal).then(() => this.pace(url, request, signal));
 	}
 
 	/**
@@ -157,13 +211,18 @@ export class Call {
 		const { clock } = this.#engine;
 		this.#place.request = request;
 		this.#place.open();
-		const admission = this.#guardOf(url)?.breaker?.admit(clock.now());
-		if (admission && !admission.admitted) {
+		const refusedUntil = admit(this.#scopeOf(url), clock.now());
+		const taken = this.#taken;
+		this.#taken = undefined;
+		if (refusedUntil !== undefined) {
+			for (const pacer of taken ?? []) {
+				pacer.release(clock.now(), false);
+			}
 			const refusal: Failure = { outcome: 'circuit', method: '', hasIdempotencyKey: false, request };
-			throw this.giveUp(refusal, { retry: false, reason: 'circuit-open', retryAt: admission.retryAt });
+			throw this.giveUp(refusal, { retry: false, reason: 'circuit-open', retryAt: refusedUntil });
 		}
 		this.attempts++;
-		const attempt: Attempt = { number: ++this.tally.attempts, start: clock.monotonic(), settled: false };
+		const attempt: Attempt = { number: ++this.tally.attempts, start: clock.monotonic(), settled: false, windows: taken };
 		this.#current = attempt;
 		if (channels.attemptStart?.hasSubscribers) {
 			channels.attemptStart.publish({ ...this.#place.where(), attempt: attempt.number });
@@ -183,15 +242,22 @@ export class Call {
 		attempt.settled = true;
 		const { clock } = this.#engine;
 		const durationMs = Math.round(clock.monotonic() - attempt.start);
-		// A 429 is the API pacing its callers, alive and answering: no sign of an outage, nor of a recovery.
-		if (outcome !== undefined && outcome !== 429) {
-			report(this.#guard, isTransient(this.policy, outcome), clock.now(), durationMs);
+		const now = clock.now();
+		if (outcome !== undefined) {
+			report(this.#scope, outcome, isTransient(this.policy, outcome), now, durationMs);
 		}
-		const pacer = this.#guard?.pacer;
-		if (pacer && headers) {
-			const quota = readQuota(headers, clock.now());
-			if (quota) {
-				pacer.observe(quota);
+		for (const pacer of attempt.windows ?? []) {
+			pacer.release(now, typeof outcome === 'number');
+		}
+		const windows = this.#engine.domains.windows;
+		if (windows && headers && this.#scope) {
+			const quotas = readQuotas(headers, now);
+			if (quotas.length > 0) {
+				try {
+					windows.observe(this.#tenantOf(this.#scopeUrl ?? ''), this.#scope.endpoint, quotas, now);
+				} catch {
+					// The user's `rateLimit.key` threw: the window stays unknown, and the next call's pace() ends with it.
+				}
 			}
 		}
 		const { number } = attempt;
@@ -262,6 +328,27 @@ export class Call {
 			: slept;
 	}
 
+	// A wait for rate-limit windows: it ends early when anything is learnt of one of them (an answer of a request in
+	// flight), so that a call held by the requests in flight goes as soon as their answers say it may.
+	async #waitForWindows(ms: number, pacers: readonly Pacer[], signal: AbortSignal | undefined): Promise<void> {
+		const news = new AbortController();
+		for (const pacer of pacers) {
+			pacer.listen(news);
+		}
+		try {
+			await this.#engine.clock.sleep(ms, signal ? AbortSignal.any([signal, news.signal]) : news.signal, this.unref);
+		} catch (error) {
+			if (signal?.aborted || !news.signal.aborted) {
+				this.end(error);
+				throw error;
+			}
+		} finally {
+			for (const pacer of pacers) {
+				pacer.unlisten(news);
+			}
+		}
+	}
+
 	/** Whether one more attempt could be a retry: the method is safe to repeat, and the count is not spent. */
 	canRetry(method: string, hasIdempotencyKey: boolean): boolean {
 		return this.attempts <= this.policy.limit && isRepeatable(this.policy, method, hasIdempotencyKey);
@@ -288,7 +375,7 @@ export class Call {
 						: this.#decide(failure, now);
 		// A retry at the time a 429 names is the API's own schedule, not load it did not ask for: it spends no budget.
 		const scheduled = outcome === 429 && failure.response !== undefined && readWait(failure.response.headers, 429, now) !== undefined;
-		const decision = spend(this.#allowance, scheduled ? allowed : guardDecision(this.#guard, allowed, now), now);
+		const decision = spend(this.#allowance, scheduled ? allowed : guardDecision(this.#scope, outcome, allowed, now), now);
 		if (!decision.retry) {
 			if (allowed.retry) {
 				if (channels.retryWithheld?.hasSubscribers) {
@@ -401,14 +488,34 @@ export class Call {
 		});
 	}
 
-	// pace() and begin() ask for the same attempt's origin, and retries for the same URL again: look it up once per URL
-	// (reading the origin out of the URL and moving it in the LRU are work on every request).
-	#guardOf(url: string): OriginGuard | undefined {
-		if (url !== this.#guardUrl) {
-			this.#guard = this.#engine.origins.of(url);
-			this.#guardUrl = url;
+	// pace() and begin() ask for the same attempt's scope, and retries for the same URL again: look it up once per URL
+	// (reading the origin and endpoint out of the URL and finding their state are work on every request).
+	#scopeOf(url: string): Scope | undefined {
+		if (url !== this.#scopeUrl) {
+			this.#scope = this.#engine.domains.scope(url, this.#method);
+			this.#scopeUrl = url;
+			this.#tenant = undefined;
 		}
-		return this.#guard;
+		return this.#scope;
+	}
+
+	// The tenant whose rate-limit windows the call's requests spend: the credential they carry, and the domain the
+	// user's `rateLimit.key` names (OpenAI's model, which travels in the body). Worked out once per URL, when needed.
+	#tenantOf(url: string): string {
+		if (this.#tenant === undefined) {
+			const { config } = this.#engine;
+			const credential = credentialOf(this.#headers, url, config.secretHeaders);
+			const key = config.rateLimit === false ? undefined : config.rateLimit.key;
+			let domain: unknown;
+			if (key) {
+				domain = key({ url, method: this.#method, headers: headersOf(this.#headers), body: this.#body });
+				if (domain !== undefined && typeof domain !== 'string') {
+					throw new TypeError(`Expected \`rateLimit.key()\` to return a string or undefined, got ${typeof domain}.`);
+				}
+			}
+			this.#tenant = domain === undefined ? credential : `${credential}/${domain}`;
+		}
+		return this.#tenant;
 	}
 
 	// ky's forced retry: it respects the limit and the deadline, and skips every other rule of the policy.
@@ -442,3 +549,12 @@ export class Call {
 		);
 	}
 }
+
+// The headers a call was given, as Headers for `rateLimit.key` (a HeadersInit that fetch would refuse reads as none).
+const headersOf = (init: unknown): Headers => {
+	try {
+		return init instanceof Headers ? init : new Headers(init as HeadersInit | undefined);
+	} catch {
+		return new Headers();
+	}
+};

@@ -115,5 +115,7 @@ export interface CallEndMessage extends CallMessage {
 }
 export interface BreakerMessage {
 	readonly origin: string;
+	/** The endpoint whose statuses the breaker hears (`GET /v1/items/*`); absent for the origin's connection. */
+	readonly endpoint?: string;
 	readonly to: string;
 }

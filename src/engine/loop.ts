@@ -1,8 +1,10 @@
 import isNetworkError from 'is-network-error';
+import { errorKind } from '../errors/base.ts';
 import { sanitizeRuntimeError } from '../secrets/runtime-errors.ts';
-import type { Outcome } from '../types.ts';
+import type { Outcome, SteadfetchError } from '../types.ts';
 import { readData } from './body.ts';
-import type { Call, Failure } from './call.ts';
+import type { Attempt, Call, Failure } from './call.ts';
+import { refusalResponse } from './refusal.ts';
 
 /*
 The one attempt loop, under the drop-in fetch and the client alike: wait for the origin's rate limit, admit by its
@@ -52,6 +54,8 @@ export interface Attempts {
 	/** Secrets a runtime's own error may quote, and the headers it may quote them from. */
 	readonly secrets: readonly string[];
 	readonly headers: unknown;
+	/** The body as the caller gave it (ky's `json` or `body`, fetch's `init.body`), for `rateLimit.key`. */
+	readonly body?: unknown;
 	/** ky's `parseJson`, for a failing JSON body. */
 	readonly parseJson?: ((text: string, response: Response) => unknown) | undefined;
 	/** The client's retry-time ky hooks, when it has any. */
@@ -176,13 +180,26 @@ const cancelBody = (response: Response): void => void response.body?.cancel().ca
 export async function runAttempts(attempts: Attempts): Promise<Response> {
 	const { call, send, method, url, signal, describe, replayable, hooks } = attempts;
 	let { request, input } = attempts;
+	call.aim(method, attempts.headers, attempts.body);
 	for (;;) {
 		signal?.throwIfAborted();
-		const waiting = call.pace(url, describe, signal);
-		if (waiting) {
-			await waiting;
+		let attempt: Attempt;
+		try {
+			const waiting = call.pace(url, describe, signal);
+			if (waiting) {
+				await waiting;
+			}
+			attempt = call.begin(url, describe);
+		} catch (error) {
+			// A guard refused the call (nothing was sent): where the caller does not throw on the status it stands for,
+			// a local Response, as fetch's contract and the SDKs on it expect.
+			const refused = errorKind(error) ? (error as SteadfetchError) : undefined;
+			const status = refused?.stopReason === 'circuit-open' ? 503 : refused?.status;
+			if (refused && status !== undefined && !attempts.throws(status)) {
+				return refusalResponse(refused, call.now());
+			}
+			throw error;
 		}
-		const attempt = call.begin(url, describe);
 		const last = !replayable || !call.canRetry(method, attempts.hasIdempotencyKey);
 		const remaining = call.remainingMs();
 		const { timeoutMs } = attempts;

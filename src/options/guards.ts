@@ -1,4 +1,4 @@
-// The options of the guards each client keeps per origin, as given and after validation.
+// The options of the guards each client keeps per origin, endpoint and rate-limit window, as given and after validation.
 
 /** The states of a circuit breaker: `closed` lets calls through, `open` fails them at once, `half-open` lets one probe through. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -7,6 +7,11 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface BreakerEvent {
 	/** The origin the breaker guards, e.g. `https://api.example.com`. */
 	readonly origin: string;
+	/**
+	The endpoint whose statuses the breaker hears, e.g. `GET /v1/items/*` (the path with each segment that names one
+	thing as `*`); absent for the origin's own breaker, which hears failures of the connection.
+	*/
+	readonly endpoint?: string;
 	readonly from: BreakerState;
 	readonly to: BreakerState;
 	/** When an open breaker lets a probe through. */
@@ -67,4 +72,31 @@ export interface BudgetOptions {
 export interface BudgetSettings {
 	readonly ratio: number;
 	readonly capacity: number;
+}
+
+/** What `rateLimit.key` is handed: the call's request, as the caller gave it. */
+export interface RateLimitRequest {
+	readonly url: string;
+	readonly method: string;
+	readonly headers: Headers;
+	/** The body as given: the client's `json` value (or its `body`), the drop-in fetch's `init.body`; undefined for none. */
+	readonly body: unknown;
+}
+
+/** Options of pacing by the API's rate-limit windows (`rateLimit`). */
+export interface RateLimitOptions {
+	/**
+	Names the domain of a call's rate-limit windows where the headers cannot: OpenAI limits requests per model, and the
+	model travels in the body (`key: ({body}) => (body as {model?: string})?.model`). Calls with different keys never
+	wait for each other's windows. The credential a request carries (its `Authorization`, API key header or credential
+	query parameter) and the bucket a response names (`x-ratelimit-resource`, an IETF policy) already keep windows apart
+	without it. Return undefined for none. Runs once per call, when the API has reported a window; an exception ends the call.
+	@default undefined
+	*/
+	readonly key?: ((request: RateLimitRequest) => string | undefined) | undefined;
+}
+
+/** Pacing options after validation. */
+export interface RateLimitSettings {
+	readonly key: ((request: RateLimitRequest) => string | undefined) | undefined;
 }

@@ -6,7 +6,7 @@ import type { Options as KyOptions } from 'ky';
 import { apiCatalog, generalCatalog } from '../catalog/data.ts';
 import { type CatalogEntry, mergeCatalogs } from '../catalog/parse.ts';
 import { defaults, ownOptionNames } from './defaults.ts';
-import type { BreakerOptions, BreakerSettings, BudgetSettings } from './guards.ts';
+import type { BreakerOptions, BreakerSettings, BudgetSettings, RateLimitSettings } from './guards.ts';
 import type { ClientOptions, FetchOptions, Policy, RequestPolicyOptions, RetryOptions } from './options.ts';
 import { readOptions } from './read.ts';
 import { checkKyOptions, checkOptionsObject, checkThrowHttpErrors } from './request-rules.ts';
@@ -43,8 +43,8 @@ export interface RequestConfig {
 	readonly budget: BudgetSettings | undefined;
 	/** The per-origin circuit breaker, or undefined when off. */
 	readonly breaker: BreakerSettings | undefined;
-	/** Whether calls wait for an origin's rate-limit reset once its responses say no request remains. */
-	readonly rateLimit: boolean;
+	/** Pacing by the API's rate-limit windows, or false when off. */
+	readonly rateLimit: RateLimitSettings | false;
 }
 
 /** Everything `createClient` needs, validated. */
@@ -148,6 +148,23 @@ const normalizeBudget = (budget: unknown): RequestConfig['budget'] => {
 	);
 };
 
+const pacing: RateLimitSettings = Object.freeze({ key: undefined });
+
+const normalizeRateLimit = (rateLimit: unknown): RequestConfig['rateLimit'] => {
+	if (rateLimit === true) {
+		return pacing;
+	}
+	if (rateLimit === false) {
+		return false;
+	}
+	if (!isRecord(rateLimit)) {
+		rejectOption('rateLimit', 'true, false or an object', rateLimit);
+	}
+	checkKnownNames('rateLimit', rateLimit, ['key']);
+	checkCallback('rateLimit.key', rateLimit.key);
+	return rateLimit.key === undefined ? pacing : Object.freeze({ key: rateLimit.key as RateLimitSettings['key'] });
+};
+
 const normalizeBreaker = (breaker: unknown): RequestConfig['breaker'] => {
 	const fallback = defaults.client.breaker;
 	const options = checkFeature('breaker', breaker, Object.keys(fallback));
@@ -169,7 +186,7 @@ const requestConfig = (options: RequestPolicyOptions, secrets: readonly string[]
 	policy: normalizePolicy(options),
 	budget: normalizeBudget(options.budget),
 	breaker: normalizeBreaker(options.breaker),
-	rateLimit: checkFlag('rateLimit', options.rateLimit, defaults.client.rateLimit),
+	rateLimit: normalizeRateLimit(given(options.rateLimit, defaults.client.rateLimit)),
 	// The documented advice is always there, under whatever catalog the caller gives.
 	catalog: mergeCatalogs(checkCatalog(options.catalog === undefined ? {} : options.catalog), apiCatalog, generalCatalog),
 	secrets: Object.freeze(secrets),

@@ -6,7 +6,7 @@ normalize.ts.
 import type { Options as KyOptions } from 'ky';
 import type { Catalog } from '../catalog/parse.ts';
 import type { SteadfetchError } from '../types.ts';
-import type { BreakerOptions, BudgetOptions } from './guards.ts';
+import type { BreakerOptions, BudgetOptions, RateLimitOptions } from './guards.ts';
 
 /** What `retry.shouldRetry` is handed: ky's `ShouldRetryState`, with steadfetch's enriched error. */
 export interface ShouldRetryState {
@@ -134,20 +134,20 @@ export interface RequestPolicyOptions extends SharedOptions {
 	*/
 	readonly idempotencyKey?: boolean | (() => string) | undefined;
 	/**
-	The retry budget per origin: successes earn tokens, retries spend them, so that retries add at most a fraction of the traffic when a service fails broadly. `false` turns it off.
+	The retry budgets: one per endpoint, spent by retries after its statuses and timeouts, and one per origin, spent by retries after failures of the connection. Successes earn tokens, retries spend them, so that retries add at most a fraction of the traffic when a service fails broadly; a broken endpoint never spends the retries a healthy one needs. `false` turns it off.
 	@default {ratio: 1, capacity: 20}
 	*/
 	readonly budget?: BudgetOptions | false | undefined;
 	/**
-	The circuit breaker per origin: after `failureThreshold` transient failures in a row spanning `failureWindowMs`, calls fail at once with a `CircuitOpenError`, but for one probe every `openMs`; the first probe that succeeds closes it. `false` turns it off.
+	The circuit breakers: one per origin, which hears failures of the connection (refused, reset, DNS, TLS), and one per endpoint, which hears its statuses and timeouts. After `failureThreshold` transient failures in a row spanning `failureWindowMs`, calls that would meet it fail at once with a `CircuitOpenError`, but for one probe every `openMs`; the first probe that succeeds closes it. A broken endpoint never opens the circuit for healthy ones. `false` turns it off.
 	@default {failureThreshold: 10, failureWindowMs: 1000, openMs: 100}
 	*/
 	readonly breaker?: BreakerOptions | false | undefined;
 	/**
-	Pacing per origin, ahead of the 429: once a response says no request remains in the API's rate-limit window (GitHub's `x-ratelimit-remaining`, the IETF `RateLimit` field, OpenAI's and Anthropic's headers: see docs/retries.md), later calls to that origin wait for the window's reset instead of spending a request on a 429. A reset further away than `retry.maxDelayMs` fails the call at once, without a request, with a 429 error whose `stopReason` is `'rate-limited'` and whose `retryAt` is the reset. `false` turns it off.
+	Pacing ahead of the 429: once a response says no request remains in one of the API's rate-limit windows (GitHub's `x-ratelimit-remaining`, the IETF `RateLimit` field, OpenAI's and Anthropic's headers: see docs/retries.md), later calls that would spend that window wait for its reset instead of spending a request on a 429. A window is the tenant's (the credential the request carries, and the domain `rateLimit.key` names) and the bucket's the response names (`x-ratelimit-resource`, an IETF policy); else the endpoint's that answered: calls to other buckets, tenants and endpoints never wait for it. A reset further away than `retry.maxDelayMs` fails the call at once, without a request, with a 429 error whose `stopReason` is `'rate-limited'` and whose `retryAt` is the reset. `false` turns it off.
 	@default true
 	*/
-	readonly rateLimit?: boolean | undefined;
+	readonly rateLimit?: boolean | RateLimitOptions | undefined;
 }
 
 /**

@@ -56,6 +56,7 @@ export const openCall = (
 	own: Own,
 	job: JobBinding | undefined,
 	options: (() => Readonly<NormalizedOptions>) | undefined,
+	body?: unknown,
 ): Opened => {
 	const { engine, clock, keyHeader, secrets } = context;
 	const byOwn = typeof own.totalTimeout === 'number' ? clock.monotonic() + own.totalTimeout : undefined;
@@ -136,6 +137,7 @@ export const openCall = (
 				dataFirst: true,
 				secrets,
 				headers: request.headers,
+				body,
 				hooks:
 					options &&
 					loopHooks(own.hooks, {

@@ -96,7 +96,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 				try {
 					const [callOwn, kyOptions] = options === undefined ? [own, {}] : split(given, own);
 					if (!hasRetryHooks(callOwn.hooks)) {
-						const opened = openCall(context, callOwn, job, undefined);
+						const opened = openCall(context, callOwn, job, undefined, given.json ?? given.body);
 						return guardCall(context, send(input, { ...kyOptions, fetch: opened.fetch }), given, opened);
 					}
 					// ky's options of the call, for the retry-time hooks: a beforeRequest hook of the call's own, the last, takes them.
@@ -104,7 +104,7 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 					const take: BeforeRequestHook = ({ options: normalized }) => {
 						taken = normalized;
 					};
-					const opened = openCall(context, callOwn, job, () => taken ?? fallbackOptions(opened, callOwn));
+					const opened = openCall(context, callOwn, job, () => taken ?? fallbackOptions(opened, callOwn), given.json ?? given.body);
 					const hooksPart = withOptionsTaken('hooks' in kyOptions ? { hooks: kyOptions.hooks } : {}, take);
 					return guardCall(context, send(input, { ...kyOptions, ...hooksPart, fetch: opened.fetch }), given, opened);
 				} catch (error) {

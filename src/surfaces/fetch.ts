@@ -83,6 +83,7 @@ export function fetchWith(
 			dataFirst: false,
 			secrets: config.secrets,
 			headers,
+			body: init?.body ?? undefined,
 		});
 	};
 	return bindable(steadfetch, (binding) => fetchWith(config, clock, binding, dataReadMs, engine));

@@ -24,7 +24,7 @@ import {
 	tracing,
 	type WithheldMessage,
 } from '../../engine/diagnostics.ts';
-import { maxOrigins } from '../../engine/guards/origins.ts';
+import { maxOrigins } from '../../engine/guards/domains.ts';
 import { Lru } from '../../engine/lru.ts';
 import { breakerStates, createInstruments } from './metrics.ts';
 
@@ -85,6 +85,15 @@ const parseServer = (origin: string): Attributes => {
 	return Object.freeze({ 'server.address': hostname, 'server.port': port ? Number(port) : protocol === 'https:' ? 443 : 80 });
 };
 
+// `GET /v1/items/*` as `http.request.method` and `http.route`; none for the breaker of an origin's connection.
+const routeOf = (endpoint: string | undefined): Attributes => {
+	if (endpoint === undefined) {
+		return {};
+	}
+	const space = endpoint.indexOf(' ');
+	return { 'http.request.method': endpoint.slice(0, space), 'http.route': endpoint.slice(space + 1) };
+};
+
 // The semantic conventions' `error.type`: the status as a string when there is one, else the kind of failure.
 const errorTypeOf = (status: number | undefined, failure: string | undefined): string | undefined =>
 	status !== undefined && status >= 400 ? String(status) : status === undefined ? (failure ?? 'aborted') : undefined;
@@ -125,8 +134,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 
 	// Keyed by the call's own object: a call that never tells its end (an exception of a callback) is forgotten with it.
 	const calls = new WeakMap<CallRef, CallState>();
-	// As many origins as a client keeps guards for: a crawler's endless origins must not grow the gauge without bound.
-	const breakers = new Lru<string, string>(maxOrigins);
+	// As many breakers as a client keeps for origins: a crawler's endless origins must not grow the gauge without bound.
+	const breakers = new Lru<string, { readonly origin: string; readonly route: Attributes; state: string }>(maxOrigins);
 	// Every call parses its origin else: the last origins' attributes, as many as a client keeps guards for.
 	const servers = new Lru<string, Attributes>(maxOrigins);
 	const serverOf = (origin: string): Attributes => {
@@ -251,16 +260,19 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
 			duration.record((performance.now() - state.start) / 1000, tags);
 		},
 		breaker: (message) => {
-			const { origin, to } = message as BreakerMessage;
-			breakers.set(origin, to);
-			transitions.add(1, { ...serverOf(origin), 'steadfetch.breaker.state': to });
+			const { origin, endpoint, to } = message as BreakerMessage;
+			// An endpoint's breaker (its statuses) is told apart from the origin's (its connection) by `http.route`: the
+			// path as a template, a segment that names one thing as `*`, so the values stay few.
+			const route = routeOf(endpoint);
+			breakers.set(`${origin} ${endpoint ?? ''}`, { origin, route, state: to });
+			transitions.add(1, { ...serverOf(origin), ...route, 'steadfetch.breaker.state': to });
 		},
 	};
 	const observeBreakers = (result: ObservableResult): void => {
-		for (const [origin, current] of breakers) {
+		for (const [, { origin, route, state: current }] of breakers) {
 			const server = serverOf(origin);
 			for (const state of breakerStates) {
-				result.observe(state === current ? 1 : 0, { ...server, 'steadfetch.breaker.state': state });
+				result.observe(state === current ? 1 : 0, { ...server, ...route, 'steadfetch.breaker.state': state });
 			}
 		}
 	};

@@ -3,9 +3,14 @@ import type { BreakerSettings, BreakerState } from '../../options/guards.ts';
 /** Whether a call may go out now; when not, when it may. */
 export type Admission = { readonly admitted: true } | { readonly admitted: false; readonly retryAt: number };
 
-/** A circuit breaker for one origin. Times are passed in (epoch milliseconds), so it is tested without timers. */
+/**
+A circuit breaker for one origin's connection, or one endpoint's statuses. Times are passed in (epoch milliseconds), so
+it is tested without timers.
+*/
 export class CircuitBreaker {
 	readonly origin: string;
+	/** The endpoint whose statuses it hears (`GET /v1/items/*`); undefined for the origin's connection. */
+	readonly endpoint: string | undefined;
 	readonly #options: BreakerSettings;
 	#state: BreakerState = 'closed';
 	#failures = 0;
@@ -15,8 +20,9 @@ export class CircuitBreaker {
 	// When the half-open probe went out. A probe that never reports (aborted by its caller) stops blocking after openMs.
 	#probeAt: number | undefined;
 
-	constructor(origin: string, options: BreakerSettings) {
+	constructor(origin: string, options: BreakerSettings, endpoint?: string) {
 		this.origin = origin;
+		this.endpoint = endpoint;
 		this.#options = options;
 	}
 
@@ -73,9 +79,10 @@ export class CircuitBreaker {
 		}
 	}
 
-	toJSON(): { origin: string; state: BreakerState; failures: number; retryAt?: string } {
+	toJSON(): { origin: string; endpoint?: string; state: BreakerState; failures: number; retryAt?: string } {
 		return {
 			origin: this.origin,
+			...(this.endpoint === undefined ? {} : { endpoint: this.endpoint }),
 			state: this.#state,
 			failures: this.#failures,
 			...(this.#state === 'open' ? { retryAt: new Date(this.#openUntil).toISOString() } : {}),
@@ -85,6 +92,12 @@ export class CircuitBreaker {
 	#move(to: BreakerState): void {
 		const from = this.#state;
 		this.#state = to;
-		this.#options.onStateChange?.({ origin: this.origin, from, to, ...(to === 'open' ? { retryAt: new Date(this.#openUntil) } : {}) });
+		this.#options.onStateChange?.({
+			origin: this.origin,
+			...(this.endpoint === undefined ? {} : { endpoint: this.endpoint }),
+			from,
+			to,
+			...(to === 'open' ? { retryAt: new Date(this.#openUntil) } : {}),
+		});
 	}
 }

@@ -196,12 +196,15 @@ const members = (value: string): { name: string; params: Map<string, string> }[]
 		};
 	});
 
+// A policy's window is its name's, within its partition (`pk`: the draft's key of the quota's owner).
+const bucketOf = (name: string, partition: string | undefined): string => (partition === undefined ? name : `${name};pk=${partition}`);
+
 /**
 draft-ietf-httpapi-ratelimit-headers (-08 on): `RateLimit: "default";r=0;t=30`, a List with one member per policy, `r`
 the quota left and `t` the seconds until it resets. `RateLimit-Policy` (`"default";q=100;w=60;qu="requests"`) gives
 no wait; it is read only to leave out, for `readQuota`, a policy whose quota unit is not requests.
 */
-const structured = (headers: Headers, requestsOnly: boolean): Window[] => {
+const structured = (headers: Headers, requestsOnly: boolean): (Window & { bucket: string })[] => {
 	const field = headers.get('ratelimit');
 	if (!field) {
 		return [];
@@ -214,7 +217,7 @@ const structured = (headers: Headers, requestsOnly: boolean): Window[] => {
 		const seconds = count(params.get('t'));
 		return remaining === undefined || (units.get(name) ?? 'requests') !== 'requests'
 			? []
-			: { remaining, waitMs: sane(seconds === undefined ? undefined : seconds * 1000) };
+			: { remaining, waitMs: sane(seconds === undefined ? undefined : seconds * 1000), bucket: bucketOf(name, params.get('pk')) };
 	});
 };
 
@@ -267,20 +270,35 @@ export function readWait(headers: Headers, status: number, now: number): number 
 	return undefined;
 }
 
-/** What a response says of the request quota: the fewest requests left in any window it reports, and when that window resets. */
+/** One request window a response reports: how many requests it has left, when it resets, and whose it is. */
 export interface Quota {
+	/**
+	The bucket the response names: GitHub's `x-ratelimit-resource` (`core`, `search`), an IETF policy's name with its
+	partition key (`day;pk=:YWxpY2U=:`); else undefined, and the window is the endpoint's that answered. `family` keeps
+	apart the unnamed windows of one response that several header families describe.
+	*/
+	readonly bucket: string | undefined;
+	readonly family: string;
 	readonly remaining: number;
 	/** Epoch ms. */
 	readonly resetAt: number;
 }
 
+const windowsOf = (family: string, bucket: string | undefined, found: Window[], now: number, into: Quota[]): void => {
+	for (const { remaining, waitMs } of found) {
+		if (remaining !== undefined && waitMs !== undefined) {
+			into.push({ bucket, family, remaining, resetAt: now + clampWait(waitMs, now) });
+		}
+	}
+};
+
 /**
-The request quota a response reports (any status), for pacing: the window with the fewest requests left (the later reset
-on a tie) among GitHub's `x-ratelimit-remaining`/`-reset` (and Twitter's `x-rate-limit-*`), the IETF `RateLimit` field
-(request policies only), the older `RateLimit-Remaining`/`-Reset`, OpenAI's and Anthropic's requests pairs. Runs on every
-response, so one pass over the header names (no `get`) decides that none of these is there.
+The request windows a response reports (any status), for pacing: GitHub's `x-ratelimit-remaining`/`-reset` (named by
+`x-ratelimit-resource`) and Twitter's `x-rate-limit-*`, each policy of the IETF `RateLimit` field (request policies
+only, named with their partition key `pk`), the older `RateLimit-Remaining`/`-Reset`, OpenAI's and Anthropic's requests
+pairs. Runs on every response, so one pass over the header names (no `get`) decides that none of these is there.
 */
-export function readQuota(headers: Headers, now: number): Quota | undefined {
+export function readQuotas(headers: Headers, now: number): Quota[] {
 	let present = false;
 	for (const name of headers.keys()) {
 		if (name.includes('ratelimit') || name.includes('rate-limit')) {
@@ -288,26 +306,18 @@ export function readQuota(headers: Headers, now: number): Quota | undefined {
 			break;
 		}
 	}
+	const quotas: Quota[] = [];
 	if (!present) {
-		return undefined;
+		return quotas;
 	}
-	const windows = [
-		...pair(headers, 'x-ratelimit-remaining', 'x-ratelimit-reset', resetWait, now),
-		...pair(headers, 'x-rate-limit-remaining', 'x-rate-limit-reset', resetWait, now),
-		...structured(headers, true),
-		...pair(headers, 'ratelimit-remaining', 'ratelimit-reset', resetWait, now),
-		...openAi('requests')(headers, now),
-		...anthropic('requests')(headers, now),
-	];
-	let quota: Quota | undefined;
-	for (const { remaining, waitMs } of windows) {
-		if (remaining === undefined || waitMs === undefined) {
-			continue;
-		}
-		const resetAt = now + clampWait(waitMs, now);
-		if (!quota || remaining < quota.remaining || (remaining === quota.remaining && resetAt > quota.resetAt)) {
-			quota = { remaining, resetAt };
-		}
+	const resource = headers.get('x-ratelimit-resource')?.trim() || undefined;
+	windowsOf('x-ratelimit', resource, pair(headers, 'x-ratelimit-remaining', 'x-ratelimit-reset', resetWait, now), now, quotas);
+	windowsOf('x-rate-limit', undefined, pair(headers, 'x-rate-limit-remaining', 'x-rate-limit-reset', resetWait, now), now, quotas);
+	for (const policy of structured(headers, true)) {
+		windowsOf('ratelimit', policy.bucket, [policy], now, quotas);
 	}
-	return quota;
+	windowsOf('ratelimit-pair', undefined, pair(headers, 'ratelimit-remaining', 'ratelimit-reset', resetWait, now), now, quotas);
+	windowsOf('openai', undefined, openAi('requests')(headers, now), now, quotas);
+	windowsOf('anthropic', undefined, anthropic('requests')(headers, now), now, quotas);
+	return quotas;
 }
