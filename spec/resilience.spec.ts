@@ -299,7 +299,7 @@ describe('withholds retries when an origin fails broadly (retry budget)', () => 
 		assert.equal(error.retryable, true);
 		assert.equal(error.attempts, 1);
 		assert.match(error.advice.cause, /retry budget for it is spent/);
-		assert.match(error.message, /Not retried: the retry budget for this origin is spent\. Retry after /);
+		assert.match(error.message, /Not retried: the retry budget for this endpoint is spent\. Retry after /);
 	});
 
 	it('refills from successes', async () => {

@@ -119,6 +119,49 @@ describe("a 404 fails at once, with the SDK's own not-found error, after exactly
 	});
 });
 
+describe('a call the guards refuse reaches the SDK as the status it stands for, marked as local, after no request', () => {
+	// The API's window spent for two hours: past maxDelayMs, so the next call is refused at once.
+	const spent = () => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 7200) });
+
+	it('OpenAI: RateLimitError 429, not a connection error', async () => {
+		await withLoopback([{ status: 200, body: completion, headers: spent() }], async (server) => {
+			const client = new OpenAI({
+				apiKey: 'sk-test',
+				baseURL: `${server.url}/v1`,
+				fetch: createFetch({ idempotencyKey: true }),
+				maxRetries: 0,
+			});
+			await chat(client);
+			await assert.rejects(
+				chat(client),
+				(caught: unknown) =>
+					caught instanceof OpenAI.RateLimitError &&
+					caught.status === 429 &&
+					caught.headers?.get('x-steadfetch-refused') === 'rate-limited',
+			);
+			assert.equal(server.count, 1);
+		});
+	});
+
+	it('graphql-request: its own ClientError with status 429', async () => {
+		await withLoopback([{ status: 200, body: viewer, headers: spent() }], async (server) => {
+			const client = new GraphQLClient(`${server.url}/graphql`, { fetch: createFetch({ idempotencyKey: true }) });
+			await client.request(query);
+			await assert.rejects(client.request(query), (caught: unknown) => caught instanceof ClientError && caught.response.status === 429);
+			assert.equal(server.count, 1);
+		});
+	});
+
+	it('Octokit: RequestError with status 429, not 500', async () => {
+		await withLoopback([{ status: 200, body: repo, headers: spent() }], async (server) => {
+			const client = new Octokit({ auth: 'ghp-test', baseUrl: server.url, request: { fetch: createFetch() } });
+			await getRepo(client);
+			await assert.rejects(getRepo(client), (caught: unknown) => caught instanceof RequestError && caught.status === 429);
+			assert.equal(server.count, 1);
+		});
+	});
+});
+
 describe('without `idempotencyKey: true`, a POST of an SDK is sent once', () => {
 	it("OpenAI with createFetch(): a chat completion meets a 500 and fails with the SDK's InternalServerError after one request", async () => {
 		await withLoopback(flaky(completion), async (server) => {

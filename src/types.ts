@@ -29,7 +29,7 @@ export type StopReason =
 	| 'circuit-open'
 	/** `retry.shouldRetry` said no. */
 	| 'declined'
-	/** The API said its rate limit for this origin is spent until a reset further away than `retry.maxDelayMs`: no request was sent. */
+	/** The API said its rate limit for this call's window is spent until a reset further away than `retry.maxDelayMs`: no request was sent. */
 	| 'rate-limited'
 	/** The request body is a stream that was sent once and cannot be sent again. */
 	| 'unreplayable-body';

@@ -31,8 +31,10 @@ export function refusalResponse(error: SteadfetchError, now: number): Response {
 		headers.set('x-should-retry', 'false');
 	}
 	const code = circuit ? 'circuit_open' : error.stopReason === 'deadline' ? 'deadline' : 'rate_limited';
-	// A top-level `message` is what Octokit's error says; `error` is OpenAI's and most APIs' shape.
-	const body = JSON.stringify({ message: error.message, error: { message: error.message, type: 'steadfetch_refused', code } });
+	// A top-level `message` is what Octokit's error says; `error` is OpenAI's and most APIs' shape. Without the status in
+	// front: every SDK puts the status in front of the body's message itself.
+	const message = error.message.replace(/^\d{3} /, '');
+	const body = JSON.stringify({ message, error: { message, type: 'steadfetch_refused', code } });
 	return new Response(body, { status, statusText: circuit ? 'Service Unavailable' : 'Too Many Requests', headers });
 }
 

@@ -96,9 +96,9 @@ const notRetriedNote: Partial<Record<StopReason, string>> = {
 	'not-idempotent': ' Not retried: the method is not idempotent and the request has no Idempotency-Key header.',
 	'wait-over-cap': ' Not retried: the server asked for a longer wait than retry.maxDelayMs allows.',
 	deadline: ' Not retried: the wait would run past {deadline}.',
-	'rate-limited': " Not sent: the API's rate limit for this origin is spent until later than retry.maxDelayMs allows.",
-	budget: ' Not retried: the retry budget for this origin is spent.',
-	'circuit-open': ' Not retried: the circuit breaker for this origin is open.',
+	'rate-limited': " Not sent: the API's rate limit for this call's window is spent until later than retry.maxDelayMs allows.",
+	budget: ' Not retried: the retry budget for this endpoint is spent.',
+	'circuit-open': ' Not retried: the circuit breaker for this endpoint, or its origin, is open.',
 	allowance: " Not retried: the job's retries are spent.",
 	declined: ' Not retried: retry.shouldRetry said no.',
 };

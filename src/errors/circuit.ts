@@ -8,7 +8,7 @@ export interface CircuitOpenError extends SteadfetchFields {
 }
 
 /**
-The call was refused without a request: the origin's circuit breaker is open after repeated failures. `retryAt` says when a probe request will be let through; `retryable` is true.
+The call was refused without a request: a circuit breaker it would meet is open after repeated failures, the endpoint's (its statuses and timeouts) or the origin's (failures of its connection). `retryAt` says when a probe request will be let through; `retryable` is true.
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor.
 export class CircuitOpenError extends Error {

@@ -19,7 +19,7 @@ export interface BreakerEvent {
 }
 
 /**
-Options of the circuit breaker: one per origin, owned by a client (or a drop-in fetch). It opens on an outage, not on bad luck: after at least `failureThreshold` transient failures in a row that span at least `failureWindowMs`. While open, calls to that origin fail at once with a `CircuitOpenError`, except one probe every `openMs`: the first probe that succeeds closes the circuit, so calls succeed again within about `openMs` of the API's recovery.
+Options of the circuit breakers, owned by a client (or a drop-in fetch): one per origin, which hears failures of its connection, and one per endpoint, which hears its statuses and timeouts. Each opens on an outage, not on bad luck: after at least `failureThreshold` transient failures in a row that span at least `failureWindowMs`. While open, calls that would meet it fail at once with a `CircuitOpenError` (the drop-in fetch resolves with a local 503 instead), except one probe every `openMs`: the first probe that succeeds closes the circuit, so calls succeed again within about `openMs` of the API's recovery.
 */
 export interface BreakerOptions {
 	/**
@@ -53,7 +53,7 @@ export interface BreakerSettings {
 }
 
 /**
-Options of the retry budget: a token bucket per origin, shared by every call of a client (or of a drop-in fetch). Successes earn tokens, retries spend them, so retries can only add a fraction of the traffic that succeeds: when a service fails broadly, retries stop multiplying its load.
+Options of the retry budgets: a token bucket per endpoint, which retries after its statuses and timeouts spend, and one per origin, which retries after failures of its connection spend, shared by every call of a client (or of a drop-in fetch). Successes earn tokens, retries spend them, so retries can only add a fraction of the traffic that succeeds: when a service fails broadly, retries stop multiplying its load.
 */
 export interface BudgetOptions {
 	/**

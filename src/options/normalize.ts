@@ -39,9 +39,9 @@ export interface RequestConfig {
 	readonly secrets: readonly string[];
 	/** Header names whose values are masked beyond the usual credential headers. */
 	readonly secretHeaders: readonly string[];
-	/** The per-origin retry budget, or undefined when off. */
+	/** The retry budgets (per endpoint, and per origin for connection failures), or undefined when off. */
 	readonly budget: BudgetSettings | undefined;
-	/** The per-origin circuit breaker, or undefined when off. */
+	/** The circuit breakers (per endpoint, and per origin for connection failures), or undefined when off. */
 	readonly breaker: BreakerSettings | undefined;
 	/** Pacing by the API's rate-limit windows, or false when off. */
 	readonly rateLimit: RateLimitSettings | false;
