@@ -142,10 +142,32 @@ describe('rateLimit.key names the domain the headers cannot', () => {
 		assert.equal(seen.count, 3);
 	});
 
-	it('holds every model to one window without the key: the headers name no model', async () => {
+	it("keeps each model's window apart by default, by a JSON body's model: client and drop-in fetch alike", async () => {
+		const clock = new FakeClock();
+		const seen = serve('POST', '/v1/chat/completions', [
+			{ status: 200, headers: spent },
+			{ status: 200 },
+			{ status: 200, headers: spent },
+			{ status: 200 },
+		]);
+		const fetch = clockedFetch({ retry: fast }, clock);
+		await complete(fetch, 'model-a');
+		assert.equal((await complete(fetch, 'model-b')).status, 200);
+		assert.equal(isRefusal(await complete(fetch, 'model-a')), true);
+		const api = clockedClient({ baseUrl: `${origin}/v1/`, retry: fast, apiKey: 'sk-x' }, clock);
+		await api.post('chat/completions', { json: { model: 'model-a' } });
+		await api.post('chat/completions', { json: { model: 'model-b' } });
+		await assert.rejects(
+			api.post('chat/completions', { json: { model: 'model-a' } }),
+			(error: unknown) => isSteadfetchError(error) && error.stopReason === 'rate-limited',
+		);
+		assert.equal(seen.count, 4);
+	});
+
+	it('holds every model to one window when the key names one domain for all', async () => {
 		const clock = new FakeClock();
 		const seen = serve('POST', '/v1/chat/completions', [{ status: 200, headers: spent }]);
-		const fetch = clockedFetch({ retry: fast }, clock);
+		const fetch = clockedFetch({ retry: fast, rateLimit: { key: () => 'everything' } }, clock);
 		await complete(fetch, 'model-a');
 		assert.equal(isRefusal(await complete(fetch, 'model-b')), true);
 		assert.equal(seen.count, 1);

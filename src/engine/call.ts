@@ -8,7 +8,7 @@ import { channels, tracing } from './diagnostics.ts';
 import { admit, Domains, guardDecision, report, type Scope } from './guards/domains.ts';
 import type { Pacer } from './guards/pacer.ts';
 import { readQuotas, readWait } from './guards/ratelimit.ts';
-import { credentialOf } from './guards/scope.ts';
+import { credentialOf, modelOf } from './guards/scope.ts';
 import { keepRecord, newTally } from './history.ts';
 import { backoffDelay, decide, isRepeatable, isTransient, spend, timeAfter } from './policy.ts';
 
@@ -512,6 +512,8 @@ export class Call {
 				if (domain !== undefined && typeof domain !== 'string') {
 					throw new TypeError(`Expected \`rateLimit.key()\` to return a string or undefined, got ${typeof domain}.`);
 				}
+			} else {
+				domain = modelOf(this.#body);
 			}
 			this.#tenant = domain === undefined ? credential : `${credential}/${domain}`;
 		}

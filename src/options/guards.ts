@@ -86,11 +86,7 @@ export interface RateLimitRequest {
 /** Options of pacing by the API's rate-limit windows (`rateLimit`). */
 export interface RateLimitOptions {
 	/**
-	Names the domain of a call's rate-limit windows where the headers cannot: OpenAI limits requests per model, and the
-	model travels in the body (`key: ({body}) => (body as {model?: string})?.model`). Calls with different keys never
-	wait for each other's windows. The credential a request carries (its `Authorization`, API key header or credential
-	query parameter) and the bucket a response names (`x-ratelimit-resource`, an IETF policy) already keep windows apart
-	without it. Return undefined for none. Runs once per call, when the API has reported a window; an exception ends the call.
+	Names the domain of a call's rate-limit windows where the headers cannot. Without it, the domain is the `model` of a JSON body (the client's `json` value's, or a string body's top-level `"model"`): OpenAI and the APIs compatible with it limit requests per model behind one endpoint, and the model travels in the body. Calls with different domains never wait for each other's windows. The credential a request carries (its `Authorization`, API key header or credential query parameter) and the bucket a response names (`x-ratelimit-resource`, an IETF policy) keep windows apart besides. Return undefined for no domain. Runs once per call, when the API has reported a window; an exception ends the call.
 	@default undefined
 	*/
 	readonly key?: ((request: RateLimitRequest) => string | undefined) | undefined;

@@ -110,3 +110,21 @@ export function credentialOf(headers: unknown, url: string, extra: readonly stri
 	}
 	return found === '' ? '' : hash(found);
 }
+
+// A JSON body's `"model"`, as OpenAI-compatible APIs send it first: a look at the text, not a parse of a body that may be
+// megabytes of messages.
+const modelInText =
+	/^\s*\{\s*(?:"[^"\\]*"\s*:\s*(?:"(?:[^"\\]|\\.)*"|[\d.eE+-]+|true|false|null)\s*,\s*)*"model"\s*:\s*"((?:[^"\\]|\\.){1,200})"/;
+
+/**
+The domain a request names in its body when `rateLimit.key` names none: the `model` of a JSON body (the client's `json`,
+or a fetch's string body), since the APIs that send it (OpenAI's, and the many compatible with it) limit requests per
+model behind one endpoint; undefined for any other body.
+*/
+export function modelOf(body: unknown): string | undefined {
+	if (typeof body === 'string') {
+		return modelInText.exec(body)?.[1];
+	}
+	const model = typeof body === 'object' && body !== null && !ArrayBuffer.isView(body) ? (body as { model?: unknown }).model : undefined;
+	return typeof model === 'string' && model.length <= 200 ? model : undefined;
+}
