@@ -156,4 +156,39 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 		assert.equal(second.key, first.key);
 		assert.equal(((await queue.getJob(job.id as string)) as Job).attemptsMade, 1);
 	});
+
+	it('loses no job to SIGKILL: once its lock expires, another worker runs it once more, with the same key', async () => {
+		// The first request hangs; the worker is killed while it waits. The second is answered at once.
+		const api = await startSlowApi([30_000, 0]);
+		closers.push(() => api.close());
+		const name = `shutdown-${Math.random().toString(36).slice(2)}`;
+		const connection = { host: '127.0.0.1', port: redis.current.port, maxRetriesPerRequest: null };
+		const queue = new Queue(name, { connection });
+		closers.push(() => queue.close());
+		const { child, exited } = await startWorker({ queue: name, apiUrl: api.url, concurrency: 1, graceMs: 100, lockDuration: 1000 });
+		const job = await queue.add('create', { name: 'a' }, { attempts: 3 });
+		await until('the request to reach the API', () => api.seen.length === 1);
+		child.kill('SIGKILL');
+		assert.equal(await exited, null);
+		assert.equal(await job.getState(), 'active', 'the killed worker still holds the job until its lock expires');
+
+		const client = createClient({ baseUrl: `${api.url}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 20 } });
+		const worker = createWorker(
+			name,
+			async ({ client: bind, job: running }) => (await bind(client).post(`items/${running.id}`, { json: running.data })).status,
+			// BullMQ's stalled-job check, run by any worker, hands the job on once the dead worker's lock has expired.
+			{ connection, stalledInterval: 1000, lockDuration: 1000 },
+		);
+		closers.unshift(() => worker.close());
+		await until('the job to complete', async () => (await job.getState()) === 'completed', 10_000);
+
+		assert.equal(api.seen.length, 2);
+		const [first, second] = api.seen as [SlowApi['seen'][0], SlowApi['seen'][0]];
+		assert.equal(first.key, await jobIdempotencyKey(`bull:${name}`, job.id));
+		assert.equal(second.key, first.key, 'the API can tell the second request for a repeat');
+		const done = (await queue.getJob(job.id as string)) as Job;
+		assert.equal(done.returnvalue, 201);
+		assert.equal(done.attemptsMade, 1, 'a stalled run is not charged');
+		assert.equal(done.stalledCounter, 1);
+	});
 });

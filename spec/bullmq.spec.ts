@@ -6,16 +6,18 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue, QueueEvents, type QueueEventsOptions, Worker } from 'bullmq';
-import { QueueCircuit } from '../src/adapters/bullmq/circuit.ts';
+import { QueueHolds, rearmMs } from '../src/adapters/bullmq/holds.ts';
 import {
 	closeWorker,
 	createBackoffStrategy,
 	createWorker,
 	jobIdempotencyKey,
+	liftHolds,
 	pauseOnlyLimiter,
 	type QueueJobFunction,
 	type QueueJobOptions,
 	queueAction,
+	WorkerClosingError,
 } from '../src/adapters/bullmq/index.ts';
 import { createClient, type InternalServerError } from '../src/index.ts';
 import { useRedis } from './support/redis.ts';
@@ -364,45 +366,64 @@ describe('steadfetch/bullmq on a real Redis', function () {
 	describe('an outage pauses the whole queue: one probe per probing interval', () => {
 		it('keeps its state in Redis: a probe per interval, doubled by each failed probe up to maxProbeMs, closed by an answer', async () => {
 			const jobs = queue();
-			const redisClient = await jobs.getBackend().client;
-			const pttl = async (type: string): Promise<number> => Number(await redisClient.runCommand('pttl', [jobs.toKey(type)]));
-			const circuit = new QueueCircuit(jobs, { probeMs: 1000, maxProbeMs: 3000 });
+			const circuit = new QueueHolds(jobs, { probeMs: 1000, maxProbeMs: 3000 });
 			assert.deepEqual(await circuit.admit(), { kind: 'run' });
 			await circuit.open();
-			// The queue is paused for one probing interval, in BullMQ's own rate-limit key.
+			// The queue stops fetching jobs for one probing interval, in BullMQ's own rate-limit key.
 			const paused = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
 			assert.ok(paused > 900 && paused <= 1000, String(paused));
 			assert.deepEqual(await circuit.admit(), { kind: 'probe' });
 			const held = await circuit.admit();
 			assert.ok(held.kind === 'wait' && held.waitMs > 900 && held.waitMs <= 1000, JSON.stringify(held));
-			// Each failed probe in a row doubles the next interval: 2000, then 3000 (the cap).
+			// Each failed probe in a row doubles the next interval: 2000, then 3000 (the cap). A probe that says nothing of
+			// the API (it sent nothing) only lets the next run probe.
 			for (const interval of [2000, 3000, 3000]) {
 				await circuit.probeFailed();
-				await redisClient.del(jobs.toKey('steadfetch:probe'));
+				await circuit.release();
 				assert.deepEqual(await circuit.admit(), { kind: 'probe' });
-				const probeTtl = await pttl('steadfetch:probe');
-				assert.ok(probeTtl > interval - 100 && probeTtl <= interval, `${probeTtl} for ${interval}`);
+				assert.equal(await circuit.heldFor(), 1000, 'held while the circuit is open');
 				// A run held back pauses the queue for probeMs at most, so that the queue resumes soon after a probe succeeds.
 				const other = await circuit.admit();
 				assert.ok(other.kind === 'wait' && other.waitMs > 900 && other.waitMs <= 1000, JSON.stringify(other));
 			}
 			await circuit.close();
 			assert.deepEqual(await circuit.admit(), { kind: 'run' });
+			assert.equal(await circuit.heldFor(), 0);
 		});
 
-		it('never cuts a longer pause short, and turns the limiter’s own count into a pause', async () => {
+		it('never cuts a longer pause short, and sets BullMQ’s own key for a second at most, over the limiter’s own count', async () => {
 			const jobs = queue();
 			const redisClient = await jobs.getBackend().client;
-			const circuit = new QueueCircuit(jobs, { probeMs: 100, maxProbeMs: 100 });
+			const circuit = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
 			await circuit.pause(5000);
 			await circuit.pause(100);
-			const kept = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
-			assert.ok(kept > 4000, String(kept));
+			const kept = await circuit.heldFor();
+			assert.ok(kept > 4000 && kept <= 5000, String(kept));
+			const limiter = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
+			assert.ok(limiter > 0 && limiter <= rearmMs, String(limiter));
+			const held = await circuit.admit();
+			assert.ok(held.kind === 'wait' && held.waitMs > 900 && held.waitMs <= rearmMs, JSON.stringify(held));
 			// The limiter counts the jobs it let through under the same key: 3 jobs within its duration is no pause.
 			await redisClient.set(jobs.toKey('limiter'), 3, { PX: 5000 });
-			await circuit.pause(2000);
+			await circuit.pause(6000);
 			const turned = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
-			assert.ok(turned > 1900 && turned <= 2000, String(turned));
+			assert.ok(turned > 900 && turned <= rearmMs, String(turned));
+		});
+
+		it('lifts every hold through liftHolds, and leaves nothing held to a new queue of the same name after obliterate', async () => {
+			const jobs = queue();
+			const circuit = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
+			await circuit.pause(600_000);
+			await circuit.open();
+			assert.ok((await circuit.heldFor()) > 500_000);
+			await liftHolds(jobs);
+			assert.equal(await circuit.heldFor(), 0);
+			assert.equal(await jobs.getRateLimitTtl(pauseOnlyLimiter.max), 0);
+			await circuit.pause(600_000);
+			await jobs.obliterate({ force: true });
+			const fresh = new QueueHolds(queue(), { probeMs: 100, maxProbeMs: 100 });
+			assert.equal(await fresh.heldFor(), 0, 'a new queue of the same name is not paused');
+			assert.ok((await jobs.getRateLimitTtl(pauseOnlyLimiter.max)) <= rearmMs, 'BullMQ’s own key lasts a second at most');
 		});
 
 		it('against an API that never recovers, sends k + L on the first run, then one probe per run: 4 requests for A = 3', async () => {
@@ -438,7 +459,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
 			await until(() => api?.seen.length === 1);
 			// What another worker's failed run does: the circuit opens, the queue pauses for one probing interval.
-			await new QueueCircuit(jobs, { probeMs: 100, maxProbeMs: 1000 }).open();
+			await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 }).open();
 			assert.deepEqual(await job.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
 			// The held run sent its first request only; the job came back as the probe, which found the API answering.
 			assert.deepEqual(
@@ -448,7 +469,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			const done = (await jobs.getJob(job.id as string)) as Job;
 			assert.equal(done.attemptsMade, 1, 'the held run is not charged');
 			assert.equal(done.attemptsStarted, 2);
-			assert.deepEqual(await new QueueCircuit(jobs, { probeMs: 100, maxProbeMs: 1000 }).admit(), { kind: 'run' });
+			assert.deepEqual(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 }).admit(), { kind: 'run' });
 		});
 
 		it('holds a fleet of 3 workers × 2 to one probe per 100 ms: 20 failed requests, 30 jobs, exactly 50 requests', async () => {
@@ -491,6 +512,117 @@ describe('steadfetch/bullmq on a real Redis', function () {
 					assert.ok(span >= (last - first) * 100 - 150, `probes ${first} to ${last}: ${span} ms`);
 				}
 			}
+		});
+	});
+
+	describe('nothing a server sends or a run does holds the queue past its bounds (issue 26)', () => {
+		it('fails the job at once, with the API’s retryAt, when the wait is past maxPauseMs, and pauses nothing', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 429, headers: { 'retry-after': '86400' } }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			worker(fetchItem('a'));
+			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /Retry after .*past maxPauseMs \(600000 ms\): the job fails\.$/);
+			assert.equal(count(api, '/v1/items/a'), 1);
+			assert.equal(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor(), 0);
+			assert.equal(await jobs.getRateLimitTtl(pauseOnlyLimiter.max), 0);
+		});
+
+		it('pauses the queue in Redis before the job sees the 429', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 429, headers: { 'retry-after': '2' } }, { status: 200 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			const heldWhenSeen: number[] = [];
+			worker(async ({ fetch }) => {
+				const response = await fetch(`${api?.url}/v1/items/a`);
+				heldWhenSeen.push(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor());
+				if (!response.ok) {
+					throw new Error(`answered ${response.status}`);
+				}
+				return response.status;
+			});
+			const job = await jobs.add('fetch', {}, { attempts: 2, backoff: { type: 'custom' } });
+			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
+			assert.ok((heldWhenSeen[0] ?? 0) > 1500, `held ${heldWhenSeen[0]} ms when the job saw the 429`);
+			assert.equal(count(api, '/v1/items/a'), 2);
+		});
+
+		it('asks the holds before a run’s first request: a pause set after the run started sends nothing, uncharged', async () => {
+			api = await startApi({});
+			const jobs = queue();
+			const queueEvents = await events();
+			const holds = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
+			let open: () => void = () => undefined;
+			const gate = new Promise<void>((resolve) => {
+				open = resolve;
+			});
+			let runs = 0;
+			worker(async ({ fetch }) => {
+				runs++;
+				await gate;
+				return (await fetch(`${api?.url}/v1/items/a`)).status;
+			});
+			const job = await jobs.add('fetch', {}, { attempts: 1 });
+			await until(() => runs === 1);
+			await holds.pause(300);
+			const pausedAt = Date.now();
+			open();
+			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
+			assert.equal(count(api, '/v1/items/a'), 1);
+			assert.ok((api.seen[0]?.at ?? 0) - pausedAt >= 250, 'the request waited for the pause');
+			const done = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(done.attemptsMade, 1, 'the held run is not charged');
+			assert.equal(runs, 2);
+		});
+
+		it('closes the outage circuit only on an answer: a probe that sends nothing, or throws before sending, leaves it open', async () => {
+			api = await startApi({});
+			const jobs = queue();
+			const queueEvents = await events();
+			const holds = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
+			await holds.open();
+			const plans: Record<string, QueueJobFunction<unknown, unknown>> = {
+				none: () => 'no request',
+				bug: ({ fetch }) => fetch(`http://user:pass@127.0.0.1:${new URL(api?.url ?? '').port}/v1/items/bug`),
+				call: async ({ fetch }) => (await fetch(`${api?.url}/v1/items/a`)).status,
+			};
+			worker(({ job, ...context }) => (plans[job.name] as QueueJobFunction<unknown, unknown>)({ job, ...context }), {
+				retry: { limit: 1, ...fast },
+				outage: { probeMs: 100, maxProbeMs: 100 },
+			});
+			const none = await jobs.add('none', {});
+			assert.equal(await none.waitUntilFinished(queueEvents, 5000), 'no request');
+			assert.ok((await holds.heldFor()) > 0, 'a probe that sent nothing leaves the circuit open');
+			const bug = await jobs.add('bug', {});
+			await assert.rejects(bug.waitUntilFinished(queueEvents, 5000), /credentials/);
+			assert.ok((await holds.heldFor()) > 0, 'a probe that threw before its request leaves the circuit open');
+			const call = await jobs.add('call', {});
+			assert.equal(await call.waitUntilFinished(queueEvents, 5000), 200);
+			assert.equal(await holds.heldFor(), 0, 'the answer closed it');
+			assert.equal(api.seen.length, 1);
+		});
+
+		it('aborts a run past graceMs with a WorkerClosingError the job can test, and sends the job back uncharged', async () => {
+			const jobs = queue();
+			const reasons: unknown[] = [];
+			const slow = worker(
+				({ signal }) =>
+					new Promise((_resolve, reject) => {
+						signal?.addEventListener('abort', () => {
+							reasons.push(signal.reason);
+							reject(signal.reason);
+						});
+					}),
+			);
+			const job = await jobs.add('slow', {}, { attempts: 2 });
+			await until(async () => (await job.getState()) === 'active');
+			await closeWorker(slow, { graceMs: 50 });
+			assert.equal(reasons.length, 1);
+			assert.ok(reasons[0] instanceof WorkerClosingError);
+			assert.equal((reasons[0] as Error).name, 'WorkerClosingError');
+			const back = (await jobs.getJob(job.id as string)) as Job;
+			assert.equal(await back.getState(), 'waiting');
+			assert.equal(back.attemptsMade, 0);
 		});
 	});
 
@@ -621,19 +753,39 @@ describe('steadfetch/bullmq without Redis', () => {
 	});
 
 	describe('createWorker checks its options', () => {
-		it('checks `outage`: an object of positive milliseconds, maxProbeMs at least probeMs, or false', () => {
-			const make = (outage: unknown) => () =>
-				createWorker('q', () => 1, { connection: { host: '127.0.0.1', port: 1 }, autorun: false }, { outage } as never);
-			assert.throws(make(0), /^TypeError: Expected `outage` to be an object or false, got number\.$/);
-			assert.throws(make(null), /got null\.$/);
-			assert.throws(make({ probeMs: -1 }), /^TypeError: Expected `outage\.probeMs` to be a positive number of milliseconds, got -1\.$/);
+		it('checks `outage` and `maxPauseMs`: whole milliseconds no probe interval of which outlasts the longest pause', () => {
+			const make = (options: unknown) => () =>
+				createWorker('q', () => 1, { connection: { host: '127.0.0.1', port: 1 }, autorun: false }, options as never);
+			assert.throws(make({ outage: 0 }), /^TypeError: Expected `outage` to be an object or false, got 0\.$/);
 			assert.throws(
-				make({ probeMs: 200, maxProbeMs: 100 }),
+				make({ outage: { probeMs: 0.5 } }),
+				/^TypeError: Expected `outage\.probeMs` to be a number from 1 to 600000, got 0\.5\.$/,
+			);
+			assert.throws(make({ outage: { probeMs: -1 } }), /^TypeError: Expected `outage\.probeMs` to be a number from 1 to 600000, got -1\.$/);
+			assert.throws(
+				make({ outage: { probeMs: 1.5 } }),
+				/^TypeError: Expected `outage\.probeMs` to be a whole number of milliseconds from 1 to 600000, got 1\.5\.$/,
+			);
+			assert.throws(
+				make({ outage: { probeMs: 1e12 } }),
+				/^TypeError: Expected `outage\.probeMs` to be a number from 1 to 600000, got 1000000000000\.$/,
+			);
+			assert.throws(make({ outage: { maxProbeMs: 1e308 } }), /`outage\.maxProbeMs`/);
+			assert.throws(make({ outage: { prob: 1 } }), /^TypeError: Unknown option `outage\.prob`\.$/);
+			assert.throws(
+				make({ outage: { probeMs: 200, maxProbeMs: 100 } }),
 				/^RangeError: Expected `outage\.maxProbeMs` to be at least `outage\.probeMs` \(200\), got 100\.$/,
 			);
+			assert.throws(make({ maxPauseMs: 0 }), /^TypeError: Expected `maxPauseMs` to be a number from 1 to 2147483647, got 0\.$/);
+			assert.throws(make({ maxPauseMs: Number.POSITIVE_INFINITY }), /`maxPauseMs`/);
+			assert.throws(
+				make({ maxPauseMs: 50, outage: { probeMs: 100 } }),
+				/^TypeError: Expected `outage\.probeMs` to be a number from 1 to 50, got 100\.$/,
+			);
+			void make({ maxPauseMs: 50 })().close(true);
 		});
 
-		it('throws a TypeError for a job that is no function, options that are no object, and a bad graceMs', async () => {
+		it('throws a TypeError for a job that is no function, options that are no object, and a graceMs no timer holds', async () => {
 			const connection = { host: '127.0.0.1', port: 1 };
 			assert.throws(
 				() => createWorker('q', 'job' as never, { connection, autorun: false }),
@@ -644,10 +796,12 @@ describe('steadfetch/bullmq without Redis', () => {
 				/^TypeError: Expected the options of `createWorker` to be an object, got null\.$/,
 			);
 			const idle = createWorker('q', () => 1, { connection, autorun: false });
-			await assert.rejects(
-				closeWorker(idle, { graceMs: -1 }),
-				/^TypeError: Expected `graceMs` to be a non-negative number of milliseconds, got -1\.$/,
-			);
+			for (const graceMs of [-1, Number.POSITIVE_INFINITY, 2 ** 31]) {
+				await assert.rejects(
+					closeWorker(idle, { graceMs }),
+					new RegExp(`^TypeError: Expected \`graceMs\` to be a number from 0 to 2147483647, got ${graceMs}\\.$`),
+				);
+			}
 			await idle.close(true);
 		});
 
@@ -669,7 +823,7 @@ describe('steadfetch/bullmq without Redis', () => {
 				}
 				seen.add(file);
 				for (const [, target = ''] of readFileSync(join(src, file), 'utf8').matchAll(/from '([^']+)'/g)) {
-					assert.ok(!/^(?:bullmq|ioredis|redis)$|bullmq\.ts$/.test(target), `${file} imports ${target}`);
+					assert.ok(!/^(?:bullmq|ioredis|redis)$|adapters\//.test(target), `${file} imports ${target}`);
 					if (target.startsWith('./') || target.startsWith('../')) {
 						visit(join(file, '..', target));
 					}

@@ -61,6 +61,10 @@ export interface FleetResult {
 	readonly outageRequests: number;
 	/** ratelimit: the most 429s answered in one window. */
 	readonly max429PerWindow: number;
+	/** faults: for each 429 with `Retry-After`, the requests that still arrived before its wait was over. */
+	readonly afterEach429: number[];
+	/** faults: for each 429, how long after it the last of those arrived, in ms (0 for none). */
+	readonly lastAfter429Ms: number[];
 	readonly workerExitCodes: (number | null)[];
 }
 
@@ -109,6 +113,7 @@ export async function runFleet(plan: FleetPlan, redisPort: number): Promise<Flee
 	const statuses: Record<string, number> = {};
 	const perWindow = new Map<number, number>();
 	const per429Window = new Map<number, number>();
+	const pauses: { readonly at: number; readonly until: number; after: number; lastMs: number }[] = [];
 	let requests = 0;
 	let outageFrom = Number.POSITIVE_INFINITY;
 	let outageUntil = Number.POSITIVE_INFINITY;
@@ -122,6 +127,12 @@ export async function runFleet(plan: FleetPlan, redisPort: number): Promise<Flee
 		perPath.set(path, index + 1);
 		requests++;
 		const now = Date.now();
+		for (const pause of pauses) {
+			if (now > pause.at && now < pause.until) {
+				pause.after++;
+				pause.lastMs = now - pause.at;
+			}
+		}
 		const id = Number(path.split('-').at(-1));
 		const fault = faults[id - 1] ?? 'none';
 		const answer = (status: number, headers: Record<string, string> = {}): void => {
@@ -151,6 +162,8 @@ export async function runFleet(plan: FleetPlan, redisPort: number): Promise<Flee
 			answer(500);
 			return;
 		} else if (index === 0 && fault === 'rate-limited') {
+			// What arrives before the wait is over slipped past the pause: sent before it was in Redis, or in flight.
+			pauses.push({ at: now, until: now + 1000, after: 0, lastMs: 0 });
 			answer(429, { 'retry-after': '1' });
 			return;
 		} else if (index === 0 && fault === 'reset') {
@@ -290,6 +303,8 @@ export async function runFleet(plan: FleetPlan, redisPort: number): Promise<Flee
 			statuses,
 			outageRequests,
 			max429PerWindow: Math.max(0, ...per429Window.values()),
+			afterEach429: pauses.map(({ after }) => after),
+			lastAfter429Ms: pauses.map(({ lastMs }) => lastMs),
 			workerExitCodes,
 		};
 	} finally {

@@ -17,6 +17,11 @@ export interface QueueWorkerSettings {
 	readonly options?: QueueJobOptions;
 	/** The client's own retry options (its `limit` is replaced by the run's allowance). */
 	readonly clientRetry?: Record<string, number>;
+	/**
+	BullMQ's lock on a job in flight, in ms (30 s by default): how soon another worker may take a killed worker's job; the
+	stalled-job check then runs as often (every worker takes its turn, and the check's own key keeps the last one's interval).
+	*/
+	readonly lockDuration?: number;
 }
 
 /** What the worker tells its parent. */
@@ -43,7 +48,11 @@ const worker = createWorker(
 			tell({ type: 'end', pid: process.pid, id, at: Date.now() });
 		}
 	},
-	{ connection: { host: '127.0.0.1', port: settings.redisPort, maxRetriesPerRequest: null }, concurrency: settings.concurrency },
+	{
+		connection: { host: '127.0.0.1', port: settings.redisPort, maxRetriesPerRequest: null },
+		concurrency: settings.concurrency,
+		...(settings.lockDuration === undefined ? {} : { lockDuration: settings.lockDuration, stalledInterval: settings.lockDuration }),
+	},
 	settings.options ?? {},
 );
 worker.on('error', () => undefined);

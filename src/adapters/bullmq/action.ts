@@ -53,7 +53,3 @@ const askedForWait = (error: SteadfetchError, now: number): boolean => {
 	const headers = (error as { response?: Response }).response?.headers;
 	return status !== undefined && pausing.has(status) && headers !== undefined && (readWait(headers, status, now) ?? 0) > 0;
 };
-
-/** Whether a response asks the whole client to wait: a 429 or 503 whose headers name a wait that ends after `now`. */
-export const asksForWait = (response: Response, now: number): boolean =>
-	pausing.has(response.status) && (readWait(response.headers, response.status, now) ?? 0) > 0;

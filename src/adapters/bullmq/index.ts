@@ -5,6 +5,7 @@ A BullMQ worker whose jobs make their requests through steadfetch (docs/queues.m
 
 export { type QueueAction, queueAction } from './action.ts';
 export { createBackoffStrategy } from './backoff.ts';
+export { WorkerClosingError } from './errors.ts';
 export { type OutageOptions, pauseOnlyLimiter, type QueueJobContext, type QueueJobFunction, type QueueJobOptions } from './options.ts';
 export { jobIdempotencyKey } from './run.ts';
-export { type CloseOptions, closeWorker, createWorker } from './worker.ts';
+export { type CloseOptions, closeWorker, createWorker, liftHolds } from './worker.ts';

@@ -3,6 +3,7 @@ import type { KyInstance } from 'ky';
 import { defaults } from '../../options/defaults.ts';
 import { normalizePolicy } from '../../options/normalize.ts';
 import type { Policy, RetryOptions } from '../../options/options.ts';
+import { checkFeature, checkNumber, isRecord, maxTimer, rejectOption } from '../../options/rules.ts';
 
 /** Options of `createWorker`, beside BullMQ's own `WorkerOptions`. */
 export interface QueueJobOptions {
@@ -20,6 +21,14 @@ export interface QueueJobOptions {
 	@default {probeMs: 100, maxProbeMs: 1000}
 	*/
 	readonly outage?: OutageOptions | false | undefined;
+	/**
+	The longest the whole queue pauses for a wait the API asked for (a 429's or 503's `Retry-After` or rate-limit reset),
+	in milliseconds. A queue-wide pause holds every job of every worker: a longer wait (`Retry-After: 86400`, or a nonsense
+	one of decades) fails the job instead, at once, with the API's `retryAt` in its error, as a client fails a call whose
+	wait is over `retry.maxDelayMs`. At most 2^31 - 1.
+	@default 600000
+	*/
+	readonly maxPauseMs?: number | undefined;
 }
 
 /** The queue's circuit on an outage (`createWorker`'s `outage` option). */
@@ -84,32 +93,60 @@ export const inRun = (retry: QueueJobOptions['retry']): RetryOptions =>
 	typeof retry === 'number' ? { limit: retry } : { limit: defaultInRunLimit, ...retry };
 export const policyOf = (retry: QueueJobOptions['retry']): Policy => normalizePolicy({ retry: inRun(retry) });
 
-const positive = (name: string, value: unknown, fallback: number): number => {
-	if (value === undefined) {
-		return fallback;
+/** `createWorker`'s own options, checked. */
+export interface WorkerSettings {
+	readonly policy: Policy;
+	readonly retry: RetryOptions;
+	/** The probing interval of the outage circuit; undefined when `outage: false`. */
+	readonly probing: { readonly probeMs: number; readonly maxProbeMs: number } | undefined;
+	readonly maxPauseMs: number;
+}
+
+// How far the probing interval may grow by default: from the client's `breaker.openMs` to ten times it.
+const defaultProbeGrowth = 10;
+const defaultMaxPauseMs = 600_000;
+
+// Whole milliseconds, as Redis keeps them: a probing interval of 0.5 would be no interval at all.
+const wholeMs = (path: string, value: unknown, fallback: number, max: number): number => {
+	const ms = checkNumber(path, value, fallback, 1, max);
+	if (!Number.isInteger(ms)) {
+		rejectOption(path, `a whole number of milliseconds from 1 to ${max}`, value);
 	}
-	if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-		throw new TypeError(`Expected \`outage.${name}\` to be a positive number of milliseconds, got ${String(value)}.`);
-	}
-	return value;
+	return ms;
 };
 
-export const outageSettings = (outage: QueueJobOptions['outage']): { probeMs: number; maxProbeMs: number } | undefined => {
-	if (outage === false) {
+const outageSettings = (outage: unknown, maxPauseMs: number): WorkerSettings['probing'] => {
+	const options = checkFeature('outage', outage, ['probeMs', 'maxProbeMs']);
+	if (!options) {
 		return undefined;
 	}
-	if (outage !== undefined && (typeof outage !== 'object' || outage === null)) {
-		throw new TypeError(`Expected \`outage\` to be an object or false, got ${outage === null ? 'null' : typeof outage}.`);
-	}
-	const probeMs = positive('probeMs', outage?.probeMs, defaults.client.breaker.openMs);
-	const maxProbeMs = positive('maxProbeMs', outage?.maxProbeMs, probeMs * defaultProbeGrowth);
+	// No probing interval may hold the queue longer than the longest pause it takes from the API.
+	const probeMs = wholeMs('outage.probeMs', options.probeMs, Math.min(defaults.client.breaker.openMs, maxPauseMs), maxPauseMs);
+	const maxProbeMs = wholeMs('outage.maxProbeMs', options.maxProbeMs, Math.min(probeMs * defaultProbeGrowth, maxPauseMs), maxPauseMs);
 	if (maxProbeMs < probeMs) {
 		throw new RangeError(`Expected \`outage.maxProbeMs\` to be at least \`outage.probeMs\` (${probeMs}), got ${maxProbeMs}.`);
 	}
 	return { probeMs, maxProbeMs };
 };
 
-// How far the probing interval may grow by default: from the client's `breaker.openMs` to ten times it.
-const defaultProbeGrowth = 10;
+const workerOptionNames: readonly string[] = ['retry', 'outage', 'maxPauseMs'];
 
-export const workerOptionNames: ReadonlySet<string> = new Set(['retry', 'outage']);
+/** Check `createWorker`'s own options, as `createClient` checks its own: a TypeError naming the option. */
+export function workerSettings(options: unknown): WorkerSettings {
+	if (!isRecord(options)) {
+		throw new TypeError(`Expected the options of \`createWorker\` to be an object, got ${options === null ? 'null' : typeof options}.`);
+	}
+	for (const key of Object.keys(options)) {
+		if (!workerOptionNames.includes(key)) {
+			throw new TypeError(`Unknown option \`${key}\` of \`createWorker\`; BullMQ's own options go in its third argument.`);
+		}
+	}
+	const retry = inRun(options.retry as QueueJobOptions['retry']);
+	const maxPauseMs = wholeMs('maxPauseMs', options.maxPauseMs, defaultMaxPauseMs, maxTimer);
+	return Object.freeze({
+		policy: normalizePolicy({ retry }),
+		retry,
+		probing: outageSettings(options.outage, maxPauseMs),
+		maxPauseMs,
+	});
+}

@@ -1,39 +1,56 @@
+import { readWait } from '../../engine/guards/ratelimit.ts';
 import { isBug } from '../../engine/job-policy.ts';
 import { errorKind } from '../../errors/base.ts';
 import type { Allowance, SteadfetchError } from '../../types.ts';
-import { asksForWait } from './action.ts';
+import { pausing } from './action.ts';
 
 /*
 One run of a job, as the worker binds it: what its requests saw of the API (for the queue's outage decision), the hold
 the queue's circuit puts on its retries, the job's Idempotency-Key, and the line its failure writes to the job's log.
 */
 
-// What one run saw of the API, for the queue's outage decision.
+// What one run saw of the API, and what the queue's holds say of it.
 export interface RunState {
 	readonly allowance: Allowance;
+	/** This run is the outage's probe: it may send, with no retry of its own. */
+	readonly probe: boolean;
 	// The last request of the run failed as an outage does: a 5xx, a network error, a timeout.
 	lastFailed: boolean;
-	// Before a retry: whether the queue's circuit opened meanwhile (then the run is held back); undefined for a probe.
-	readonly isHeld: (() => Promise<boolean>) | undefined;
-	// Aborts the run when it is held back.
+	// The run has sent a request: before its first, and before a retry after a failure, it asks whether the queue is held.
+	sent: boolean;
+	// The API answered one of the run's requests with something that is no outage (a status below 500): only such an
+	// answer closes the outage circuit.
+	answered: boolean;
+	// How long the queue is held now (paused, or its circuit open); 0 when not. Undefined for a probe, which is not held.
+	readonly heldFor: (() => Promise<number>) | undefined;
+	// Pause the whole queue for the wait a response asked for, before anything else happens.
+	readonly pause: (waitMs: number) => Promise<void>;
+	// Aborts the run when it is held back; `heldMs` says for how long the queue is held.
 	readonly held: AbortController;
+	heldMs: number;
 	// The failing response `job.fetch` handed back last, as the error the client would have thrown for it; cleared by the
 	// run's next request. What the job throws on such a response is the job's reaction to it (failedOn).
 	handedBack: SteadfetchError | undefined;
 }
 
-// Send, then note what came back: a response that asks for a wait ends the run's retries (none of its requests sleeps
-// the wait in this worker: the queue pauses instead); a 5xx or a failure without a response may be an outage. A retry
-// after such a failure is not sent once another run has opened the queue's circuit: the runs in flight when an outage
-// begins would otherwise each send theirs, twice the fleet's concurrency in all.
+// Send, then note what came back. Before the run's first request, and before a retry after a failure, the queue's holds
+// are asked again: another worker may have met a 429 or an outage since this run started (requests slipped past a 429
+// 1-25 ms after it otherwise). A response that asks for a wait pauses the queue at once, before the job sees it, and ends
+// the run's retries (none of its requests sleeps the wait in this worker: the queue pauses instead); a 5xx or a failure
+// without a response may be an outage.
 export const observing =
 	(send: typeof globalThis.fetch, state: RunState, signal: AbortSignal | undefined): typeof globalThis.fetch =>
 	async (input, init) => {
-		if (state.lastFailed && (await state.isHeld?.())) {
-			const reason = new DOMException('Held back: the queue’s outage circuit is open.', 'AbortError');
-			state.held.abort(reason);
-			throw reason;
+		if (!state.sent || state.lastFailed) {
+			const heldMs = (await state.heldFor?.()) ?? 0;
+			if (heldMs > 0) {
+				const reason = new DOMException('Held back: the queue is paused, or its outage circuit is open.', 'AbortError');
+				state.heldMs = heldMs;
+				state.held.abort(reason);
+				throw reason;
+			}
 		}
+		state.sent = true;
 		state.handedBack = undefined;
 		let response: Response;
 		try {
@@ -42,11 +59,14 @@ export const observing =
 			state.lastFailed = !signal?.aborted;
 			throw error;
 		}
-		const asksWait = asksForWait(response, Date.now());
-		if (asksWait) {
+		const now = Date.now();
+		const waitMs = pausing.has(response.status) ? (readWait(response.headers, response.status, now) ?? 0) : 0;
+		if (waitMs > 0) {
 			state.allowance.retriesLeft = 0;
+			await state.pause(waitMs);
 		}
-		state.lastFailed = !asksWait && response.status >= 500;
+		state.answered ||= response.status < 500;
+		state.lastFailed = waitMs === 0 && response.status >= 500;
 		return response;
 	};
 

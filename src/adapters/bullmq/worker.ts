@@ -1,31 +1,25 @@
-import { type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
+import { type Job, type Queue, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import type { KyInstance } from 'ky';
 import { bindTo } from '../../engine/binding.ts';
 import { systemClock } from '../../engine/clock.ts';
 import { newTally } from '../../engine/history.ts';
 import { normalizeFetchOptions } from '../../options/normalize.ts';
+import { checkNumber, isRecord, maxTimer } from '../../options/rules.ts';
 import { fetchWith } from '../../surfaces/fetch.ts';
 import type { SteadfetchError } from '../../types.ts';
 import { queueAction } from './action.ts';
 import { createBackoffStrategy } from './backoff.ts';
-import { QueueCircuit } from './circuit.ts';
+import { WorkerClosingError } from './errors.ts';
+import { QueueHolds } from './holds.ts';
 
-import {
-	inRun,
-	outageSettings,
-	pauseOnlyLimiter,
-	policyOf,
-	type QueueJobFunction,
-	type QueueJobOptions,
-	workerOptionNames,
-} from './options.ts';
+import { pauseOnlyLimiter, type QueueJobFunction, type QueueJobOptions, workerSettings } from './options.ts';
 import { failedOn, isOutage, jobIdempotencyKey, logLine, observing, type RunState } from './run.ts';
 
 /*
 The `steadfetch/bullmq` subpath: a BullMQ worker whose job function makes its requests through steadfetch, and whose
 failures reach the queue as what they are. Fail-fast errors fail the job at once (UnrecoverableError); a wait the API asked
 for pauses the whole queue through BullMQ's Redis-backed rate limit, uncharged; an outage opens the queue's own circuit
-(queue-circuit.ts), shared by every worker through Redis; other transient failures are BullMQ's own retries, timed by
+(holds.ts), shared by every worker through Redis, as is the pause; other transient failures are BullMQ's own retries, timed by
 `createBackoffStrategy`. A job's POST and PATCH calls carry one Idempotency-Key, and `closeWorker` shuts a worker down
 without losing or doubling a job. The main entry never imports this file: bullmq and a Redis client stay optional.
 */
@@ -82,19 +76,8 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 	if (typeof fn !== 'function') {
 		throw new TypeError(`Expected the job to be a function, got ${typeof fn}.`);
 	}
-	if (typeof options !== 'object' || options === null) {
-		throw new TypeError(`Expected the options of \`createWorker\` to be an object, got ${options === null ? 'null' : typeof options}.`);
-	}
-	for (const key of Object.keys(options)) {
-		if (!workerOptionNames.has(key)) {
-			throw new TypeError(`Unknown option \`${key}\` of \`createWorker\`; BullMQ's own options go in its third argument.`);
-		}
-	}
-	const retry = options.retry;
-	const policy = policyOf(retry);
-	const retryOptions = inRun(retry);
-	const strategy = createBackoffStrategy(retry);
-	const probing = outageSettings(options.outage);
+	const { policy, retry, probing, maxPauseMs } = workerSettings(options);
+	const strategy = createBackoffStrategy(options.retry);
 
 	const run = async (job: Job<DataType, ResultType>, signal: AbortSignal, state: RunState): Promise<ResultType> => {
 		const { allowance } = state;
@@ -106,7 +89,7 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 		const handBack = (error: SteadfetchError): void => {
 			state.handedBack = error;
 		};
-		const config = normalizeFetchOptions({ retry: retryOptions, fetch: send, idempotencyKey: nextKey, onGiveUp: handBack });
+		const config = normalizeFetchOptions({ retry, fetch: send, idempotencyKey: nextKey, onGiveUp: handBack });
 		const bound = fetchWith(config, systemClock, { allowance, deadline: undefined });
 		// The run's signal ends its fetch calls too, unless a call brings its own.
 		const fetch: typeof globalThis.fetch = (input, init) => bound(input, init?.signal ? init : { ...init, signal });
@@ -124,48 +107,70 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 	const worker: Worker<DataType, ResultType> = new Worker<DataType, ResultType>(
 		name,
 		// Three parameters: BullMQ hands a cancellation signal only to a processor that declares it.
-		async (job: Job<DataType, ResultType>, _token?: string, signal?: AbortSignal): Promise<ResultType> => {
-			const admission = probing ? await circuit.admit() : { kind: 'run' as const };
+		async (job: Job<DataType, ResultType>, _token?: string, cancelled?: AbortSignal): Promise<ResultType> => {
+			const admission = await holds.admit();
 			if (admission.kind === 'wait') {
-				// The admit script paused the queue until the next probe may go: back to waiting, nothing sent, uncharged.
+				// Paused, or another run probes the outage: back to waiting, nothing sent, uncharged. The admit script stopped
+				// the queue fetching jobs meanwhile.
 				throw Worker.RateLimitError();
 			}
 			const probe = admission.kind === 'probe';
 			const held = new AbortController();
 			const state: RunState = {
 				allowance: { retriesLeft: probe ? 0 : policy.limit, tally: newTally() },
+				probe,
 				lastFailed: false,
-				handedBack: undefined,
-				isHeld: probing && !probe ? () => circuit.isOpen() : undefined,
+				sent: false,
+				answered: false,
+				heldFor: probe ? undefined : () => holds.heldFor(),
+				// A wait longer than maxPauseMs pauses nothing: the job fails with it (below).
+				pause: (waitMs) => (waitMs <= maxPauseMs ? holds.pause(waitMs) : Promise.resolve()),
 				held,
+				heldMs: 0,
+				handedBack: undefined,
 			};
+			// BullMQ aborts with the reason it is given (a string); closeWorker's runs see a WorkerClosingError a job can test.
+			const stopping = new AbortController();
+			const stop = () => stopping.abort(closing.has(worker) ? new WorkerClosingError() : cancelled?.reason);
+			cancelled?.addEventListener('abort', stop, { once: true });
+			if (cancelled?.aborted) {
+				stop();
+			}
 			try {
-				const result = await run(job, signal ? AbortSignal.any([signal, held.signal]) : held.signal, state);
+				const result = await run(job, AbortSignal.any([stopping.signal, held.signal]), state);
 				if (probe) {
-					await circuit.close();
+					// Only an answer from the API that is no outage closes the circuit; a run that sent nothing says nothing.
+					await (state.answered ? holds.close() : holds.release());
 				}
 				return result;
 			} catch (error) {
-				// Held back by the circuit before a retry, or closeWorker ran out of patience: the job goes back to waiting,
-				// uncharged, for the next probe or another worker.
-				if (held.signal.aborted || (signal?.aborted && worker.closing)) {
+				// Held back by the queue's holds before a request, or closeWorker ran out of patience: the job goes back to
+				// waiting, uncharged, for the next probe or another worker.
+				if (held.signal.aborted || (cancelled?.aborted && worker.closing)) {
 					throw Worker.RateLimitError();
 				}
 				// The run's own error, or the failing response job.fetch handed back that the run then threw on.
 				const failure = failedOn(error, state);
 				const decision = queueAction(failure);
-				const outage = probing !== undefined && decision.action === 'retry' && isOutage(failure, state);
-				await job.log(logLine(failure));
-				if (probe) {
-					await (outage ? circuit.probeFailed() : circuit.close());
-				} else if (outage) {
-					await circuit.open();
+				// The pause first: the other workers must stop sending before anything else happens here.
+				const overlong = decision.action === 'pause' && decision.waitMs > maxPauseMs;
+				if (decision.action === 'pause' && !overlong) {
+					await holds.pause(decision.waitMs);
 				}
-				if (decision.action === 'fail') {
-					throw new UnrecoverableError((error as Error)?.message ?? String(error));
+				const outage = probing !== undefined && decision.action === 'retry' && isOutage(failure, state);
+				if (probe) {
+					await (outage ? holds.probeFailed() : state.answered ? holds.close() : holds.release());
+				} else if (outage) {
+					await holds.open();
+				}
+				await job.log(logLine(failure));
+				if (decision.action === 'fail' || overlong) {
+					const message = (error as Error)?.message ?? String(error);
+					throw new UnrecoverableError(
+						overlong ? `${message} The queue does not pause past maxPauseMs (${maxPauseMs} ms): the job fails.` : message,
+					);
 				}
 				if (decision.action === 'pause') {
-					await circuit.pause(decision.waitMs);
 					throw Worker.RateLimitError();
 				}
 				throw error;
@@ -177,15 +182,20 @@ export function createWorker<DataType = unknown, ResultType = unknown>(
 			settings: { ...workerOptions.settings, backoffStrategy: workerOptions.settings?.backoffStrategy ?? strategy },
 		},
 	);
-	const circuit = new QueueCircuit(worker, probing ?? { probeMs: 1, maxProbeMs: 1 });
+	// Without the outage circuit, the holds still pause the queue for the API's waits; no run ever opens the circuit.
+	const holds = new QueueHolds(worker, probing ?? { probeMs: 1, maxProbeMs: 1 });
 	return worker;
 }
+
+// The workers closeWorker is closing: their runs' signals abort with a WorkerClosingError.
+const closing = new WeakSet<Worker>();
 
 /** Options of `closeWorker`. */
 export interface CloseOptions {
 	/**
-	How long the jobs in flight may take to finish, in milliseconds. Past it, their runs are aborted (their `signal`, and
-	the calls of their `client()` and `fetch`) and the jobs go back to waiting, uncharged, for another worker.
+	How long the jobs in flight may take to finish, in milliseconds. Past it, their runs are aborted (their `signal`, with a
+	`WorkerClosingError`, and the calls of their `client()` and `fetch`) and the jobs go back to waiting, uncharged, for
+	another worker. At most 2^31 - 1, the longest a timer holds.
 	@default 10000
 	*/
 	readonly graceMs?: number | undefined;
@@ -193,8 +203,8 @@ export interface CloseOptions {
 
 /**
 Close a worker made by `createWorker` for a shutdown (SIGTERM): it takes no new job, the jobs in flight finish, and those
-still running after `graceMs` are aborted and go back to waiting without an attempt charged. No job is lost, and none runs
-on two workers at once: a job goes back only once its run has ended.
+still running after `graceMs` are aborted with a `WorkerClosingError` and go back to waiting without an attempt charged.
+No job is lost, and none runs on two workers at once: a job goes back only once its run has ended.
 
 @example
 ```ts
@@ -207,15 +217,35 @@ process.once('SIGTERM', () => void closeWorker(worker, { graceMs: 20_000 }).then
 ```
 */
 export async function closeWorker(worker: Worker, options: CloseOptions = {}): Promise<void> {
-	const graceMs = options.graceMs ?? 10_000;
-	if (typeof graceMs !== 'number' || !(graceMs >= 0)) {
-		throw new TypeError(`Expected \`graceMs\` to be a non-negative number of milliseconds, got ${String(graceMs)}.`);
+	if (!isRecord(options)) {
+		throw new TypeError(`Expected the options of \`closeWorker\` to be an object, got ${options === null ? 'null' : typeof options}.`);
 	}
-	const closing = worker.close();
+	const graceMs = checkNumber('graceMs', options.graceMs, 10_000, 0, maxTimer);
+	closing.add(worker);
+	const closed = worker.close();
 	const timer = setTimeout(() => worker.cancelAllJobs('steadfetch: the worker is shutting down'), graceMs);
 	try {
-		await closing;
+		await closed;
 	} finally {
 		clearTimeout(timer);
 	}
+}
+
+/**
+Lift what the adapter holds a queue with: the pause a 429's or 503's wait set, the outage circuit, and BullMQ's rate-limit
+key. For an operator who knows better than the API's `Retry-After` (a quota raised), or a queue emptied for a fresh
+start. `obliterate` alone leaves nothing of the adapter's held for a new queue of the same name but BullMQ's rate-limit
+key, which the adapter sets for a second at most.
+
+@example
+```ts
+// Type-checked, not run: needs a Redis server.
+import { Queue } from 'bullmq';
+import { liftHolds } from 'steadfetch/bullmq';
+
+await liftHolds(new Queue('sync', { connection: { host: '127.0.0.1', port: 6379 } }));
+```
+*/
+export async function liftHolds(queue: Queue | Worker): Promise<void> {
+	await new QueueHolds(queue, { probeMs: 1, maxProbeMs: 1 }).lift();
 }
