@@ -417,6 +417,21 @@ interface Slot {
 	readonly streams: (port: number, calls: Calls, measured: CallRecord[]) => Stream[];
 	readonly extra?: (records: readonly CallRecord[], requests: number) => Record<string, number | null>;
 }
+/**
+The streams of a broken endpoint's calls (never measured) beside a healthy one's (measured, at `healthy`'s rate and count
+from its offset, to `pathOf(index)`).
+*/
+const besideBroken =
+	(caller: Caller, brokenCount: number, healthy: Omit<Stream, 'fire'>, pathOf: (index: number) => string): Slot['streams'] =>
+	(port, calls, measured) => [
+		{
+			rate: brokenRate,
+			count: brokenCount,
+			offsetMs: 0,
+			fire: (index) => void calls.start(caller, { url: url(port, `/broken/${index}`) }, []),
+		},
+		{ ...healthy, fire: (index) => void calls.start(caller, { url: url(port, pathOf(index)) }, measured) },
+	];
 async function runSlots(slots: readonly Slot[], setupMs: number, drainMs: number): Promise<Cell[]> {
 	const ports = await Promise.all(slots.map(({ spec }) => apis.open(spec)));
 	const calls = new Calls();
@@ -719,20 +734,7 @@ function breakerEndpoints(hang: boolean): Scenario {
 						contender,
 						spec: { kind: 'faults', broken: hang ? 'hang' : 500, healthyFailRate: 0 },
 						labels: ['healthy'],
-						streams: (port, calls, measured) => [
-							{
-								rate: brokenRate,
-								count: brokenCount,
-								offsetMs: 0,
-								fire: (index) => void calls.start(caller, { url: url(port, `/broken/${index}`) }, []),
-							},
-							{
-								rate: healthyRate,
-								count,
-								offsetMs: leadMs,
-								fire: (index) => void calls.start(caller, { url: url(port, `/healthy/${index}`) }, measured),
-							},
-						],
+						streams: besideBroken(caller, brokenCount, { rate: healthyRate, count, offsetMs: leadMs }, (index) => `/healthy/${index}`),
 					};
 				}),
 				0,
@@ -769,20 +771,7 @@ function budgetEndpoints(): Scenario {
 						contender,
 						spec: { kind: 'faults', broken: 503, healthyFailRate: failRate },
 						labels: ['healthy'],
-						streams: (port, calls, measured) => [
-							{
-								rate: brokenRate,
-								count: brokenCount,
-								offsetMs: 0,
-								fire: (index) => void calls.start(caller, { url: url(port, `/broken/${index}`) }, []),
-							},
-							{
-								rate: healthyRate,
-								count,
-								offsetMs: leadMs,
-								fire: (index) => void calls.start(caller, { url: url(port, pathOf(index)) }, measured),
-							},
-						],
+						streams: besideBroken(caller, brokenCount, { rate: healthyRate, count, offsetMs: leadMs }, pathOf),
 						extra: (records) => ({
 							idealPercent: round2(
 								(Array.from({ length: records.length }, (_, index) => index).filter((index) =>

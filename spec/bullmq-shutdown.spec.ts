@@ -3,7 +3,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type Job, Queue } from 'bullmq';
+import { type Job, Queue, type WorkerOptions } from 'bullmq';
 import { createWorker, jobIdempotencyKey } from '../src/adapters/bullmq/index.ts';
 import { createClient } from '../src/index.ts';
 import type { QueueWorkerMessage, QueueWorkerSettings } from './support/queue-worker.ts';
@@ -55,6 +55,16 @@ async function startSlowApi(holdMs: readonly number[]): Promise<SlowApi> {
 		},
 	};
 }
+
+// A worker of this process that does what the forked one does: POST `items/<job id>` through its bound client.
+const postingWorker = (name: string, apiUrl: string, options: WorkerOptions) => {
+	const client = createClient({ baseUrl: `${apiUrl}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 20 } });
+	return createWorker(
+		name,
+		async ({ client: bind, job }) => (await bind(client).post(`items/${job.id}`, { json: job.data })).status,
+		options,
+	);
+};
 
 const until = async (what: string, check: () => boolean | Promise<boolean>, withinMs = 5000): Promise<void> => {
 	for (const started = Date.now(); !(await check()); await new Promise((resolve) => setTimeout(resolve, 10))) {
@@ -137,14 +147,7 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 		await until('the first request to end', () => api.seen[0]?.ended !== undefined);
 		assert.equal(api.seen[0]?.answered, false);
 
-		const client = createClient({ baseUrl: `${api.url}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 20 } });
-		const worker = createWorker(
-			name,
-			async ({ client: bind, job: running }) => (await bind(client).post(`items/${running.id}`, { json: running.data })).status,
-			{
-				connection,
-			},
-		);
+		const worker = postingWorker(name, api.url, { connection });
 		closers.unshift(() => worker.close());
 		await until('the job to complete', async () => (await back.getState()) === 'completed');
 
@@ -172,13 +175,8 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 		assert.equal(await exited, null);
 		assert.equal(await job.getState(), 'active', 'the killed worker still holds the job until its lock expires');
 
-		const client = createClient({ baseUrl: `${api.url}/v1/`, retry: { baseDelayMs: 1, maxDelayMs: 20 } });
-		const worker = createWorker(
-			name,
-			async ({ client: bind, job: running }) => (await bind(client).post(`items/${running.id}`, { json: running.data })).status,
-			// BullMQ's stalled-job check, run by any worker, hands the job on once the dead worker's lock has expired.
-			{ connection, stalledInterval: 1000, lockDuration: 1000 },
-		);
+		// BullMQ's stalled-job check, run by any worker, hands the job on once the dead worker's lock has expired.
+		const worker = postingWorker(name, api.url, { connection, stalledInterval: 1000, lockDuration: 1000 });
 		closers.unshift(() => worker.close());
 		await until('the job to complete', async () => (await job.getState()) === 'completed', 10_000);
 
