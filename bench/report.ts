@@ -2,7 +2,9 @@
 // `node bench/report.ts`: renders both again from bench/results.json alone, without measuring.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { replaceSection, sectionOf } from './doc-section.ts';
 import { keepSection } from './ratelimit-report.ts';
+import { markers as redaction } from './redaction.ts';
 import type { FailureRow, HappyRow, SizeRow } from './run.ts';
 
 export interface Results {
@@ -120,10 +122,13 @@ ${bars}
 `;
 }
 
-/** Write docs/benchmarks.md (keeping the rate-limit section, which bench/ratelimit.ts writes) and the chart. */
+/** Write docs/benchmarks.md (keeping the rate-limit and redaction sections, which bench/ratelimit.ts and bench/redaction.ts write) and the chart. */
 export function writeDocs(results: Results, root: string): void {
 	const doc = join(root, 'docs/benchmarks.md');
-	writeFileSync(doc, keepSection(readFileSync(doc, 'utf8'), renderMarkdown(results)));
+	const previous = readFileSync(doc, 'utf8');
+	const page = keepSection(previous, renderMarkdown(results));
+	const kept = sectionOf(previous, redaction);
+	writeFileSync(doc, kept === undefined ? page : replaceSection(page, kept, redaction));
 	writeFileSync(join(root, 'docs/benchmarks-cpu.svg'), renderChart(results.happy64.rows));
 }
 

@@ -196,4 +196,20 @@ describe('runs in a real browser (headless Chromium)', function () {
 		assert.equal(status, 200);
 		assert.equal(seen.get('/flaky'), 2);
 	});
+
+	// Issue 27: Chromium's fetch rejects with a bare `TypeError: Failed to fetch`, whatever happened; the code stays undefined.
+	it('raises NetworkError without a code for a refused connection', async () => {
+		const closed = await listen(() => undefined);
+		await close(closed.server);
+		const failure = await page.evaluate(async (url) => {
+			const { createClient, isNetworkError } = (window as unknown as { steadfetch: typeof import('../src/index.ts') }).steadfetch;
+			const error = (await createClient({ retry: 0 })
+				.get(url)
+				.catch((caught: unknown) => caught)) as Error & { code?: string; toJSON(): { code?: string } };
+			return { network: isNetworkError(error), code: error.code ?? null, json: 'code' in error.toJSON(), message: error.message };
+		}, `${closed.url}/x`);
+		const { message, ...fields } = failure;
+		assert.deepEqual(fields, { network: true, code: null, json: false });
+		assert.match(message, /: No response was received\. Solution: /);
+	});
 });

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
+import { reasonLine } from '../src/errors/reason.ts';
 import { createClient, createFetch, isNetworkError, isSteadfetchError, retryJob } from '../src/index.ts';
+import { redactHeaders, secretsOf } from '../src/secrets/headers.ts';
+import { isSecretName } from '../src/secrets/names.ts';
+import { redactor } from '../src/secrets/redactor.ts';
+import { redactText } from '../src/secrets/urls.ts';
 import { withLoopback } from './support/loopback.ts';
 import { assertNoSecret } from './support/renderings.ts';
 import { origin, serve, times } from './support/server.ts';
@@ -602,5 +607,119 @@ describe('reads options once, and names the one that throws when read (issue 15,
 		await assert.rejects(api.get('x'), (error: unknown) => isSteadfetchError(error) && error.attempts === 2);
 		assert.equal(reads, 1);
 		assert.equal(seen.count, 2);
+	});
+});
+
+// Issue 27: redaction was quadratic in a credential without `=` (a 64 KB token cost 5.9 s of CPU, 200 KB 37-51 s), in
+// a body of scheme characters (64 KB of `a.` cost 2.4 s), a `Link` of `<` and a long capitalised parameter name. Not a
+// benchmark (bench/redaction.ts is): bounds a quadratic cost would break many times over.
+describe('redacts in time linear in what it reads (issue 27)', () => {
+	const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+	// A token of base64url characters without `=`, as a large JWT's signature part is; seeded, so every run sends the same.
+	const tokenOf = (length: number): string => {
+		let seed = 27;
+		let token = '';
+		for (let index = 0; index < length; index++) {
+			seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+			token += alphabet[seed % alphabet.length];
+		}
+		return token;
+	};
+	const cpuMs = async (run: () => unknown): Promise<number> => {
+		const before = process.cpuUsage();
+		await run();
+		const { user, system } = process.cpuUsage(before);
+		return (user + system) / 1000;
+	};
+	const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+	// Node's server refuses request headers past 16 KB: one of its own takes 1 MB, and echoes the credential in a 500.
+	const withEchoServer = async (run: (url: string, seen: { count: number }) => Promise<void>): Promise<void> => {
+		const seen = { count: 0 };
+		const server = createServer({ maxHeaderSize: 1 << 20 }, (request, response) => {
+			seen.count++;
+			response.writeHead(500, { 'content-type': 'text/plain' });
+			response.end(`you sent ${request.headers.authorization}`);
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		try {
+			await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, seen);
+		} finally {
+			server.closeAllConnections();
+			server.close();
+		}
+	};
+	// One failing call with the token, and its error rendered as a log renders it.
+	const failWith = async (url: string, token: string): Promise<unknown> => {
+		const error = await createClient({ retry: 0, breaker: false, budget: false })
+			.get(url, { headers: { authorization: `Bearer ${token}` } })
+			.catch((caught: unknown) => caught);
+		assert.ok(isSteadfetchError(error));
+		assert.ok(`${error.message}${String(error)}${JSON.stringify(error)}`.length > 0);
+		return error;
+	};
+
+	it('fails a call with a 200 KB token, echoed in the body, within 3 s of CPU, the token masked in what was read', async () => {
+		await withEchoServer(async (url, seen) => {
+			const token = tokenOf(204_800);
+			let error: unknown;
+			const spent = await cpuMs(async () => {
+				error = await failWith(url, token);
+			});
+			assert.ok(spent < 3000, `${spent} ms`);
+			// The body was read up to 64 KiB, inside the token: what was read of it is masked all the same.
+			assert.equal((error as { data: unknown }).data, 'you sent ***');
+			assert.match((error as Error).message, / The server said: "you sent \*\*\*"\. /);
+			assertNoSecret(error, [token.slice(0, 64), token.slice(8192, 8192 + 64)]);
+			assert.equal(seen.count, 1);
+		});
+	});
+
+	it('costs a call with a 4 KB token at most 10 ms of CPU more than one with a 40-byte token', async () => {
+		await withEchoServer(async (url, seen) => {
+			const [small, large] = [tokenOf(40), tokenOf(4096)];
+			await failWith(url, small);
+			const costs: { small: number[]; large: number[] } = { small: [], large: [] };
+			for (let run = 0; run < 5; run++) {
+				costs.small.push(await cpuMs(() => failWith(url, small)));
+				costs.large.push(await cpuMs(() => failWith(url, large)));
+			}
+			const extra = median(costs.large) - median(costs.small);
+			assert.ok(extra < 10, `${extra} ms more`);
+			assert.equal(seen.count, 11);
+		});
+	});
+
+	it('grows linearly with the token: 200 KB costs less than 40 times what 16 KB does (a quadratic cost, 156 times)', async () => {
+		await withEchoServer(async (url, seen) => {
+			const [medium, large] = [tokenOf(16_384), tokenOf(204_800)];
+			await failWith(url, medium);
+			const costs: { medium: number[]; large: number[] } = { medium: [], large: [] };
+			for (let run = 0; run < 3; run++) {
+				costs.medium.push(await cpuMs(() => failWith(url, medium)));
+				costs.large.push(await cpuMs(() => failWith(url, large)));
+			}
+			const ratio = median(costs.large) / median(costs.medium);
+			assert.ok(ratio < 40, `${ratio} times`);
+			assert.equal(seen.count, 7);
+		});
+	});
+
+	it("reads a 200 KB credential without `=`, 256 KB of scheme characters, a Link of `<`, a capitalised name and a server's reason in under a second each", async () => {
+		const cases: [string, () => unknown][] = [
+			['a credential without `=`', () => secretsOf(new Request(origin, { headers: { authorization: `AWS4 ${tokenOf(204_800)}` } }), [])],
+			['scheme characters in text', () => redactText('a.'.repeat(131_072), ['sk-live-SECRET'])],
+			['a Link of `<`', () => redactHeaders(new Headers({ link: '<'.repeat(204_800) }))],
+			['a capitalised name', () => isSecretName('A'.repeat(204_800))],
+			['a capitalised query name in a Location', () => redactHeaders(new Headers({ location: `/x?${'A'.repeat(204_800)}=1` }))],
+			[
+				"a server's reason of 256 KB of stops and spaces",
+				() => reasonLine(`${' .'.repeat(131_072)}x`, redactor(['sk-live-SECRET']), 'Not Found'),
+			],
+		];
+		for (const [label, run] of cases) {
+			const spent = await cpuMs(run);
+			assert.ok(spent < 1000, `${label}: ${spent} ms`);
+		}
 	});
 });

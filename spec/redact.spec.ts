@@ -429,6 +429,37 @@ describe('redacts what a response sends back', () => {
 		assert.equal(redactText('go to https://app.test/cb#access_token=t0k3n&x=1 now'), 'go to https://app.test/cb now');
 		assert.equal(redactText('see https://app.test/docs#section-2.'), 'see https://app.test/docs#section-2.');
 	});
+
+	// Issue 27: URLs are found from each `://` back to their scheme, no longer by a regular expression; the same URLs.
+	it('finds a URL in text where its scheme begins a word, up to a space, a quote, a bracket or a backtick', () => {
+		const cases: [string, string][] = [
+			['(see https://h.test/x?token=t0k3n)', '(see https://h.test/x?token=***)'],
+			['"url":"https://h.test/x?token=t0k3n","next":1', '"url":"https://h.test/x?token=***","next":1'],
+			// The scheme begins at the word's first letter: `x.https` here, `https` after a digit and a dot.
+			['x.https://h.test/x?token=t0k3n', 'x.https://h.test/x?token=***'],
+			['1.https://h.test/x?token=t0k3n', '1.https://h.test/x?token=***'],
+			['a https://h.test/?token=1 and wss://h.test/?api_key=2', 'a https://h.test/?token=*** and wss://h.test/?api_key=***'],
+			// No word boundary before a letter after `_`, and nothing after `://`: no URL.
+			['_https://h.test/x?token=t0k3n', '_https://h.test/x?token=t0k3n'],
+			['https:// h.test/?token=t0k3n', 'https:// h.test/?token=t0k3n'],
+			['://h.test/?token=t0k3n', '://h.test/?token=t0k3n'],
+		];
+		for (const [text, redacted] of cases) {
+			assert.equal(redactText(text), redacted, text);
+		}
+	});
+
+	it("reads a Link reference up to its `>`, and a signature's parameters where their names begin", () => {
+		assert.equal(
+			redactHeaders(new Headers({ link: '<<https://h.test/n?apiToken=t0ken>; rel="next"' })).get('link'),
+			'<<https://h.test/n?apiToken=***>; rel="next"',
+		);
+		const found = secretsOf(
+			new Request(origin, { headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIA/x,SignedHeaders=host, Signature="abcdef12"' } }),
+			[],
+		);
+		assert.ok(found.includes('AKIA/x') && found.includes('abcdef12'), found.join(' | '));
+	});
 });
 
 describe('sanitizeRuntimeError', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { withLoopback } from './support/loopback.ts';
+import { startLoopback, withLoopback } from './support/loopback.ts';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
@@ -45,5 +45,49 @@ describe('runs where our users run', function () {
 	it('runs under Deno', async () => {
 		const result = await smoke(bin('deno'), ['run', '--allow-net', '--allow-read', '--allow-env', '--no-lock', script('smoke.mjs')]);
 		assert.deepEqual(result, { recovered: { ok: true }, notFound: expectedNotFound });
+	});
+});
+
+// Issue 27: docs/errors.md's table of `code`s, as each runtime gives them. DNS answers ENOTFOUND for a `.invalid` host
+// (RFC 6761), or EAI_AGAIN where no DNS server answers at all.
+describe("names a network failure by the runtime's code (docs/errors.md)", function () {
+	this.timeout(60_000);
+	const dnsCodes = ['ENOTFOUND', 'EAI_AGAIN'];
+
+	const failures = async (command: string, args: string[]) => {
+		const closed = await startLoopback([]);
+		await closed.close();
+		let output = '';
+		await withLoopback([{ reset: true }], async (server) => {
+			const { stdout } = await run(command, [...args, `${closed.url}/x`, `${server.url}/x`], { cwd: root.pathname, timeout: 60_000 });
+			output = stdout;
+			assert.equal(server.count, 1, 'one request to the server that destroys its connections');
+		});
+		return JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
+	};
+	const named = (code: string | null) => ({ network: true, code, json: code, named: true });
+
+	it('gives ECONNREFUSED, ENOTFOUND and UND_ERR_SOCKET on Node', async () => {
+		const result = await failures(process.execPath, [script('network-codes.mjs')]);
+		assert.ok(dnsCodes.includes(result.dns.code), result.dns.code);
+		assert.deepEqual(result, { refused: named('ECONNREFUSED'), dns: named(result.dns.code), reset: named('UND_ERR_SOCKET') });
+	});
+
+	it('gives ECONNREFUSED, ENOTFOUND and ECONNRESET under Bun', async () => {
+		const result = await failures(bin('bun'), [script('network-codes.mjs')]);
+		assert.ok(dnsCodes.includes(result.dns.code), result.dns.code);
+		assert.deepEqual(result, { refused: named('ECONNREFUSED'), dns: named(result.dns.code), reset: named('ECONNRESET') });
+	});
+
+	it('gives no code under Deno, whose errors carry none', async () => {
+		const result = await failures(bin('deno'), [
+			'run',
+			'--allow-net',
+			'--allow-read',
+			'--allow-env',
+			'--no-lock',
+			script('network-codes.mjs'),
+		]);
+		assert.deepEqual(result, { refused: named(null), dns: named(null), reset: named(null) });
 	});
 });

@@ -42,6 +42,7 @@ export type {
 	AttemptRecord,
 	ErrorKind,
 	Outcome,
+	ProblemDetails,
 	SteadfetchError,
 	SteadfetchErrorJson,
 	SteadfetchFields,

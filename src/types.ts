@@ -100,15 +100,37 @@ export interface Advice {
 	readonly solution: string;
 }
 
+/**
+An RFC 9457 problem details body (`application/problem+json`), as the API sent it, secrets masked. Each of the five
+members is here only when the body gives it with the type RFC 9457 names (a member of another type is ignored, as its
+section 3.1 says); every other member is an extension, kept as sent.
+*/
+export interface ProblemDetails {
+	/** A URI reference naming the problem type (`https://example.com/probs/out-of-credit`); absent means `about:blank`: the status says it all. */
+	readonly type?: string;
+	/** A short summary of the problem type, the same for every occurrence: `You do not have enough credit.` */
+	readonly title?: string;
+	/** The HTTP status the server gave the problem. */
+	readonly status?: number;
+	/** What went wrong this time, for a person: `Your current balance is 30, but that costs 50.` */
+	readonly detail?: string;
+	/** A URI reference naming this occurrence: `/account/12345/msgs/abc`. */
+	readonly instance?: string;
+	/** Extension members (`balance`, `accounts`, `errors`...), as sent. */
+	readonly [member: string]: unknown;
+}
+
 /** What `toJSON()` gives: a log-ready object with no secret in it. */
 export interface SteadfetchErrorJson {
 	readonly name: string;
 	readonly message: string;
 	readonly status?: number;
+	readonly code?: string;
 	readonly title: string;
 	readonly description: string;
 	readonly advice: Advice;
 	readonly request: { readonly method: string; readonly url: string };
+	readonly problem?: ProblemDetails;
 	readonly data?: unknown;
 	readonly attempts: number;
 	readonly history: readonly AttemptRecord[];
@@ -127,12 +149,24 @@ export interface SteadfetchErrorJson {
 export interface SteadfetchFields {
 	/** The response status; undefined for network errors and timeouts. */
 	readonly status: number | undefined;
+	/**
+	What the runtime said went wrong when no response arrived (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`, undici's
+	`UND_ERR_SOCKET`...), read from the runtime's error and its causes; undefined for a response, a timeout, and where the
+	runtime gives none (Deno, browsers).
+	*/
+	readonly code: string | undefined;
 	/** The status's name in the API docs, e.g. `Not Found`. */
 	readonly title: string;
 	/** The API docs' one-line description, e.g. `The requested resource doesn't exist.` */
 	readonly description: string;
 	/** The API docs' Cause and Solution. */
 	readonly advice: Advice;
+	/**
+	The body as RFC 9457 problem details: for `application/problem+json`, or a JSON object whose `status` is the
+	response's and that has a `title` or `detail`; else undefined. Its `detail` (else `title`) is the server's reason in
+	`message`.
+	*/
+	readonly problem: ProblemDetails | undefined;
 	/** How many requests the call made. */
 	readonly attempts: number;
 	/** Every request of the call, in order: the first 10 and the last 40 of a longer one (a job's, say). */

@@ -1,6 +1,7 @@
 import { mask } from '../secrets/names.ts';
 import type { Redactor } from '../secrets/redactor.ts';
-import type { Advice, AttemptRecord, ErrorKind, SteadfetchError, SteadfetchErrorJson, StopReason } from '../types.ts';
+import type { Advice, AttemptRecord, ErrorKind, ProblemDetails, SteadfetchError, SteadfetchErrorJson, StopReason } from '../types.ts';
+import { describeCode } from './network-code.ts';
 
 // A brand that survives realms (iframes, workers' messages aside) and duplicate copies of the package, where instanceof does not.
 const brand: unique symbol = Symbol.for('steadfetch.error') as never;
@@ -17,6 +18,12 @@ export interface ErrorDetails {
 	/** Already redacted. */
 	readonly url: string;
 	readonly data: unknown;
+	/** The body as problem details, already redacted and bounded. */
+	readonly problem: ProblemDetails | undefined;
+	/** What the server said went wrong: redacted, one line, bounded (reason.ts). */
+	readonly reason: string | undefined;
+	/** The runtime's error code when no response arrived (network-code.ts). */
+	readonly code: string | undefined;
 	readonly attempts: number;
 	readonly history: readonly AttemptRecord[];
 	readonly historyOmitted: number;
@@ -87,7 +94,8 @@ export function safeCause(error: unknown, redact: Redactor, depth = 3): Error | 
 	copy.stack = `${copy.name}: ${copy.message}`;
 	const { code } = codeOf(error);
 	if (code) {
-		Object.defineProperty(copy, 'code', { value: code, enumerable: true });
+		// A custom fetch's error may put anything in its code.
+		Object.defineProperty(copy, 'code', { value: redact.text(code), enumerable: true });
 	}
 	return copy;
 }
@@ -105,10 +113,16 @@ const notRetriedNote: Partial<Record<StopReason, string>> = {
 // Stops after which the time to come back is the news.
 const waitStops = new Set<StopReason | undefined>(['wait-over-cap', 'deadline', 'budget', 'circuit-open', 'rate-limited']);
 
-/** The one-line message: status, method, redacted URL, attempts, description, solution. Never the body. */
+/**
+The one-line message: status, method, redacted URL, attempts, description, what the server said or the runtime's code,
+solution. Of the body, only the server's own short reason, bounded and redacted.
+*/
 export function formatMessage(details: ErrorDetails): string {
 	const what = details.kind === 'http' ? String(details.status) : details.title;
 	const attempts = details.attempts > 1 ? ` (${details.attempts} attempts)` : '';
+	// The docs' description as written, then what the runtime or the server said of this failure.
+	const code = details.code ? ` ${describeCode(details.code)}.` : '';
+	const reason = details.reason ? ` The server said: "${details.reason}"${/[.!?…]$/.test(details.reason) ? '' : '.'}` : '';
 	const solution = details.advice.solution ? ` Solution: ${details.advice.solution}` : '';
 	const note = ((details.kind !== 'circuit' && details.stopReason && notRetriedNote[details.stopReason]) || '').replace(
 		'{deadline}',
@@ -116,7 +130,7 @@ export function formatMessage(details: ErrorDetails): string {
 	);
 	const when =
 		details.retryAt !== undefined && waitStops.has(details.stopReason) ? ` Retry after ${new Date(details.retryAt).toISOString()}.` : '';
-	return `${what} ${details.method} ${details.url}${attempts}: ${details.description || details.title}${solution}${note}${when}`;
+	return `${what} ${details.method} ${details.url}${attempts}: ${details.description || details.title}${code}${reason}${solution}${note}${when}`;
 }
 
 /** What every error class is built from: its details and the request's original headers (the error keeps redacted copies). */
@@ -166,9 +180,11 @@ export function decorate(error: Error, name: string, details: ErrorDetails): voi
 		// The stack's first line was built from ky's message; rebuild it from ours.
 		stack: hidden(frames ? `${name}: ${message}\n${frames}` : `${name}: ${message}`),
 		status: shown(details.status),
+		code: shown(details.code),
 		title: shown(details.title),
 		description: shown(details.description),
 		advice: shown(Object.freeze({ ...details.advice })),
+		problem: shown(details.problem),
 		data: shown(boundData(details.data)),
 		attempts: shown(details.attempts),
 		history: shown(Object.freeze(details.history.map((record) => Object.freeze({ ...record })))),
@@ -190,8 +206,13 @@ export function decorate(error: Error, name: string, details: ErrorDetails): voi
 }
 
 const codeOf = (error: Error): { code?: string } => {
-	const { code } = error as { code?: unknown };
-	return typeof code === 'string' ? { code } : {};
+	try {
+		const { code } = error as { code?: unknown };
+		return typeof code === 'string' ? { code } : {};
+	} catch {
+		// A getter that throws (an error of a custom fetch's making) names no code.
+		return {};
+	}
 };
 
 /** The shared `toJSON` of every steadfetch error. */
@@ -201,6 +222,7 @@ export function toJson(error: SteadfetchError): SteadfetchErrorJson {
 		name: error.name,
 		message: error.message,
 		...(error.status === undefined ? {} : { status: error.status }),
+		...(error.code === undefined ? {} : { code: error.code }),
 		title: error.title,
 		description: error.description,
 		advice: error.advice,
@@ -208,6 +230,7 @@ export function toJson(error: SteadfetchError): SteadfetchErrorJson {
 			method: error.request.method,
 			url: (error as { [redactedUrl]?: string })[redactedUrl] ?? '',
 		},
+		...(error.problem === undefined ? {} : { problem: error.problem }),
 		...(error.data === undefined ? {} : { data: error.data }),
 		attempts: error.attempts,
 		history: error.history,

@@ -1,11 +1,13 @@
 import { type CatalogEntry, lookupAdvice } from '../catalog/parse.ts';
 import { secretsOf } from '../secrets/headers.ts';
 import { type Redactor, redactor } from '../secrets/redactor.ts';
-import type { AttemptRecord, Decision, Outcome, SteadfetchError } from '../types.ts';
-import { type ErrorDetails, safeCause, safeData } from './base.ts';
+import type { AttemptRecord, Decision, Outcome, ProblemDetails, SteadfetchError } from '../types.ts';
+import { boundData, type ErrorDetails, safeCause, safeData } from './base.ts';
 import { CircuitOpenError } from './circuit.ts';
 import { createHttpError } from './http.ts';
 import { FetchNetworkError, NetworkError } from './network.ts';
+import { networkCode } from './network-code.ts';
+import { problemOf, reasonLine, reasonOf } from './reason.ts';
 import { TimeoutError } from './timeout.ts';
 
 /** Everything known about a failed call, from the client, the drop-in fetch or a job. */
@@ -43,6 +45,10 @@ export interface FailureReport {
 const messageOf = (cause: unknown, redact: Redactor): string | undefined =>
 	cause instanceof Error ? redact.text(cause.message) : undefined;
 
+// A problem's members bounded as `data` is: a body too large to keep whole keeps only its five standard members.
+const boundProblem = (problem: ProblemDetails): ProblemDetails =>
+	Object.freeze(Object.fromEntries(Object.entries(problem).map(([key, value]) => [key, boundData(value)])));
+
 /**
 The enriched error for a failure: the class for its status or kind, the docs' advice, the history, nothing secret. The
 secrets are the request's (its credential headers, query and matrix parameters, and the literal `secrets`): masked here,
@@ -60,16 +66,25 @@ export function createError(report: FailureReport): SteadfetchError {
 			: stopped?.reason === 'circuit-open'
 				? lookupAdvice(report.catalog, 'circuit')
 				: advice;
+	// A status the docs do not name keeps the server's reason phrase before the class's title.
+	const title = (response && (report.catalog[String(outcome)]?.title || redact.text(response.statusText))) || advice.title;
+	const data = safeData(report.data, redact);
+	// safeData keeps a body too large to keep whole as its text: a problem that large keeps only its standard members.
+	const problem = response && problemOf(report.data, response, typeof data !== 'string');
+	const said = response && reasonOf(report.data, response, problem);
+	const failedToConnect = outcome === 'network' || outcome === 'body';
 	const details: ErrorDetails = {
 		kind: typeof outcome === 'number' ? 'http' : outcome === 'body' ? 'network' : outcome,
 		status: response?.status,
-		// A status the docs do not name keeps the server's reason phrase before the class's title.
-		title: (response && (report.catalog[String(outcome)]?.title || redact.text(response.statusText))) || advice.title,
+		title,
 		description: advice.description,
 		advice: { cause: guarded.cause, solution: guarded.solution },
 		method: request.method,
 		url: redact.url(request.url),
-		data: safeData(report.data, redact),
+		data,
+		problem: problem && boundProblem(redact.data(problem) as ProblemDetails),
+		reason: said && reasonLine(said, redact, title),
+		code: failedToConnect ? networkCode(report.cause) : undefined,
 		attempts: report.attempts,
 		history: report.history,
 		historyOmitted: report.historyOmitted ?? 0,
@@ -77,7 +92,7 @@ export function createError(report: FailureReport): SteadfetchError {
 		retryable,
 		retryAt: retryable ? (decision?.retry ? report.now + decision.delayMs : stopped?.retryAt) : undefined,
 		stopReason: retryable ? stopped?.reason : undefined,
-		cause: outcome === 'network' || outcome === 'body' ? safeCause(report.cause, redact) : undefined,
+		cause: failedToConnect ? safeCause(report.cause, redact) : undefined,
 	};
 	const init = { details, headers: request.headers, redact };
 	if (response) {

@@ -11,7 +11,7 @@ export interface NetworkError extends SteadfetchFields {
 }
 
 /**
-No response arrived: DNS, refused or reset connection, TLS, offline. Extends ky's `NetworkError`; `cause` is a redacted copy of the runtime's error (with its `code`, such as `ECONNREFUSED`). Retried for repeatable requests.
+No response arrived: DNS, refused or reset connection, TLS, offline. Extends ky's `NetworkError`. `code` names what happened where the runtime says (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`, undici's `UND_ERR_SOCKET`; undefined in Deno and browsers), and the message says it too; `cause` is a redacted copy of the runtime's error and its causes. Retried for repeatable requests.
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor; ky's classes cannot share a base class of ours.
 export class NetworkError extends KyNetworkError {
@@ -34,7 +34,7 @@ export interface FetchNetworkError extends SteadfetchFields {
 }
 
 /**
-The drop-in fetch's network failure. It keeps fetch's shape, so SDKs and network-error detectors (ky, p-retry, is-network-error) recognise it: a `TypeError` named `TypeError`, whose `message` is the runtime's own (`fetch failed` in Node). The steadfetch line, with the advice, is in `toJSON().message` and `summary`.
+The drop-in fetch's network failure. It keeps fetch's shape, so SDKs and network-error detectors (ky, p-retry, is-network-error) recognise it: a `TypeError` named `TypeError`, whose `message` is the runtime's own (`fetch failed` in Node). The steadfetch line, with the advice, is in `toJSON().message` and `summary`; `code` (`ECONNREFUSED`...) is on the error itself, as Bun puts it on its own.
 */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the fields decorate() defines in the constructor.
 export class FetchNetworkError extends TypeError {

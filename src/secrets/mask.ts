@@ -3,7 +3,29 @@ import { mask, minSecretLength } from './names.ts';
 /** Masks the secrets of a call in a text. */
 export type Hide = (text: string) => string;
 
-const base64 = (text: string): string => btoa(Array.from(new TextEncoder().encode(text), (byte) => String.fromCharCode(byte)).join(''));
+const digitsOf = (last: string): Uint8Array =>
+	Uint8Array.from(`ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${last}`, (digit) => digit.charCodeAt(0));
+const base64Digits = digitsOf('+/');
+const base64UrlDigits = digitsOf('-_');
+
+// Base64 of the text's UTF-8, padded, or base64url without padding, written as bytes and decoded once: btoa needs a
+// string of one character per byte, which costs an array or a string as long as the secret to build (a 200 KB JWT).
+const base64 = (text: string, digits: Uint8Array, pad: boolean): string => {
+	const bytes = new TextEncoder().encode(text);
+	const written = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
+	let length = 0;
+	for (let at = 0; at < bytes.length; at += 3) {
+		const group = ((bytes[at] ?? 0) << 16) | ((bytes[at + 1] ?? 0) << 8) | (bytes[at + 2] ?? 0);
+		// 1, 2 or 3 bytes make 2, 3 or 4 digits.
+		for (let shift = 18, count = Math.min(bytes.length - at, 3) + 1; count > 0; shift -= 6, count--) {
+			written[length++] = digits[(group >> shift) & 63] ?? 0;
+		}
+	}
+	while (pad && length % 4 !== 0) {
+		written[length++] = 0x3d;
+	}
+	return new TextDecoder().decode(written.subarray(0, length));
+};
 const hex = (code: number, width = 2): string => code.toString(16).padStart(width, '0');
 const jsonShort: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
 const htmlNamed: Record<string, string> = { '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' };
@@ -52,12 +74,23 @@ const formsOfCharacter = (character: string): string[] => {
 	return forms;
 };
 
+// The part of a secret that counts as it where a text ends inside it.
+const cutSecretLength = 64;
+
 // The end of the longest match of `secret` at `start` of the lowered text, or -1. Each character may come back in any of
 // its forms, mixed; the positions still possible after each character are tracked together (a few at most, where one
-// form is a prefix of another, as `%` of `%25`), so the cost is linear in the secret and never backtracks.
+// form is a prefix of another, as `%` of `%25`), so the cost is linear in the secret and never backtracks. A text that
+// ends inside the secret after `cutSecretLength` characters of it matches to its end: a body is read up to 64 KiB, and
+// a longer secret echoed in it (a large JWT) would otherwise be kept, cut but unmasked. Fewer characters at a text's
+// end are left: a JSON key `cookie` is no part of the cookie `cookie-value`.
 const matchAt = (lower: string, start: number, secret: string): number => {
 	let positions = [start];
+	let matched = 0;
 	for (const character of secret) {
+		if (matched >= cutSecretLength && positions.includes(lower.length)) {
+			return lower.length;
+		}
+		matched++;
 		const next: number[] = [];
 		for (const at of positions) {
 			for (const form of formsOfCharacter(character)) {
@@ -78,10 +111,7 @@ const matchAt = (lower: string, start: number, secret: string): number => {
 // `=` may come back encoded too.
 const encodingsOf = (secret: string): string[] => [
 	secret,
-	...[secret, `${secret}:`, `:${secret}`].flatMap((text) => {
-		const encoded = base64(text);
-		return [encoded, encoded.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')];
-	}),
+	...[secret, `${secret}:`, `:${secret}`].flatMap((text) => [base64(text, base64Digits, true), base64(text, base64UrlDigits, false)]),
 ];
 
 const escapeRegExp = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
@@ -97,7 +127,8 @@ export function secretMask(secrets: readonly string[]): Hide {
 	const candidates = new RegExp(
 		searched
 			.map((secret) =>
-				Array.from(secret)
+				// Four UTF-16 units hold the first two characters, whatever they are.
+				Array.from(secret.slice(0, 4))
 					.slice(0, 2)
 					.map((character) => `(?:${formsOfCharacter(character).map(escapeRegExp).join('|')})`)
 					.join(''),

@@ -31,10 +31,12 @@ const ordinaryWords = new Set([
 	...'page nextpage next continuation sync resume skip delta'.split(' ').map((word) => `${word}token`),
 ]);
 
+// An acronym ends before the capital that begins a word (`APIKey`: API, Key). The run of capitals is not matched whole:
+// from each of its letters it would be scanned to its end again, quadratic in a long name (a server's `Location` query).
 const wordsOf = (name: string): string[] =>
 	name
 		.replace(/([a-z\d])([A-Z])/g, '$1 $2')
-		.replace(/([A-Z]{2,})([A-Z][a-z])/g, '$1 $2')
+		.replace(/([A-Z]{2})(?=[A-Z][a-z])/g, '$1 ')
 		.replace(/([a-z])(\d)/gi, '$1 $2')
 		.toLowerCase()
 		.split(/[^a-z\d]+/)
