@@ -82,11 +82,13 @@ const phase = async (name: string): Promise<void> => {
 	const delta = (metric: string, match?: (attributes: Record<string, unknown>) => boolean) =>
 		total(after, metric, match) - total(before, metric, match);
 	const failed = delta('steadfetch.call.duration', (attributes) => attributes['error.type'] !== undefined);
+	// Calls the open breaker refused, nothing sent: `error.type` says who refused, not a status.
+	const refused = delta('steadfetch.call.duration', (attributes) => attributes['error.type'] === 'circuit-open');
 	const calls = delta('steadfetch.call.duration');
 	const open = (after.get('steadfetch.breaker.status') ?? []).find(({ value }) => value === 1)?.attributes['steadfetch.breaker.state'];
 	const meanMs = calls > 0 ? ((seconds(after) - seconds(before)) / calls) * 1000 : 0;
 	rows.push(
-		`| ${name} | ${calls} | ${calls - failed} | ${failed} | ${delta('steadfetch.attempts')} | ${delta('steadfetch.attempts', (attributes) => attributes['error.type'] !== undefined)} | ${delta('steadfetch.retries')} | ${delta('steadfetch.withheld_retries', (attributes) => attributes['steadfetch.retry.withheld_reason'] === 'budget')} | ${delta('steadfetch.withheld_retries', (attributes) => attributes['steadfetch.retry.withheld_reason'] === 'circuit-open')} | ${delta('steadfetch.breaker.transitions', (attributes) => attributes['steadfetch.breaker.state'] === 'open')} | ${open ?? 'closed'} | ${meanMs.toFixed(1)} | ${spans - spansBefore} |`,
+		`| ${name} | ${calls} | ${calls - failed} | ${failed} | ${refused} | ${delta('steadfetch.attempts')} | ${delta('steadfetch.attempts', (attributes) => attributes['error.type'] !== undefined)} | ${delta('steadfetch.retries')} | ${delta('steadfetch.withheld_retries', (attributes) => attributes['steadfetch.retry.withheld_reason'] === 'budget')} | ${delta('steadfetch.withheld_retries', (attributes) => attributes['steadfetch.retry.withheld_reason'] === 'circuit-open')} | ${delta('steadfetch.breaker.transitions', (attributes) => attributes['steadfetch.breaker.state'] === 'open')} | ${open ?? 'closed'} | ${meanMs.toFixed(1)} | ${spans - spansBefore} |`,
 	);
 	before = after;
 	spansBefore = spans;
@@ -103,9 +105,9 @@ console.log(
 	`${callsPerPhase} calls per phase, ${concurrency} callers each calling at most every ${spacingMs} ms; retry limit 2, default budget, breaker opening after 10 failures in a row over 300 ms, open for ${openMs} ms.\n`,
 );
 console.log(
-	'| phase | calls (`steadfetch.call.duration` count) | ok | failed | requests (`steadfetch.attempts`) | failed requests | retries (`steadfetch.retries`) | withheld: budget | withheld: circuit-open | breaker opened (`steadfetch.breaker.transitions`) | breaker at the end (`steadfetch.breaker.status`) | mean call ms | spans |',
+	'| phase | calls (`steadfetch.call.duration` count) | ok | failed | of which refused (`error.type` circuit-open) | requests (`steadfetch.attempts`) | failed requests | retries (`steadfetch.retries`) | withheld: budget | withheld: circuit-open | breaker opened (`steadfetch.breaker.transitions`) | breaker at the end (`steadfetch.breaker.status`) | mean call ms | spans |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 console.log(rows.join('\n'));
 telemetry.disable();
 await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);

@@ -377,10 +377,14 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.ok(held.kind === 'wait' && held.waitMs > 900 && held.waitMs <= 1000, JSON.stringify(held));
 			// Each failed probe in a row doubles the next interval: 2000, then 3000 (the cap). A probe that says nothing of
 			// the API (it sent nothing) only lets the next run probe.
+			const redisClient = await jobs.getBackend().client;
+			const epoch = await redisClient.hget(jobs.toKey('meta'), 'steadfetch:epoch');
 			for (const interval of [2000, 3000, 3000]) {
 				await circuit.probeFailed();
 				await circuit.release();
 				assert.deepEqual(await circuit.admit(), { kind: 'probe' });
+				const probeTtl = Number(await redisClient.runCommand('pttl', [jobs.toKey(`steadfetch:${epoch}:probe`)]));
+				assert.ok(probeTtl > interval - 100 && probeTtl <= interval, `${probeTtl} for ${interval}`);
 				assert.equal(await circuit.heldFor(), 1000, 'held while the circuit is open');
 				// A run held back pauses the queue for probeMs at most, so that the queue resumes soon after a probe succeeds.
 				const other = await circuit.admit();

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Engine } from '../src/engine/call.ts';
 import { channelNames } from '../src/engine/diagnostics.ts';
-import { createClient, createFetch } from '../src/index.ts';
+import { createClient, createFetch, isRefusal } from '../src/index.ts';
 import { normalizeFetchOptions } from '../src/options/normalize.ts';
 import { FakeClock } from './support/clock.ts';
+import { withLoopback } from './support/loopback.ts';
+import { formsOf } from './support/renderings.ts';
 import { origin, serve, times } from './support/server.ts';
 
 // Every message of every steadfetch channel, in order, while `run` runs.
@@ -97,6 +99,9 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 			messages.map(({ name }) => name.replace('steadfetch:', '')),
 			['call:start', 'pacing'],
 		);
+		// The request's place, as every later message of the call says it: not an empty one from before it was known.
+		const [start, pacing] = messages.map(({ message }) => message);
+		assert.deepEqual({ ...start }, { call: pacing?.call, origin, method: 'GET', url: `${origin}/x` });
 		assert.deepEqual(clock.waits, [1000]);
 	});
 
@@ -139,7 +144,10 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 		const withheld = messages.find(({ name }) => name === channelNames.retryWithheld)?.message;
 		assert.equal(withheld?.reason, 'budget');
 		const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
-		assert.deepEqual([end?.ok, end?.error, end?.status, end?.stopReason], [false, 'InternalServerError', 500, 'budget']);
+		assert.deepEqual(
+			[end?.ok, end?.errorType, end?.error, end?.status, end?.stopReason],
+			[false, '500', 'InternalServerError', 500, 'budget'],
+		);
 		assert.equal(seen.count, 3);
 	});
 
@@ -191,6 +199,172 @@ describe('publishes every attempt and decision on diagnostics_channel', () => {
 		const messages = await listen(() => createClient({ retry: fast }).get(`${origin}/v1/x?api_key=SECRET123456`).json());
 		assert.ok(messages.length >= 3);
 		assert.doesNotMatch(JSON.stringify(messages), /SECRET123456/);
+	});
+
+	it('masks every credential the call sent where it reappears in the URL, as its error does, on both surfaces', async () => {
+		const token = 'tok-live-7f3a9c2b11';
+		const key = 'key-live-55d0e1a2';
+		const url = `${origin}/v1/api_keys/${key}?state=${token}`;
+		const seen = serve('GET', `/v1/api_keys/${key}?state=${token}`, times(4, { status: 404 }));
+		const errors: unknown[] = [];
+		const messages = await listen(async () => {
+			const headers = { Authorization: `Bearer ${token}`, 'X-Api-Key': key };
+			errors.push(
+				await createClient({ retry: fast, headers: { Authorization: `Bearer ${token}` } })
+					.get(url, { headers: { 'X-Api-Key': key } })
+					.catch((error: unknown) => error),
+			);
+			errors.push(
+				await createClient({ retry: fast })
+					.extend({ headers })
+					.get(url)
+					.catch((error: unknown) => error),
+			);
+			await createFetch()(url, { headers });
+			errors.push(await createFetch({ throwHttpErrors: true })(new Request(url, { headers })).catch((error: unknown) => error));
+		});
+		const urls = new Set(messages.map(({ message }) => message.url));
+		assert.deepEqual([...urls], [`${origin}/v1/api_keys/***?state=***`]);
+		assert.deepEqual(
+			errors.map((error) => (error as { request: Request }).request.url),
+			Array.from({ length: 3 }, () => `${origin}/v1/api_keys/***?state=***`),
+		);
+		const text = JSON.stringify(messages);
+		for (const form of [...formsOf(token), ...formsOf(key)]) {
+			assert.ok(!text.includes(form), form);
+		}
+		assert.equal(seen.count, 4);
+	});
+
+	it('keeps user-info out of the URL, masked as the error masks it', async () => {
+		const messages = await listen(() => createFetch()('https://user:PA55WORD99@api.example.test/v1/x'));
+		assert.deepEqual([...new Set(messages.map(({ message }) => message.url))], ['https://***@api.example.test/v1/x']);
+	});
+
+	it("tells a success whose body is cut off while read as the call's one end, a failure", async () => {
+		await withLoopback([{ cut: 200 }], async (server) => {
+			const messages = await listen(() => createClient({ retry: 0 }).get(`${server.url}/x`).json());
+			const ends = messages.filter(({ name }) => name === channelNames.callEnd).map(({ message }) => message);
+			assert.deepEqual(
+				ends.map(({ ok, errorType, error, status }) => ({ ok, errorType, error, status })),
+				[{ ok: false, errorType: 'network', error: 'NetworkError', status: 200 }],
+			);
+			assert.equal(server.count, 1);
+		});
+	});
+
+	it("ends a call whose body a shortcut reads only when the read does: its end comes after the body's", async () => {
+		serve('GET', '/x', [{ status: 200, body: { id: 1 } }]);
+		let read = false;
+		const messages = await listen(async () => {
+			await createClient()
+				.get(`${origin}/x`)
+				.json()
+				.then(() => {
+					read = true;
+				});
+		});
+		const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+		assert.deepEqual([end?.ok, end?.status], [true, 200]);
+		assert.ok(read);
+	});
+
+	it('tells the end of a call once when an afterResponse hook throws, with the attempt it answered', async () => {
+		serve('GET', '/x', [{ status: 200, body: {} }]);
+		const hook = (): never => {
+			throw new Error('hook failed');
+		};
+		const messages = await listen(() => createClient({ hooks: { afterResponse: [hook] } }).get(`${origin}/x`));
+		assert.deepEqual(
+			messages.map(({ name, message }) => [name.replace('steadfetch:', ''), message.status, message.errorType].filter(Boolean).join(' ')),
+			['call:start', 'attempt:start', 'attempt:end 200', 'call:end _OTHER'],
+		);
+	});
+
+	it('tells an attempt the fetch refused before sending as not sent, and its call _OTHER', async () => {
+		const messages = await listen(() => createFetch()('https://user:PA55WORD99@api.example.test/v1/x'));
+		const end = messages.find(({ name }) => name === channelNames.attemptEnd)?.message;
+		assert.deepEqual([end?.sent, end?.errorType, end?.status, end?.failure], [false, '_OTHER', undefined, undefined]);
+		const callEnd = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+		assert.deepEqual([callEnd?.errorType, callEnd?.error], ['_OTHER', 'TypeError']);
+	});
+
+	it("tells a network failure of the drop-in fetch errorType network, though it rejects with fetch's TypeError", async () => {
+		await withLoopback([{ reset: true }], async (server) => {
+			const messages = await listen(() => createFetch({ retry: 0 })(`${server.url}/x`));
+			const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+			assert.deepEqual([end?.errorType, end?.error], ['network', 'TypeError']);
+		});
+	});
+
+	it('tells a call a guard refused as refused, without the status of the local Response that stands for it', async () => {
+		const reset = String(Math.ceil(Date.now() / 1000) + 3600);
+		serve('GET', '/r', [{ status: 200, body: {}, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } }]);
+		const fetch = createFetch({ retry: fast });
+		await fetch(`${origin}/r`);
+		let response: Response | undefined;
+		const messages = await listen(async () => {
+			response = await fetch(`${origin}/r`);
+		});
+		assert.ok(response && isRefusal(response));
+		const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+		assert.deepEqual(
+			[end?.ok, end?.errorType, end?.status, end?.stopReason, end?.attempts],
+			[false, 'rate-limited', undefined, 'rate-limited', 0],
+		);
+	});
+
+	it('names what ended a call by the class of failure, never by the name of what was thrown', async () => {
+		serve('GET', '/x', [{ status: 503 }]);
+		const controller = new AbortController();
+		const reason = Object.assign(new Error('cancelled'), { name: 'Cancelled:tenant-4711' });
+		const api = createClient({ retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 }, onRetry: () => controller.abort(reason) });
+		const messages = await listen(() => api.get(`${origin}/x`, { signal: controller.signal }));
+		const end = messages.find(({ name }) => name === channelNames.callEnd)?.message;
+		assert.deepEqual([end?.errorType, end?.error], ['aborted', 'Cancelled:tenant-4711']);
+	});
+
+	it("keeps a subscriber's exception from becoming an uncaught one: the call goes on, the others hear it, a warning once", async () => {
+		const throwing = (): never => {
+			throw new RangeError('logger down');
+		};
+		const warnings: Error[] = [];
+		const warn = (warning: Error) => warnings.push(warning);
+		const uncaught: unknown[] = [];
+		const record = (error: unknown) => uncaught.push(error);
+		// Node throws a subscriber's exception again on the next tick; mocha's own listener would fail the spec.
+		const mochas = process.listeners('uncaughtException');
+		process.removeAllListeners('uncaughtException');
+		process.on('uncaughtException', record);
+		process.on('warning', warn);
+		subscribe(channelNames.attemptStart, throwing);
+		const seen = serve('GET', '/x', times(3, { status: 200, body: {} }));
+		let messages: { name: string; message: Record<string, unknown> }[] = [];
+		try {
+			messages = await listen(async () => {
+				await createClient().get(`${origin}/x`).json();
+				await createClient().get(`${origin}/x`).json();
+				await createFetch()(`${origin}/x`);
+			});
+			await new Promise((resolve) => setImmediate(resolve));
+		} finally {
+			unsubscribe(channelNames.attemptStart, throwing);
+			process.off('uncaughtException', record);
+			for (const listener of mochas) {
+				process.on('uncaughtException', listener);
+			}
+			process.off('warning', warn);
+		}
+		assert.deepEqual(uncaught, []);
+		assert.equal(
+			messages.filter(({ name }) => name === channelNames.attemptStart).length,
+			3,
+			'the subscribers after it hear every message',
+		);
+		const ours = warnings.filter((warning) => (warning as { code?: string }).code === 'STEADFETCH_SUBSCRIBER_THREW');
+		assert.equal(ours.length, 1, 'once per subscriber');
+		assert.match(ours[0]?.message ?? '', /steadfetch:attempt:start threw \(RangeError: logger down\)/);
+		assert.equal(seen.count, 3);
 	});
 
 	it('builds no message while nobody subscribes: the request is not even looked at', async () => {

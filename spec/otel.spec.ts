@@ -1,13 +1,28 @@
 import assert from 'node:assert/strict';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import {
+	type Counter,
+	context,
+	type DiagLogger,
+	DiagLogLevel,
+	diag,
+	type Meter,
+	type MeterProvider as MeterProviderApi,
+	SpanKind,
+	SpanStatusCode,
+	type Tracer,
+	type TracerProvider as TracerProviderApi,
+	trace,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type Instrumentation, type InstrumentOptions, instrument, requestAttributes } from '../src/adapters/otel/index.ts';
-import { tracing } from '../src/engine/diagnostics.ts';
-import { createClient, createFetch } from '../src/index.ts';
-import { startLoopback } from './support/loopback.ts';
+import { channelNames, tracing } from '../src/engine/diagnostics.ts';
+import { createClient, createFetch, isRefusal } from '../src/index.ts';
+import { startLoopback, withLoopback } from './support/loopback.ts';
+import { assertNoSecret, formsOf } from './support/renderings.ts';
 import { origin, serve, times } from './support/server.ts';
 
 // The real SDK, in memory: spans as they end, metrics when the spec asks (cumulative, never on a timer).
@@ -279,7 +294,7 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 					refused?.attributes['steadfetch.stop_reason'],
 					refused?.attributes['steadfetch.call.attempt_count'],
 				],
-				['CircuitOpenError', 'circuit-open', 0],
+				['circuit-open', 'circuit-open', 0],
 			);
 			assert.equal(attemptSpans(spans()).length, 2);
 			const state = await points('steadfetch.breaker.status');
@@ -298,7 +313,7 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			assert.equal(seen.count, 2);
 		});
 
-		it('gives a network failure error.type on the attempt and the error class on the call', async () => {
+		it('gives a network failure error.type network on the attempt and on the call', async () => {
 			const { spans } = start();
 			const server = await startLoopback([{ reset: true }]);
 			try {
@@ -308,7 +323,7 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 				assert.deepEqual([attempt?.attributes['error.type'], attempt?.status.code], ['network', SpanStatusCode.ERROR]);
 				assert.deepEqual(
 					[call?.attributes['error.type'], call?.attributes['steadfetch.stop_reason'], call?.attributes['server.address']],
-					['NetworkError', 'limit', '127.0.0.1'],
+					['network', 'limit', '127.0.0.1'],
 				);
 				assert.equal(server.count, 1);
 			} finally {
@@ -316,7 +331,7 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			}
 		});
 
-		it('ends the span of a call aborted during its backoff, with the abort as error.type', async () => {
+		it('ends the span of a call aborted during its backoff, with error.type aborted', async () => {
 			const { spans } = start();
 			const seen = serve('GET', '/x', [{ status: 503 }]);
 			const controller = new AbortController();
@@ -324,7 +339,7 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			const api = createClient({ retry: { ...fast, baseDelayMs: 60_000, maxDelayMs: 60_000 }, onRetry: () => controller.abort() });
 			await assert.rejects(api.get(`${origin}/x`, { signal: controller.signal }), { name: 'AbortError' });
 			const [call] = callSpans(spans());
-			assert.deepEqual([call?.attributes['error.type'], call?.attributes['steadfetch.call.attempt_count']], ['AbortError', 1]);
+			assert.deepEqual([call?.attributes['error.type'], call?.attributes['steadfetch.call.attempt_count']], ['aborted', 1]);
 			assert.equal(seen.count, 1);
 		});
 	});
@@ -342,13 +357,15 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 				refused?.events.map(({ name, attributes }) => [name, attributes?.['steadfetch.pacing.refused']]),
 				[['steadfetch.pacing.wait', true]],
 			);
+			// Nothing was sent: the 429 the error stands for is no server's, so the span says who refused, and has no status.
 			assert.deepEqual(
 				[
 					refused?.attributes['error.type'],
 					refused?.attributes['steadfetch.stop_reason'],
 					refused?.attributes['steadfetch.call.attempt_count'],
+					refused?.attributes['http.response.status_code'],
 				],
-				['429', 'rate-limited', 0],
+				['rate-limited', 'rate-limited', 0, undefined],
 			);
 			assert.deepEqual(
 				(await points('steadfetch.pacing.waits')).map(({ attributes, value }) => [attributes['steadfetch.pacing.refused'], value]),
@@ -370,7 +387,8 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 				await Promise.all(['steadfetch.attempts', 'steadfetch.retries', 'steadfetch.call.duration'].map((name) => points(name))),
 			]);
 			assert.equal(callSpans(spans()).length, 2);
-			assert.match(everything, /api_key=\*\*\*/);
+			assert.match(everything, /api_key=REDACTED/);
+			assert.match(everything, /https:\/\/REDACTED:REDACTED@api\.example\.test\/v1\/x/);
 			assert.doesNotMatch(everything, /SECRET123456|PA55WORD99/);
 			assert.equal(seen.count, 2);
 		});
@@ -487,6 +505,456 @@ describe('steadfetch/otel: spans and metrics from the diagnostics channels, with
 			assert.throws(() => instrument(), /on already/);
 			telemetry.disable();
 			instrument().disable();
+		});
+	});
+	describe('the HTTP semantic conventions', () => {
+		it('names a method the conventions do not know _OTHER, its span HTTP, and keeps the original on spans only', async () => {
+			const { spans, metrics } = start();
+			const seen = serve('PURGE', '/cache', [{ status: 200, body: {} }]);
+			await createFetch()(`${origin}/cache`, { method: 'PURGE' });
+			const [call] = callSpans(spans());
+			const [attempt] = attemptSpans(spans());
+			assert.deepEqual(
+				[call?.name, call?.attributes['http.request.method'], call?.attributes['http.request.method_original']],
+				['steadfetch HTTP', '_OTHER', 'PURGE'],
+			);
+			assert.deepEqual(
+				[attempt?.name, attempt?.attributes['http.request.method'], attempt?.attributes['http.request.method_original']],
+				['HTTP', '_OTHER', 'PURGE'],
+			);
+			const recorded = await metrics();
+			assert.ok(recorded.length > 0);
+			assert.ok(recorded.every(({ attributes }) => !attributes.includes('http.request.method_original')));
+			assert.equal(seen.count, 1);
+		});
+
+		it('gives error.type from a closed set, never the name of what was thrown: an abort reason, a hook', async () => {
+			const { spans, points } = start();
+			const seen = serve('GET', '/x', [{ status: 503 }, { status: 200, body: {} }]);
+			// Aborted with a reason of the caller's, named as anything, from the first retry: the call then waits its backoff.
+			const controller = new AbortController();
+			const cancelled = Object.assign(new Error('cancelled'), { name: 'Cancelled:tenant-4711:tok_abcdef123456' });
+			const slow = { ...fast, baseDelayMs: 60_000, maxDelayMs: 60_000 };
+			const aborting = createClient({ retry: slow, onRetry: () => controller.abort(cancelled) });
+			await assert.rejects(aborting.get(`${origin}/x`, { signal: controller.signal }).json(), cancelled);
+			const stop = Object.assign(new Error('stop'), { name: 'Stop http://api.example.test/500?user=42' });
+			const hooked = createClient({
+				retry: fast,
+				hooks: {
+					afterResponse: [
+						() => {
+							throw stop;
+						},
+					],
+				},
+			});
+			await assert.rejects(hooked.get(`${origin}/x`).json(), stop);
+			const calls = callSpans(spans());
+			assert.deepEqual(
+				calls.map((span) => [span.attributes['error.type'], span.status.code, span.status.message]),
+				[
+					['aborted', SpanStatusCode.ERROR, undefined],
+					['_OTHER', SpanStatusCode.ERROR, undefined],
+				],
+			);
+			const types = (await points('steadfetch.call.duration')).map(({ attributes }) => attributes['error.type']);
+			assert.deepEqual(types.sort(), ['_OTHER', 'aborted']);
+			assert.equal(seen.count, 2);
+		});
+
+		it("gives a caller's AbortSignal.timeout() error.type timeout", async () => {
+			const { spans } = start();
+			await withLoopback([{ status: 200, body: '{}', delayMs: 2000 }], async (server) => {
+				await assert.rejects(createFetch()(`${server.url}/slow`, { signal: AbortSignal.timeout(20) }), { name: 'TimeoutError' });
+				assert.deepEqual(
+					[...attemptSpans(spans()), ...callSpans(spans())].map((span) => span.attributes['error.type']),
+					['timeout', 'timeout'],
+				);
+				assert.equal(server.count, 1);
+			});
+		});
+
+		it("gives the drop-in fetch's network failure error.type network, not its TypeError, on every signal", async () => {
+			const { spans, points } = start();
+			await withLoopback([{ reset: true }], async (server) => {
+				await assert.rejects(createFetch({ retry: 0 })(`${server.url}/x`), TypeError);
+				assert.deepEqual(
+					[...callSpans(spans()), ...attemptSpans(spans())].map((span) => span.attributes['error.type']),
+					['network', 'network'],
+				);
+				const [duration] = await points('steadfetch.call.duration');
+				assert.equal(duration?.attributes['error.type'], 'network');
+				assert.equal(server.count, 1);
+			});
+		});
+
+		it('neither counts nor spans a request fetch refused before sending, and calls the call _OTHER (a bug, not an outage)', async () => {
+			const { spans, points } = start();
+			await assert.rejects(createFetch()('https://user:PA55WORD99@api.example.test/v1/x'), TypeError);
+			const [call, ...others] = spans();
+			assert.equal(others.length, 0, 'no attempt span');
+			assert.deepEqual(
+				[call?.name, call?.attributes['error.type'], call?.attributes['steadfetch.call.attempt_count']],
+				['steadfetch GET', '_OTHER', 0],
+			);
+			assert.equal(call?.attributes['url.full'], 'https://REDACTED:REDACTED@api.example.test/v1/x');
+			assert.deepEqual(await points('steadfetch.attempts'), []);
+		});
+
+		it("ends a success whose body is cut off mid-read as the call's failure, on the span and the duration metric", async () => {
+			const { spans, points } = start();
+			await withLoopback([{ cut: 200 }], async (server) => {
+				await assert.rejects(createClient({ retry: 0 }).get(`${server.url}/x`).json(), { name: 'NetworkError' });
+				const [call] = callSpans(spans());
+				assert.deepEqual(
+					[call?.attributes['error.type'], call?.attributes['http.response.status_code'], call?.status.code, call?.status.message],
+					['network', 200, SpanStatusCode.ERROR, 'NetworkError'],
+				);
+				const durations = await points('steadfetch.call.duration');
+				assert.deepEqual(
+					durations.map(({ attributes, value }) => [
+						attributes['error.type'],
+						attributes['http.response.status_code'],
+						(value as { count: number }).count,
+					]),
+					[['network', 200, 1]],
+				);
+				assert.equal(server.count, 1);
+			});
+		});
+
+		it('says a refused drop-in fetch call was refused (rate-limited, circuit-open), not a 429 or 503 of the server', async () => {
+			const { spans, points } = start();
+			const reset = String(Math.ceil(Date.now() / 1000) + 3600);
+			const seen = serve('GET', '/r', [{ status: 200, body: {}, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } }]);
+			const failing = serve('GET', '/b', times(2, { status: 502 }));
+			const paced = createFetch({ retry: fast });
+			await paced(`${origin}/r`);
+			const refusedByWindow = await paced(`${origin}/r`);
+			const breaking = createFetch({ retry: { ...fast, limit: 0 }, breaker: { failureThreshold: 2, failureWindowMs: 0 } });
+			await breaking(`${origin}/b`);
+			await breaking(`${origin}/b`);
+			const refusedByBreaker = await breaking(`${origin}/b`);
+			assert.ok(isRefusal(refusedByWindow) && isRefusal(refusedByBreaker));
+			const [, refusedCall, , , breakerCall] = callSpans(spans());
+			assert.deepEqual(
+				[refusedCall, breakerCall].map((span) => [
+					span?.attributes['error.type'],
+					span?.attributes['http.response.status_code'],
+					span?.attributes['steadfetch.call.attempt_count'],
+				]),
+				[
+					['rate-limited', undefined, 0],
+					['circuit-open', undefined, 0],
+				],
+			);
+			const types = (await points('steadfetch.call.duration')).map(({ attributes }) => attributes['error.type'] ?? 'ok');
+			assert.deepEqual(types.sort(), ['502', 'circuit-open', 'ok', 'rate-limited']);
+			assert.equal(attemptSpans(spans()).length, 3);
+			assert.deepEqual([seen.count, failing.count], [1, 2]);
+		});
+
+		it("gives a call that starts with a rate-limit wait its request's span name and attributes", async () => {
+			const { spans, points } = start();
+			const seen = serve('GET', '/v1/p', [
+				{ status: 200, body: {}, headers: { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '30ms' } },
+				{ status: 200, body: {} },
+			]);
+			const api = createClient({ retry: { ...fast, maxDelayMs: 1000 } });
+			await api.get(`${origin}/v1/p`).json();
+			await api.get(`${origin}/v1/p`).json();
+			const [, paced] = callSpans(spans());
+			assert.deepEqual(
+				[paced?.name, paced?.attributes['url.full'], paced?.attributes['http.request.method'], paced?.events.map(({ name }) => name)],
+				['steadfetch GET', `${origin}/v1/p`, 'GET', ['steadfetch.pacing.wait']],
+			);
+			const [wait] = await points('steadfetch.pacing.waits');
+			assert.deepEqual(wait?.attributes, {
+				'http.request.method': 'GET',
+				'server.address': 'api.example.test',
+				'server.port': 443,
+				'steadfetch.pacing.refused': false,
+			});
+			assert.equal(seen.count, 2);
+		});
+
+		it('names the first maxServerAddresses servers on metrics and every later one _OTHER; spans name them all', async () => {
+			const { spans, metrics, points } = start({ maxServerAddresses: 2 });
+			const servers = await Promise.all([0, 1, 2].map(() => startLoopback([{ status: 200, body: '{}' }])));
+			try {
+				for (const server of servers) {
+					await createFetch()(`${server.url}/x`);
+				}
+				const ports = servers.map((server) => Number(new URL(server.url).port));
+				assert.deepEqual(
+					callSpans(spans()).map((span) => span.attributes['server.port']),
+					ports,
+				);
+				assert.deepEqual(
+					(await points('steadfetch.attempts')).map(({ attributes }) => [attributes['server.address'], attributes['server.port']]),
+					[
+						['127.0.0.1', ports[0]],
+						['127.0.0.1', ports[1]],
+						['_OTHER', undefined],
+					],
+				);
+				// Metrics carry no URL and no original method: attributes with few values only.
+				const allowed = new Set([
+					'http.request.method',
+					'server.address',
+					'server.port',
+					'http.response.status_code',
+					'error.type',
+					'steadfetch.stop_reason',
+				]);
+				assert.deepEqual(
+					(await metrics()).flatMap(({ attributes }) => attributes.filter((name) => !allowed.has(name))),
+					[],
+				);
+				assert.deepEqual(
+					servers.map((server) => server.count),
+					[1, 1, 1],
+				);
+			} finally {
+				await Promise.all(servers.map((server) => server.close()));
+			}
+		});
+	});
+
+	describe('one redaction for every rendering: the error, the channels, our spans, undici spans and metrics', () => {
+		// The secret shapes of spec/redact.spec.ts and spec/hostile.spec.ts, sent in headers (per client and per call),
+		// as the API key, and in credential parameters; each reappears where no name marks it (a path, `?state=`).
+		const bearer = 'tok-Bearer-SECRET-0001';
+		const apiKeyHeader = 'key-XApiKey-SECRET-0002';
+		const apiKey = 'sk-live-Ech0 K3y/+=';
+		const cookie = 'COOKIE-SECRET-0003';
+		const password = 'PASSW0RD-SECRET-0004';
+		const basic = `Basic ${btoa(`user:${password}`)}`;
+		const named = {
+			api_key: 'QRY-api_key-0005',
+			'X-Amz-Signature': 'QRY-amzsig-0006',
+			'X-Amz-Credential': 'QRY-amzcred-0007',
+			sig: 'QRY-sig-0008',
+			AWSAccessKeyId: 'QRY-awskey-0009',
+			Signature: 'QRY-signature-0010',
+			'X-Goog-Signature': 'QRY-googsig-0011',
+		};
+		const matrix = 'MATRIX-SECRET-0012';
+		const secrets = [bearer, apiKeyHeader, apiKey, cookie, password, matrix, ...Object.values(named)];
+		const query = `${new URLSearchParams(named)}&state=${encodeURIComponent(bearer)}&q=${apiKeyHeader}&c=${cookie}&p=${password}`;
+		const path = (base: string) => `${base}/v1/api_keys/${encodeURIComponent(apiKey)}/${bearer};token=${matrix}/x?${query}`;
+
+		for (const withAttempts of [true, false]) {
+			it(`masks every secret a call sent wherever it reappears (${withAttempts ? 'attempt spans' : "undici's spans only"})`, async () => {
+				const { spans, metrics, tracerProvider } = start({ attemptSpans: withAttempts });
+				const undici = new UndiciInstrumentation({ startSpanHook: requestAttributes });
+				undici.setTracerProvider(tracerProvider);
+				const messages: unknown[] = [];
+				const listener = (message: unknown) => messages.push(message);
+				for (const name of Object.values(channelNames)) {
+					subscribe(name, listener);
+				}
+				const errors: unknown[] = [];
+				try {
+					await withLoopback(
+						[...times(4, { status: 500, body: 'down' }), { status: 200, body: '{}' }, { status: 200, body: '{}' }, { status: 404 }],
+						async (server) => {
+							// The API key in a header whose name marks nothing: only the client knows it is a credential.
+							const api = createClient({
+								apiKey,
+								apiKeyHeader: 'X-Tenant',
+								headers: { Authorization: `Bearer ${bearer}`, Cookie: `session=${cookie}`, 'Proxy-Authorization': basic },
+								retry: { ...fast, limit: 1 },
+							});
+							errors.push(await api.get(path(server.url), { headers: { 'X-Api-Key': apiKeyHeader } }).catch((error: unknown) => error));
+							const fetch = createFetch({ retry: { ...fast, limit: 1 }, throwHttpErrors: true });
+							// The drop-in fetch has no API key option: the key travels in a header the caller gives.
+							const headers = {
+								'X-Auth-Key': apiKey,
+								Authorization: `Bearer ${bearer}`,
+								'X-Api-Key': apiKeyHeader,
+								Cookie: `session=${cookie}`,
+								'Proxy-Authorization': basic,
+							};
+							errors.push(await fetch(path(server.url), { headers }).catch((error: unknown) => error));
+							await api.get(path(server.url), { headers: { 'X-Api-Key': apiKeyHeader } }).json();
+							await fetch(path(server.url), { headers });
+							errors.push(await fetch(path(server.url), { headers }).catch((error: unknown) => error));
+							assert.equal(server.count, 7);
+							assert.equal(server.headers[0]?.authorization, `Bearer ${bearer}`, 'the secrets were sent');
+						},
+					);
+				} finally {
+					undici.disable();
+					for (const name of Object.values(channelNames)) {
+						unsubscribe(name, listener);
+					}
+				}
+				assert.equal(errors.length, 3);
+				for (const error of errors) {
+					assertNoSecret(error, secrets);
+				}
+				const theirs = attemptSpans(spans()).filter((span) => span.instrumentationScope.name.includes('undici'));
+				assert.equal(theirs.length, 7);
+				for (const span of theirs) {
+					assert.match(String(span.attributes['url.full']), /X-Amz-Signature=REDACTED/);
+					assert.match(String(span.attributes['url.query']), /^api_key=REDACTED/);
+					assert.match(String(span.attributes['url.path']), /\/v1\/api_keys\/REDACTED\/REDACTED;token=REDACTED\/x$/);
+				}
+				const recorded = {
+					messages,
+					spans: spans().map(({ name, attributes, events, status }) => ({ name, attributes, events, status })),
+					metrics: await metrics(),
+				};
+				assert.ok(recorded.messages.length > 20 && recorded.spans.length >= 12);
+				const text = JSON.stringify(recorded);
+				for (const secret of secrets) {
+					for (const form of [...formsOf(secret), btoa(`user:${secret}`)]) {
+						assert.ok(!text.includes(form), `${secret} shows as ${form}`);
+					}
+				}
+			});
+		}
+
+		it('masks the credentials of a request outside any steadfetch call in the undici spans the hook touches', async () => {
+			const { spans, tracerProvider } = start();
+			const undici = new UndiciInstrumentation({ startSpanHook: requestAttributes });
+			undici.setTracerProvider(tracerProvider);
+			try {
+				await withLoopback([{ status: 200, body: '{}' }], async (server) => {
+					await globalThis.fetch(`${server.url}/keys/${bearer}?X-Amz-Signature=QRYSIG123456&page=2`, {
+						headers: { Authorization: `Bearer ${bearer}` },
+					});
+					assert.equal(server.count, 1);
+				});
+			} finally {
+				undici.disable();
+			}
+			const [span] = spans();
+			assert.deepEqual(
+				[span?.attributes['url.path'], span?.attributes['url.query']],
+				['/keys/REDACTED', 'X-Amz-Signature=REDACTED&page=2'],
+			);
+			assert.doesNotMatch(JSON.stringify(span?.attributes), /QRYSIG123456|tok-Bearer/);
+		});
+	});
+
+	describe('never breaks the application', () => {
+		// What diag is told, while the spec runs.
+		const told = (): { errors: unknown[][]; restore: () => void } => {
+			const errors: unknown[][] = [];
+			const logger: DiagLogger = {
+				error: (...args) => errors.push(args),
+				warn: () => undefined,
+				info: () => undefined,
+				debug: () => undefined,
+				verbose: () => undefined,
+			};
+			diag.setLogger(logger, DiagLogLevel.ERROR);
+			return { errors, restore: () => diag.disable() };
+		};
+		// Uncaught exceptions until the next turn of the event loop (Node rethrows a subscriber's on the next tick).
+		const uncaught = async (run: () => Promise<unknown>): Promise<unknown[]> => {
+			const seen: unknown[] = [];
+			const record = (error: unknown) => seen.push(error);
+			const listeners = process.listeners('uncaughtException');
+			process.removeAllListeners('uncaughtException');
+			process.on('uncaughtException', record);
+			try {
+				await run();
+				await new Promise((resolve) => setImmediate(resolve));
+			} finally {
+				process.off('uncaughtException', record);
+				for (const listener of listeners) {
+					process.on('uncaughtException', listener);
+				}
+			}
+			return seen;
+		};
+		const throwing = (): never => {
+			throw new RangeError('telemetry backend down');
+		};
+
+		it('keeps a call going when the tracer throws, and tells diag once', async () => {
+			const { errors, restore } = told();
+			const tracer = { startSpan: throwing, startActiveSpan: throwing } as unknown as Tracer;
+			const tracerProvider: TracerProviderApi = { getTracer: () => tracer };
+			const telemetry = instrument({ tracerProvider });
+			const seen = serve('GET', '/x', [{ status: 500 }, { status: 200, body: {} }, { status: 200, body: {} }]);
+			try {
+				const thrown = await uncaught(async () => {
+					assert.deepEqual(await createClient({ retry: fast }).get(`${origin}/x`).json(), {});
+					assert.equal((await createFetch()(`${origin}/x`)).status, 200);
+				});
+				assert.deepEqual(thrown, []);
+				assert.equal(errors.length, 1);
+				assert.match(String(errors[0]?.[0]), /steadfetch\/otel/);
+				assert.equal(seen.count, 3);
+			} finally {
+				telemetry.disable();
+				restore();
+			}
+		});
+
+		it('keeps a call going when a counter or histogram throws, and tells diag once', async () => {
+			const { errors, restore } = told();
+			const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })] });
+			const instrument_ = { add: throwing, record: throwing } as unknown as Counter;
+			const meter = {
+				createCounter: () => instrument_,
+				createHistogram: () => instrument_,
+				createObservableGauge: () => ({ addCallback: () => undefined, removeCallback: () => undefined }),
+			} as unknown as Meter;
+			const meterProvider: MeterProviderApi = { getMeter: () => meter };
+			const telemetry = instrument({ tracerProvider, meterProvider });
+			const seen = serve('GET', '/x', [{ status: 503 }, { status: 200, body: {} }]);
+			try {
+				const thrown = await uncaught(() => createClient({ retry: fast }).get(`${origin}/x`).json());
+				assert.deepEqual(thrown, []);
+				assert.equal(errors.length, 1);
+				assert.equal(seen.count, 2);
+			} finally {
+				telemetry.disable();
+				restore();
+			}
+		});
+	});
+
+	describe('instrument() checks its options as createClient does', () => {
+		for (const [label, options, message] of [
+			['a number', 42, /^Expected `options` to be an object, got 42\.$/],
+			['a string', 'x', /^Expected `options` to be an object, got "x"\.$/],
+			[
+				'a typo',
+				{ attemptSpan: false },
+				/^Unknown option `attemptSpan` for instrument: it takes `tracerProvider`, `meterProvider`, `attemptSpans`, `maxServerAddresses`\.$/,
+			],
+			['a tracer for a provider', { tracer: trace.getTracer('x') }, /^Unknown option `tracer` for instrument/],
+			['a string for a flag', { attemptSpans: 'no' }, /^Expected `attemptSpans` to be a boolean, got "no"\.$/],
+			[
+				'a provider without getTracer',
+				{ tracerProvider: {} },
+				/^Expected `tracerProvider` to be a TracerProvider \(an object with getTracer\(\)\), got a object\.$/,
+			],
+			['a provider without getMeter', { meterProvider: 'global' }, /^Expected `meterProvider` to be a MeterProvider/],
+			['a negative count', { maxServerAddresses: -1 }, /^Expected `maxServerAddresses` to be a non-negative integer, got -1\.$/],
+		] as const) {
+			it(`refuses ${label} with a TypeError naming the option, and stays off`, () => {
+				assert.throws(
+					() => instrument(options as InstrumentOptions),
+					(error: unknown) => error instanceof TypeError && message.test(error.message),
+				);
+				assert.equal(tracing.around, undefined);
+			});
+		}
+
+		it('names an option whose getter throws', () => {
+			const options = {
+				get attemptSpans(): boolean {
+					throw new Error('no');
+				},
+			};
+			assert.throws(() => instrument(options), { name: 'TypeError', message: /`attemptSpans` to be readable/ });
 		});
 	});
 });

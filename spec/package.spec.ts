@@ -33,9 +33,11 @@ describe('builds a package that imports by its name', () => {
 		const loaders = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(
 			(file) => file.endsWith('.js') && /(?:from|import)\s*\(?\s*['"]@opentelemetry\//.test(readFileSync(new URL(file, dist), 'utf8')),
 		);
+		const files = loaders.map((file) => file.split('\\').join('/'));
+		assert.ok(files.includes('adapters/otel/instrument.js'));
 		assert.deepEqual(
-			loaders.map((file) => file.split('\\').join('/')),
-			['adapters/otel/instrument.js'],
+			files.filter((file) => !file.startsWith('adapters/otel/')),
+			[],
 		);
 	});
 

@@ -5,7 +5,7 @@ import type { Allowance, Decision, Outcome, SteadfetchError, Tally } from '../ty
 import { CallPlace } from './call-place.ts';
 import type { Clock } from './clock.ts';
 import { channels, tracing } from './diagnostics.ts';
-import { admit, Domains, guardDecision, report, type Scope } from './guards/domains.ts';
+import { Domains, type Scope } from './guards/domains.ts';
 import type { Pacer } from './guards/pacer.ts';
 import { readQuotas, readWait } from './guards/ratelimit.ts';
 import { credentialOf, modelOf } from './guards/scope.ts';
@@ -37,6 +37,8 @@ export interface Failure {
 	readonly forced?: { readonly delayMs: number | undefined } | undefined;
 	/** The attempt ran into the call's deadline: nothing can follow it. */
 	readonly pastDeadline?: boolean | undefined;
+	/** A guard refused the call (its rate-limit window, its breaker): nothing was sent. */
+	readonly refused?: boolean | undefined;
 }
 
 /** One attempt of a call, from the moment it is admitted until its outcome is recorded. */
@@ -109,6 +111,8 @@ export class Call {
 	#current: Attempt | undefined;
 	// What the call's messages to subscribers say of it.
 	readonly #place: CallPlace;
+	// The call's signal, as the loop hands it to pace(): an end the engine did not decide was an abort if it aborted.
+	#signal: AbortSignal | undefined;
 
 	constructor(engine: Engine, { policy, allowance, deadline, deadlineOption, unref = false }: CallOptions) {
 		this.#engine = engine;
@@ -118,7 +122,7 @@ export class Call {
 		this.#deadline = deadline;
 		this.#deadlineOption = deadlineOption;
 		this.unref = unref;
-		this.#place = new CallPlace(engine.config.secrets);
+		this.#place = new CallPlace(engine.config.secrets, engine.config.secretHeaders);
 	}
 
 	/**
@@ -150,6 +154,7 @@ export class Call {
 	pace(url: string, request: () => Request, signal?: AbortSignal): Promise<void> | undefined {
 		const { domains, config } = this.#engine;
 		const { windows } = domains;
+		this.#signal = signal;
 		// A key of the user's runs for every call, so that one that throws always ends its call, window or not.
 		const keyed = config.rateLimit !== false && config.rateLimit.key !== undefined;
 		const scope = windows && (keyed || !windows.empty) ? this.#scopeOf(url) : undefined;
@@ -164,7 +169,7 @@ export class Call {
 			this.end(error);
 			throw error;
 		}
-		const pacers = windows.empty ? [] : windows.of(tenant, scope.endpoint);
+		const pacers = windows.empty ? [] : windows.of(tenant, domains.endpointOf(scope));
 		if (pacers.length === 0) {
 			return undefined;
 		}
@@ -181,11 +186,12 @@ export class Call {
 			this.#taken = pacers;
 			return undefined;
 		}
+		// The place first: a call whose first step is this wait tells its start with its request's place.
+		this.#place.at(url, request);
 		this.#place.open();
 		const remaining = this.remainingMs();
 		const reason = wait > this.policy.maxDelayMs ? 'rate-limited' : remaining !== undefined && wait >= remaining ? 'deadline' : undefined;
 		if (channels.pacing?.hasSubscribers) {
-			this.#place.request = request;
 			channels.pacing.publish({ ...this.#place.where(), waitMs: wait, refused: reason !== undefined });
 		}
 		if (reason) {
@@ -196,6 +202,7 @@ export class Call {
 				request,
 				// No request was sent: the 429 stands for what the API said of its window.
 				response: new Response(null, { status: 429, statusText: 'Too Many Requests' }),
+				refused: true,
 			};
 			const retryAt = timeAfter(now, wait);
 			return Promise.reject(this.giveUp(refusal, { retry: false, reason, retryAt }));
@@ -209,16 +216,16 @@ export class Call {
 	*/
 	begin(url: string, request: () => Request): Attempt {
 		const { clock } = this.#engine;
-		this.#place.request = request;
+		this.#place.at(url, request);
 		this.#place.open();
-		const refusedUntil = admit(this.#scopeOf(url), clock.now());
+		const refusedUntil = this.#engine.domains.admit(this.#scopeOf(url), clock.now());
 		const taken = this.#taken;
 		this.#taken = undefined;
 		if (refusedUntil !== undefined) {
 			for (const pacer of taken ?? []) {
 				pacer.release(clock.now(), false);
 			}
-			const refusal: Failure = { outcome: 'circuit', method: '', hasIdempotencyKey: false, request };
+			const refusal: Failure = { outcome: 'circuit', method: '', hasIdempotencyKey: false, request, refused: true };
 			throw this.giveUp(refusal, { retry: false, reason: 'circuit-open', retryAt: refusedUntil });
 		}
 		this.attempts++;
@@ -244,7 +251,7 @@ export class Call {
 		const durationMs = Math.round(clock.monotonic() - attempt.start);
 		const now = clock.now();
 		if (outcome !== undefined) {
-			report(this.#scope, outcome, isTransient(this.policy, outcome), now, durationMs);
+			this.#engine.domains.report(this.#scope, outcome, isTransient(this.policy, outcome), now, durationMs);
 		}
 		for (const pacer of attempt.windows ?? []) {
 			pacer.release(now, typeof outcome === 'number');
@@ -254,7 +261,7 @@ export class Call {
 			const quotas = readQuotas(headers, now);
 			if (quotas.length > 0) {
 				try {
-					windows.observe(this.#tenantOf(this.#scopeUrl ?? ''), this.#scope.endpoint, quotas, now);
+					windows.observe(this.#tenantOf(this.#scopeUrl ?? ''), this.#engine.domains.endpointOf(this.#scope), quotas, now);
 				} catch {
 					// The user's `rateLimit.key` threw: the window stays unknown, and the next call's pace() ends with it.
 				}
@@ -270,13 +277,37 @@ export class Call {
 					: { attempt: number, durationMs };
 		keepRecord(this.tally, record);
 		if (channels.attemptEnd?.hasSubscribers) {
-			channels.attemptEnd.publish({ ...this.#place.where(), ...record });
+			this.#place.attemptEnded(record, this.#signal);
 		}
-		if (typeof outcome === 'number' && outcome < 400) {
-			if (channels.callEnd?.hasSubscribers) {
-				channels.callEnd.publish({ ...this.#place.where(), ok: true, status: outcome, attempts: this.attempts });
+	}
+
+	/** The call succeeded with the response of the attempt just settled: it ends for subscribers (or when its body is read). */
+	succeed(status: number): void {
+		this.#place.succeed(status, this.attempts);
+	}
+
+	/**
+	A body shortcut of the client (`.json()`...) reads the body of the success: the call ends for subscribers when the read
+	does (`bodyRead`), so that a body cut off is the call's one end, as a failure.
+	*/
+	expectBody(): void {
+		this.#place.holding = true;
+	}
+
+	/**
+	The shortcut's read ended: in success (the call ends so, if it succeeded), or with `error`. A read that failed for the
+	network or a timeout ended the call in `giveUp` already; anything else (an abort, a body that is no JSON) ends it here.
+	*/
+	bodyRead(error?: unknown): void {
+		const place = this.#place;
+		place.holding = false;
+		if (error === undefined) {
+			if (place.succeeded !== undefined) {
+				place.succeed(place.succeeded, this.attempts);
 			}
+			return;
 		}
+		place.abort(error, this.#signal, this.attempts);
 	}
 
 	/** Settle the attempt in flight without an outcome of its own: it was aborted, or a hook threw. */
@@ -291,7 +322,7 @@ export class Call {
 	send<I, N, R>(send: (input: I, init: N) => R, input: I, init: N): R {
 		const { around } = tracing;
 		const ref = this.#place.ref;
-		return around && ref ? around(ref, () => send(input, init)) : send(input, init);
+		return around && ref ? around(ref, () => send(input, init), this.#place) : send(input, init);
 	}
 
 	/**
@@ -305,16 +336,7 @@ export class Call {
 		if (record) {
 			delete record.delayMs;
 		}
-		if (this.#place.begun && !this.#place.ended && channels.callEnd?.hasSubscribers) {
-			this.#place.ended = true;
-			const name = (error as { name?: unknown } | undefined)?.name;
-			channels.callEnd.publish({
-				...this.#place.where(),
-				ok: false,
-				error: typeof name === 'string' ? name : 'Error',
-				attempts: this.attempts,
-			});
-		}
+		this.#place.abort(error, this.#signal, this.attempts);
 	}
 
 	/** Sleep a wait of the call (a backoff, a rate-limit reset); an abort during it ends the call. */
@@ -375,7 +397,11 @@ export class Call {
 						: this.#decide(failure, now);
 		// A retry at the time a 429 names is the API's own schedule, not load it did not ask for: it spends no budget.
 		const scheduled = outcome === 429 && failure.response !== undefined && readWait(failure.response.headers, 429, now) !== undefined;
-		const decision = spend(this.#allowance, scheduled ? allowed : guardDecision(this.#scope, outcome, allowed, now), now);
+		const decision = spend(
+			this.#allowance,
+			scheduled ? allowed : this.#engine.domains.guardDecision(this.#scope, outcome, allowed, now),
+			now,
+		);
 		if (!decision.retry) {
 			if (allowed.retry) {
 				if (channels.retryWithheld?.hasSubscribers) {
@@ -442,17 +468,7 @@ export class Call {
 			this.policy.onGiveUp?.(error);
 		} finally {
 			// Told even when onGiveUp throws (the call then ends with that exception), and once: end() says no more.
-			this.#place.ended = true;
-			if (channels.callEnd?.hasSubscribers) {
-				channels.callEnd.publish({
-					...this.#place.where(),
-					ok: false,
-					error: error.name,
-					status: error.status,
-					stopReason: error.stopReason,
-					attempts: this.attempts,
-				});
-			}
+			this.#place.fail(error, failure.refused === true, this.attempts);
 		}
 		return error;
 	}

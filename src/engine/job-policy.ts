@@ -1,5 +1,6 @@
 import isNetworkError from 'is-network-error';
 import { errorKind } from '../errors/base.ts';
+import { isConnectionFailure } from '../errors/network-code.ts';
 import type { Policy, RetryEvent } from '../options/options.ts';
 import type { Allowance, Decision, SteadfetchError, StopReason } from '../types.ts';
 import type { Clock } from './clock.ts';
@@ -29,7 +30,8 @@ const final: ReadonlySet<StopReason | undefined> = new Set([
 ]);
 
 /** A TypeError that is no network failure is a bug, not a failure of the API: p-retry's own rule. */
-export const isBug = (error: unknown): boolean => !errorKind(error) && error instanceof TypeError && !isNetworkError(error);
+export const isBug = (error: unknown): boolean =>
+	!errorKind(error) && error instanceof TypeError && !isNetworkError(error) && !isConnectionFailure(error);
 
 /**
 The step after a failed pass of a job: a fail-fast error, a final stop or a bug ends the job; anything else is retried

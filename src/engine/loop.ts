@@ -1,5 +1,6 @@
 import isNetworkError from 'is-network-error';
 import { errorKind } from '../errors/base.ts';
+import { isConnectionFailure } from '../errors/network-code.ts';
 import { sanitizeRuntimeError } from '../secrets/runtime-errors.ts';
 import type { Outcome, SteadfetchError } from '../types.ts';
 import { readData } from './body.ts';
@@ -218,7 +219,7 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		} catch (error) {
 			// An abort rejects with the signal's reason, and a TypeError of fetch's own (a bad URL, a bad header) is the
 			// caller's: both pass through, the latter without the URL's query or the header's value.
-			if (signal?.aborted || !(timer?.expired() || isNetworkError(error))) {
+			if (signal?.aborted || !(timer?.expired() || isNetworkError(error) || isConnectionFailure(error))) {
 				// ky's shouldRetry may retry even such an error: only a `true` does.
 				if (!signal?.aborted && error instanceof Error && call.policy.shouldRetry) {
 					const decision = call.judgeForeign(error, method, attempts.hasIdempotencyKey);
@@ -238,7 +239,15 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		let forced: Forced | undefined;
 		if (response && hooks && request) {
 			// A custom fetch may answer with a Response-like object, as ky allows: only a Forced is no response.
-			const after = await hooks.afterResponse(response, request, call.attempts - 1);
+			let after: Response | Forced;
+			try {
+				after = await hooks.afterResponse(response, request, call.attempts - 1);
+			} catch (error) {
+				// The hook's exception ends the call: the attempt had its answer, and the call ends once, with the exception.
+				call.settle(attempt, response.status, response.headers);
+				call.end(error);
+				throw error;
+			}
 			if (after instanceof Forced) {
 				forced = after;
 			} else {
@@ -248,6 +257,7 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		}
 		if (response && !forced && !attempts.fails(response)) {
 			call.settle(attempt, response.status, response.headers);
+			call.succeed(response.status);
 			attempts.succeeded?.(timer);
 			return response;
 		}
@@ -294,6 +304,8 @@ export async function runAttempts(attempts: Attempts): Promise<Response> {
 		if (hooks && request) {
 			const next = await hooks.beforeRetry(forced?.request ?? request, forced?.error ?? call.describe(failure, decision), failure);
 			if ('end' in next) {
+				// The hook's Response is the call's: it ends with it.
+				call.succeed(next.end.status);
 				return next.end;
 			}
 			request = next.send;

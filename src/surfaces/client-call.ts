@@ -6,6 +6,7 @@ import type { Clock } from '../engine/clock.ts';
 import { newIdempotencyKey } from '../engine/idempotency-key.ts';
 import { type AttemptTimer, runAttempts } from '../engine/loop.ts';
 import { errorKind } from '../errors/base.ts';
+import { isConnectionFailure } from '../errors/network-code.ts';
 import { sanitizeRuntimeError } from '../secrets/runtime-errors.ts';
 import type { JobBinding } from '../types.ts';
 import { bodyMethods, type Fetch, jsonError, type Own } from './client-options.ts';
@@ -174,7 +175,7 @@ export const callFailure = (
 	// NetworkError around it (ky 2.2 wraps a shortcut's failed read).
 	const request = opened?.request;
 	const expired = opened?.timer?.expired();
-	if (opened && request && (expired || isNetworkError(error) || isKyNetworkError(error))) {
+	if (opened && request && (expired || isNetworkError(error) || isConnectionFailure(error) || isKyNetworkError(error))) {
 		const cause = isKyNetworkError(error) ? error.cause : error;
 		const outcome = expired ? 'timeout' : 'body';
 		return opened.call.giveUp({ outcome, method: request.method, hasIdempotencyKey: false, request: () => request, cause }, undefined);
@@ -214,6 +215,8 @@ export const guardCall = (
 			(guarded as unknown as Record<string, unknown>)[method] = (...parameters: unknown[]) => {
 				const reading = read(...parameters);
 				opened.reading = true;
+				// Subscribers hear of the call's end when its body is read: a body cut off is its failure.
+				opened.call.expectBody();
 				opened.arm();
 				let raced = reading;
 				if (opened.customFetch) {
@@ -228,11 +231,16 @@ export const guardCall = (
 				return raced.then(
 					(body) => {
 						disarm();
+						opened.call.bodyRead();
 						return body;
 					},
 					(error: unknown) => {
 						disarm();
-						return bodyFailure(error);
+						try {
+							return bodyFailure(error);
+						} finally {
+							opened.call.bodyRead(error);
+						}
 					},
 				);
 			};

@@ -3,4 +3,5 @@ OpenTelemetry spans and metrics for every call and attempt (docs/observing.md); 
 @module steadfetch/otel
 */
 
-export { type Instrumentation, type InstrumentOptions, instrument, requestAttributes } from './instrument.ts';
+export { type Instrumentation, type InstrumentOptions, instrument } from './instrument.ts';
+export { requestAttributes, type UndiciRequestLike } from './request-attributes.ts';

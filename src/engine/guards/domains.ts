@@ -22,13 +22,19 @@ export interface Guard {
 	readonly breaker: CircuitBreaker | undefined;
 }
 
-/** Where one request goes, and the guards of its origin and its endpoint. */
+/**
+Where one request goes, and the guards of its origin and its endpoint. A guard exists once its domain has failed: one
+that has seen nothing holds nothing (a closed breaker, a full budget), so the success path computes no endpoint and
+looks nothing up but while some domain has failed.
+*/
 export interface Scope {
 	readonly origin: string;
-	/** `${origin} ${method} ${path with each segment that names one thing as *}`. */
-	readonly endpoint: string;
-	readonly connection: Guard | undefined;
-	readonly statuses: Guard | undefined;
+	readonly url: string;
+	readonly method: string;
+	/** `${origin} ${method} ${path with each segment that names one thing as *}`, worked out when first needed. */
+	endpoint: string | undefined;
+	connection: Guard | undefined;
+	statuses: Guard | undefined;
 }
 
 /** How many origins a client keeps state for: past it, one of the least recently used is forgotten. */
@@ -57,22 +63,106 @@ export class Domains {
 		if (!this.#budget && !this.#breaker && !this.windows) {
 			return undefined;
 		}
-		const origin = originOf(url);
-		const endpoint = endpointOf(origin, method, url);
-		if (!this.#budget && !this.#breaker) {
-			return { origin, endpoint, connection: undefined, statuses: undefined };
+		const scope: Scope = { origin: originOf(url), url, method, endpoint: undefined, connection: undefined, statuses: undefined };
+		this.#find(scope);
+		return scope;
+	}
+
+	/** The scope's endpoint, worked out once. */
+	endpointOf(scope: Scope): string {
+		scope.endpoint ??= endpointOf(scope.origin, scope.method, scope.url);
+		return scope.endpoint;
+	}
+
+	/**
+	Admit the next attempt: both the origin's breaker and the endpoint's must let it through. undefined when they do, else
+	when the first probe may go.
+	*/
+	admit(scope: Scope | undefined, now: number): number | undefined {
+		if (!scope) {
+			return undefined;
 		}
-		let connection = this.#origins.get(origin);
-		if (!connection) {
-			connection = this.#guard(origin, undefined);
-			this.#origins.set(origin, connection);
+		this.#find(scope);
+		const byConnection = scope.connection?.breaker?.admit(now);
+		if (byConnection && !byConnection.admitted) {
+			return byConnection.retryAt;
 		}
-		let statuses = this.#endpoints.get(endpoint);
-		if (!statuses) {
-			statuses = this.#guard(origin, endpoint.slice(origin.length + 1));
-			this.#endpoints.set(endpoint, statuses);
+		const byStatus = scope.statuses?.breaker?.admit(now);
+		return byStatus && !byStatus.admitted ? byStatus.retryAt : undefined;
+	}
+
+	/**
+	Tell the guards how an attempt ended, at `now`, `durationMs` after it was sent. A 429 is the API pacing its callers,
+	alive and answering: no sign of an outage, nor of a recovery, for the endpoint; it still proves the connection.
+	*/
+	report(scope: Scope | undefined, outcome: Outcome, transient: boolean, now: number, durationMs: number): void {
+		if (!scope || (!this.#budget && !this.#breaker)) {
+			return;
 		}
-		return { origin, endpoint, connection, statuses };
+		if (outcome === 'network') {
+			this.#connection(scope).breaker?.failure(now, now - durationMs);
+			return;
+		}
+		this.#find(scope);
+		const { connection } = scope;
+		connection?.breaker?.success();
+		if (outcome === 429) {
+			return;
+		}
+		if (transient) {
+			this.#statuses(scope).breaker?.failure(now, now - durationMs);
+		} else {
+			scope.statuses?.breaker?.success();
+			scope.statuses?.budget?.earn();
+			connection?.budget?.earn();
+		}
+	}
+
+	/**
+	A retry the policy allows may still be withheld: a circuit it would meet is open, or the budget of the domain the
+	failure speaks for is spent (the origin's after a failure of the connection, the endpoint's after a status or a timeout).
+	*/
+	guardDecision(scope: Scope | undefined, outcome: Outcome, decision: Decision, now: number): Decision {
+		if (!scope || !decision.retry || (!this.#budget && !this.#breaker)) {
+			return decision;
+		}
+		this.#find(scope);
+		const openUntil = scope.connection?.breaker?.retryAt ?? scope.statuses?.breaker?.retryAt;
+		if (openUntil !== undefined) {
+			return { retry: false, reason: 'circuit-open', retryAt: openUntil };
+		}
+		const budget = outcome === 'network' ? this.#connection(scope).budget : this.#statuses(scope).budget;
+		if (budget && !budget.spend()) {
+			return { retry: false, reason: 'budget', retryAt: now + decision.delayMs };
+		}
+		return decision;
+	}
+
+	// The guards its domains have, once some domain has failed (another call's failure may have made them since).
+	#find(scope: Scope): void {
+		if (!scope.connection && this.#origins.size > 0) {
+			scope.connection = this.#origins.get(scope.origin);
+		}
+		if (!scope.statuses && this.#endpoints.size > 0) {
+			scope.statuses = this.#endpoints.get(this.endpointOf(scope));
+		}
+	}
+
+	#connection(scope: Scope): Guard {
+		if (!scope.connection) {
+			scope.connection = this.#origins.get(scope.origin) ?? this.#guard(scope.origin, undefined);
+			this.#origins.set(scope.origin, scope.connection);
+		}
+		return scope.connection;
+	}
+
+	#statuses(scope: Scope): Guard {
+		if (!scope.statuses) {
+			const endpoint = this.endpointOf(scope);
+			scope.statuses = this.#endpoints.get(endpoint) ?? this.#guard(scope.origin, endpoint.slice(scope.origin.length + 1));
+			this.#endpoints.set(endpoint, scope.statuses);
+		}
+		return scope.statuses;
 	}
 
 	#guard(origin: string, endpoint: string | undefined): Guard {
@@ -96,58 +186,3 @@ const observed = (settings: BreakerSettings): BreakerSettings => {
 		},
 	};
 };
-
-/** Admit the next attempt: both the origin's breaker and the endpoint's must let it through. */
-export function admit(scope: Scope | undefined, now: number): number | undefined {
-	const byConnection = scope?.connection?.breaker?.admit(now);
-	if (byConnection && !byConnection.admitted) {
-		return byConnection.retryAt;
-	}
-	const byStatus = scope?.statuses?.breaker?.admit(now);
-	return byStatus && !byStatus.admitted ? byStatus.retryAt : undefined;
-}
-
-/**
-Tell the guards how an attempt ended, at `now`, `durationMs` after it was sent. A 429 is the API pacing its callers,
-alive and answering: no sign of an outage, nor of a recovery, for the endpoint; it still proves the connection.
-*/
-export function report(scope: Scope | undefined, outcome: Outcome, transient: boolean, now: number, durationMs: number): void {
-	if (!scope) {
-		return;
-	}
-	const { connection, statuses } = scope;
-	if (outcome === 'network') {
-		connection?.breaker?.failure(now, now - durationMs);
-		return;
-	}
-	connection?.breaker?.success();
-	if (outcome === 429) {
-		return;
-	}
-	if (transient) {
-		statuses?.breaker?.failure(now, now - durationMs);
-	} else {
-		statuses?.breaker?.success();
-		statuses?.budget?.earn();
-		connection?.budget?.earn();
-	}
-}
-
-/**
-A retry the policy allows may still be withheld: a circuit it would meet is open, or the budget of the domain the
-failure speaks for is spent (the origin's after a failure of the connection, the endpoint's after a status or a timeout).
-*/
-export function guardDecision(scope: Scope | undefined, outcome: Outcome, decision: Decision, now: number): Decision {
-	if (!scope || !decision.retry) {
-		return decision;
-	}
-	const openUntil = scope.connection?.breaker?.retryAt ?? scope.statuses?.breaker?.retryAt;
-	if (openUntil !== undefined) {
-		return { retry: false, reason: 'circuit-open', retryAt: openUntil };
-	}
-	const budget = outcome === 'network' ? scope.connection?.budget : scope.statuses?.budget;
-	if (budget && !budget.spend()) {
-		return { retry: false, reason: 'budget', retryAt: now + decision.delayMs };
-	}
-	return decision;
-}
