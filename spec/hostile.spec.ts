@@ -675,7 +675,7 @@ describe('redacts in time linear in what it reads (issue 27)', () => {
 		});
 	});
 
-	it('costs a call with a 4 KB token at most 10 ms of CPU more than one with a 40-byte token', async () => {
+	it('costs a call with a 4 KB token less than 3 times what one with a 40-byte token costs (quadratic: 14 times)', async () => {
 		await withEchoServer(async (url, seen) => {
 			const [small, large] = [tokenOf(40), tokenOf(4096)];
 			await failWith(url, small);
@@ -684,8 +684,9 @@ describe('redacts in time linear in what it reads (issue 27)', () => {
 				costs.small.push(await cpuMs(() => failWith(url, small)));
 				costs.large.push(await cpuMs(() => failWith(url, large)));
 			}
-			const extra = median(costs.large) - median(costs.small);
-			assert.ok(extra < 10, `${extra} ms more`);
+			// Side by side in one run, as a ratio of medians: the machine's load and coverage's instrumentation weigh on both.
+			const ratio = median(costs.large) / median(costs.small);
+			assert.ok(ratio < 3, `${ratio} times`);
 			assert.equal(seen.count, 11);
 		});
 	});
