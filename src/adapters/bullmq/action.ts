@@ -22,7 +22,7 @@ export type QueueAction =
 const unsafe: ReadonlySet<StopReason | undefined> = new Set(['not-idempotent']);
 
 // The statuses whose wait is the API's word for the whole client, not this request: RFC 9110 §10.2.3 (503, 429).
-export const pausing: ReadonlySet<number | undefined> = new Set([429, 503]);
+const pausing: ReadonlySet<number | undefined> = new Set([429, 503]);
 
 /**
 What the queue should do with what a run of a job threw, at `now` (epoch milliseconds):
@@ -47,9 +47,13 @@ export function queueAction(error: unknown, now: number = Date.now()): QueueActi
 	return { action: 'retry' };
 }
 
+/**
+The wait a response asks the whole client for, in ms: a 429's or 503's `Retry-After`, `retry-after-ms` or rate-limit
+reset, from `now`; 0 for any other response, or none.
+*/
+export const pauseAskedBy = (status: number | undefined, headers: Headers | undefined, now: number): number =>
+	status !== undefined && headers !== undefined && pausing.has(status) ? (readWait(headers, status, now) ?? 0) : 0;
+
 // Whether the response behind the error named a wait itself (rather than the wait being the client's own backoff).
-const askedForWait = (error: SteadfetchError, now: number): boolean => {
-	const { status } = error;
-	const headers = (error as { response?: Response }).response?.headers;
-	return status !== undefined && pausing.has(status) && headers !== undefined && (readWait(headers, status, now) ?? 0) > 0;
-};
+const askedForWait = (error: SteadfetchError, now: number): boolean =>
+	pauseAskedBy(error.status, (error as { response?: Response }).response?.headers, now) > 0;

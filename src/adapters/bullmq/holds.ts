@@ -174,6 +174,7 @@ export class QueueHolds {
 				throw error;
 			});
 		const client = await this.#client;
+		// A fresh candidate each time: a worker that outlives an obliterate must not bring the old epoch's keys back.
 		const epoch = globalThis.crypto.randomUUID();
 		const keys = [this.#host.toKey('meta'), this.#host.toKey('limiter')];
 		return Number(await client.runCommand(name, [...keys, this.#host.toKey(''), epoch, rearmMs, limited, ...args].map(String)));

@@ -1,8 +1,7 @@
-import { readWait } from '../../engine/guards/ratelimit.ts';
 import { isBug } from '../../engine/job-policy.ts';
 import { errorKind } from '../../errors/base.ts';
 import type { Allowance, SteadfetchError } from '../../types.ts';
-import { pausing } from './action.ts';
+import { pauseAskedBy } from './action.ts';
 
 /*
 One run of a job, as the worker binds it: what its requests saw of the API (for the queue's outage decision), the hold
@@ -60,7 +59,7 @@ export const observing =
 			throw error;
 		}
 		const now = Date.now();
-		const waitMs = pausing.has(response.status) ? (readWait(response.headers, response.status, now) ?? 0) : 0;
+		const waitMs = pauseAskedBy(response.status, response.headers, now);
 		if (waitMs > 0) {
 			state.allowance.retriesLeft = 0;
 			await state.pause(waitMs);
