@@ -15,6 +15,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { instrument } from '../src/adapters/otel/index.ts';
 import { createClient, createFetch } from '../src/index.ts';
+import { medianInterval } from './median.ts';
 
 type Call = (url: string) => Promise<unknown>;
 type Module = { createClient: typeof createClient; createFetch: typeof createFetch };
@@ -122,22 +123,6 @@ for (let round = 0; round < Number(rounds); round++) {
 	}
 }
 
-// A distribution-free 95% interval for the median (as bench/pair.ts): order statistics k and n + 1 - k, where fewer than
-// k of n rounds fall below the true median with at most 2.5% probability (binomial, p = 1/2).
-const medianInterval = (n: number): readonly [number, number] | undefined => {
-	let below = 0;
-	let choose = 1;
-	let k = 0;
-	for (let i = 0; i <= n; i++) {
-		below += choose / 2 ** n;
-		if (below > 0.025) {
-			break;
-		}
-		k = i + 1;
-		choose = (choose * (n - i)) / (i + 1);
-	}
-	return k >= 1 ? [k - 1, n - k] : undefined;
-};
 const summary = (values: number[], digits: number, unit: string): string => {
 	const sorted = [...values].sort((a, b) => a - b);
 	const interval = medianInterval(sorted.length);

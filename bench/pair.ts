@@ -4,6 +4,7 @@ import { fork } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { contenders } from './contenders.ts';
+import { medianInterval } from './median.ts';
 
 const [nameA = 'steadfetch client', nameB = 'ky', rounds = '10', requests = '3000', concurrency = '64'] = process.argv.slice(2);
 const pick = (name: string) => {
@@ -44,23 +45,6 @@ for (let round = 0; round < Number(rounds); round++) {
 	ratios.push(round % 2 ? second / first : first / second);
 }
 ratios.sort((x, y) => x - y);
-// A distribution-free 95% interval for the median ratio: order statistics k and n + 1 - k, where fewer than k of n rounds
-// fall below the true median with at most 2.5% probability (binomial, p = 1/2). It says whether a target is met, missed,
-// or inside what one run can tell apart (ky against itself spreads 0.65x to 1.27x per round).
-const medianInterval = (n: number): readonly [number, number] | undefined => {
-	let below = 0;
-	let choose = 1;
-	let k = 0;
-	for (let i = 0; i <= n; i++) {
-		below += choose / 2 ** n;
-		if (below > 0.025) {
-			break;
-		}
-		k = i + 1;
-		choose = (choose * (n - i)) / (i + 1);
-	}
-	return k >= 1 ? [k - 1, n - k] : undefined;
-};
 const interval = medianInterval(ratios.length);
 const within = interval ? `, 95% interval ${ratios[interval[0]]?.toFixed(3)}x to ${ratios[interval[1]]?.toFixed(3)}x` : '';
 console.log(
