@@ -49,3 +49,11 @@ export function renderFromFile<Results extends { readonly date: string }>(
 	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), render(results), markers));
 	return results.date;
 }
+
+/** What every benchmark's results file says of its run, first: when, by which command, how long, on what machine. */
+export interface RunInfo {
+	readonly date: string;
+	readonly command: string;
+	readonly seconds: number;
+	readonly machine: { readonly cpus: number; readonly cpu: string; readonly node: string; readonly platform: string };
+}

@@ -2,7 +2,7 @@
 // `<!-- domains:end -->`, which the page must have: nothing is appended). A pure function of the file: every ✓ and ✗ is
 // computed here from the figures, never written by hand; `node bench/domains.ts --report` gives the same text from the
 // same file.
-import { type DocSection, docSection } from './doc-section.ts';
+import { type DocSection, docSection, type RunInfo } from './doc-section.ts';
 
 /** What a scenario is judged by: completed calls (more is better) or requests per call (fewer is better). */
 export type Primary = 'completed' | 'requestsPerCall';
@@ -43,11 +43,7 @@ export interface Cell {
 	readonly lagP99Ms: number;
 }
 
-export interface Results {
-	readonly date: string;
-	readonly command: string;
-	readonly seconds: number;
-	readonly machine: { readonly cpus: number; readonly cpu: string; readonly node: string; readonly platform: string };
+export interface Results extends RunInfo {
 	readonly settings: {
 		readonly quick: boolean;
 		/** Rounds of a scenario unless it says otherwise (many-origins runs once); its figures are the medians of its rounds. */

@@ -1,6 +1,6 @@
 // Renders bench/ratelimit.json as the rate-limit section of docs/benchmarks.md (between the ratelimit markers). A pure
 // function of the file: `node bench/ratelimit.ts --report` gives the same text from the same file.
-import { type DocSection, docSection, replaceSection, sectionOf } from './doc-section.ts';
+import { type DocSection, docSection, type RunInfo, replaceSection, sectionOf } from './doc-section.ts';
 import type { Style } from './ratelimit-server.ts';
 
 export interface Cell {
@@ -29,11 +29,7 @@ export interface Cell {
 	/** From the first call's start to the last call's settle. */
 	readonly seconds: number;
 }
-export interface Results {
-	readonly date: string;
-	readonly command: string;
-	readonly seconds: number;
-	readonly machine: { readonly cpus: number; readonly cpu: string; readonly node: string; readonly platform: string };
+export interface Results extends RunInfo {
 	readonly settings: {
 		readonly limit: number;
 		readonly windowMs: number;

@@ -1,6 +1,6 @@
 // Renders bench/resilience.json as the tables of docs/resilience.md (between the resilience markers). A pure function
 // of the file: every ✓ and ✗ is computed here from the figures and the targets the file carries, never written by hand.
-import { type DocSection, docSection } from './doc-section.ts';
+import { type DocSection, docSection, type RunInfo } from './doc-section.ts';
 
 /** A measure's target: `op` against `value`, against the row's own `field`, or against `contender`'s same measure. */
 export interface Target {
@@ -41,11 +41,7 @@ export interface ScenarioResult {
 	readonly measures: readonly MeasureSpec[];
 	readonly cells: readonly Cell[];
 }
-export interface Results {
-	readonly date: string;
-	readonly command: string;
-	readonly seconds: number;
-	readonly machine: { readonly cpus: number; readonly cpu: string; readonly node: string; readonly platform: string };
+export interface Results extends RunInfo {
 	readonly settings: {
 		readonly rates: readonly number[];
 		readonly leadMs: number;
