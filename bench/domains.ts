@@ -35,6 +35,7 @@ import {
 	verdict,
 } from './domains-report.ts';
 import type { Seen, Spec } from './domains-server.ts';
+import { failureKindOf } from './failure-kind.ts';
 import { recoverable } from './plan.ts';
 import { sleep, within } from './wait.ts';
 
@@ -246,17 +247,7 @@ interface CallRecord {
 	refused: boolean;
 }
 
-// What a failed call ended in: the status and steadfetch's stop reason, or the error's name.
-function kindOf(error: unknown): string {
-	if (isSteadfetchError(error)) {
-		return [error.status ?? error.name, error.stopReason].filter(Boolean).join(' ');
-	}
-	if (error instanceof Error) {
-		const status = (error as { response?: { status?: number } }).response?.status;
-		return status ? `${status} ${error.name}` : error.name;
-	}
-	return typeof error;
-}
+const kindOf = failureKindOf(isSteadfetchError);
 const refusedOf = (error: unknown) => isSteadfetchError(error) && error.attempts === 0;
 
 /** The calls of one run of a scenario: every one of them can be aborted at the end, and waited for. */

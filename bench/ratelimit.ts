@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import ky from 'ky';
 import { startApis } from './child.ts';
 import { renderFromFile, replaceSection } from './doc-section.ts';
+import { failureKindOf } from './failure-kind.ts';
 import { type Cell, markers, type Results, renderSection } from './ratelimit-report.ts';
 import type { Limit, PortStats, Style } from './ratelimit-server.ts';
 import { sleep, within } from './wait.ts';
@@ -107,17 +108,7 @@ const median = (sorted: readonly number[]) => {
 };
 const round1 = (value: number) => Math.round(value * 10) / 10;
 
-// What a failed call ended in: the status and steadfetch's stop reason, or the error's name.
-function kindOf(error: unknown): string {
-	if (isSteadfetchError(error)) {
-		return [error.status ?? error.name, error.stopReason].filter(Boolean).join(' ');
-	}
-	if (error instanceof Error) {
-		const status = (error as { response?: { status?: number } }).response?.status;
-		return status ? `${status} ${error.name}` : error.name;
-	}
-	return typeof error;
-}
+const kindOf = failureKindOf(isSteadfetchError);
 
 interface CallRecord {
 	/** performance.now() at its start, and at its end (NaN: unsettled). */
