@@ -93,6 +93,20 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 		return { child, messages, exited };
 	};
 
+	// A forked worker in the middle of a job's request: the API's first request hangs (30 s), its second is answered at once.
+	const midRequest = async (settings: Pick<QueueWorkerSettings, 'graceMs' | 'lockDuration'>) => {
+		const api = await startSlowApi([30_000, 0]);
+		closers.push(() => api.close());
+		const name = `shutdown-${Math.random().toString(36).slice(2)}`;
+		const connection = { host: '127.0.0.1', port: redis.current.port, maxRetriesPerRequest: null };
+		const queue = new Queue(name, { connection });
+		closers.push(() => queue.close());
+		const { child, exited } = await startWorker({ queue: name, apiUrl: api.url, concurrency: 1, ...settings });
+		const job = await queue.add('create', { name: 'a' }, { attempts: 3 });
+		await until('the request to reach the API', () => api.seen.length === 1);
+		return { api, name, connection, queue, child, exited, job };
+	};
+
 	afterEach(async () => {
 		for (const child of children) {
 			if (child.exitCode === null && child.signalCode === null) {
@@ -128,16 +142,7 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 	});
 
 	it('past graceMs, aborts the run and puts the job back uncharged; another worker runs it once, with the same key', async () => {
-		// The first request hangs (30 s), the second is answered at once.
-		const api = await startSlowApi([30_000, 0]);
-		closers.push(() => api.close());
-		const name = `shutdown-${Math.random().toString(36).slice(2)}`;
-		const connection = { host: '127.0.0.1', port: redis.current.port, maxRetriesPerRequest: null };
-		const queue = new Queue(name, { connection });
-		closers.push(() => queue.close());
-		const { child, exited } = await startWorker({ queue: name, apiUrl: api.url, concurrency: 1, graceMs: 100 });
-		const job = await queue.add('create', { name: 'a' }, { attempts: 3 });
-		await until('the request to reach the API', () => api.seen.length === 1);
+		const { api, name, connection, queue, child, exited, job } = await midRequest({ graceMs: 100 });
 		child.kill('SIGTERM');
 		assert.equal(await exited, 0);
 
@@ -161,16 +166,8 @@ describe('steadfetch/bullmq: a worker process that gets SIGTERM mid-job', functi
 	});
 
 	it('loses no job to SIGKILL: once its lock expires, another worker runs it once more, with the same key', async () => {
-		// The first request hangs; the worker is killed while it waits. The second is answered at once.
-		const api = await startSlowApi([30_000, 0]);
-		closers.push(() => api.close());
-		const name = `shutdown-${Math.random().toString(36).slice(2)}`;
-		const connection = { host: '127.0.0.1', port: redis.current.port, maxRetriesPerRequest: null };
-		const queue = new Queue(name, { connection });
-		closers.push(() => queue.close());
-		const { child, exited } = await startWorker({ queue: name, apiUrl: api.url, concurrency: 1, graceMs: 100, lockDuration: 1000 });
-		const job = await queue.add('create', { name: 'a' }, { attempts: 3 });
-		await until('the request to reach the API', () => api.seen.length === 1);
+		// The worker is killed while its request hangs.
+		const { api, name, connection, queue, child, exited, job } = await midRequest({ graceMs: 100, lockDuration: 1000 });
 		child.kill('SIGKILL');
 		assert.equal(await exited, null);
 		assert.equal(await job.getState(), 'active', 'the killed worker still holds the job until its lock expires');
