@@ -809,6 +809,15 @@ describe('steadfetch/bullmq without Redis', () => {
 			await idle.close(true);
 		});
 
+		it('throws a TypeError when liftHolds is given no queue', async () => {
+			for (const given of [null, 42, {}]) {
+				await assert.rejects(
+					liftHolds(given as never),
+					/^TypeError: Expected `liftHolds` to be given a BullMQ Queue or Worker, got (null|number|object)\.$/,
+				);
+			}
+		});
+
 		it('throws a TypeError naming an unknown option', () => {
 			assert.throws(
 				() => createWorker('q', () => 1, { connection: { host: '127.0.0.1', port: 1 }, autorun: false }, { attempts: 3 } as never),

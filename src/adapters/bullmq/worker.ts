@@ -247,5 +247,9 @@ await liftHolds(new Queue('sync', { connection: { host: '127.0.0.1', port: 6379 
 ```
 */
 export async function liftHolds(queue: Queue | Worker): Promise<void> {
+	const host = queue as Partial<Record<'toKey' | 'getBackend', unknown>> | null;
+	if (typeof host?.toKey !== 'function' || typeof host.getBackend !== 'function') {
+		throw new TypeError(`Expected \`liftHolds\` to be given a BullMQ Queue or Worker, got ${host === null ? 'null' : typeof host}.`);
+	}
 	await new QueueHolds(queue, { probeMs: 1, maxProbeMs: 1 }).lift();
 }
