@@ -1,5 +1,5 @@
 // `npm run demo:queue`: steadfetch/bullmq on a throwaway Redis, two workers and a local API that misbehaves on purpose:
-// a 429 pausing the whole queue, a 404 failing its job at once with the advice, an outage and its recovery.
+// a 429 holding the API's jobs on every worker, a 404 failing its job at once with the advice, an outage and its recovery.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
@@ -88,7 +88,7 @@ try {
 	await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
 	console.log(
-		bold('\n1. A 429 with Retry-After: 1 pauses the whole queue: neither worker sends anything for a second, and no attempt is charged'),
+		bold('\n1. A 429 with Retry-After: 1 holds the API for every worker: neither sends anything to it for a second, and no attempt is charged'),
 	);
 	await add('o-1');
 	await sleep(100);

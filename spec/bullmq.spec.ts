@@ -6,14 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Job, Queue, QueueEvents, type QueueEventsOptions, Worker } from 'bullmq';
-import { QueueHolds, rearmMs } from '../src/adapters/bullmq/holds.ts';
+import { QueueHolds } from '../src/adapters/bullmq/holds.ts';
 import {
 	closeWorker,
 	createBackoffStrategy,
+	createProcessor,
 	createWorker,
 	jobIdempotencyKey,
 	liftHolds,
-	pauseOnlyLimiter,
 	type QueueJobFunction,
 	type QueueJobOptions,
 	queueAction,
@@ -315,7 +315,8 @@ describe('steadfetch/bullmq on a real Redis', function () {
 				assert.ok(state === 'waiting' || state === 'active', `the job is ${state}`);
 				await new Promise((resolve) => setTimeout(resolve, 10));
 			}
-			await first.pause(true);
+			// Closed, not paused: a paused worker's blocking fetch may still take the job once its delay is over.
+			await first.close();
 			worker(job$('B'));
 			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
 
@@ -363,71 +364,66 @@ describe('steadfetch/bullmq on a real Redis', function () {
 		});
 	});
 
-	describe('an outage pauses the whole queue: one probe per probing interval', () => {
-		it('keeps its state in Redis: a probe per interval, doubled by each failed probe up to maxProbeMs, closed by an answer', async () => {
+	describe('an outage holds its API’s requests: one probe per probing interval', () => {
+		const a = 'http://a.test';
+		const b = 'http://b.test:8080';
+
+		it('keeps its state in Redis per origin: a probe per interval, doubled by each failed probe up to maxProbeMs, closed by an answer', async () => {
 			const jobs = queue();
 			const circuit = new QueueHolds(jobs, { probeMs: 1000, maxProbeMs: 3000 });
-			assert.deepEqual(await circuit.admit(), { kind: 'run' });
-			await circuit.open();
-			// The queue stops fetching jobs for one probing interval, in BullMQ's own rate-limit key.
-			const paused = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
-			assert.ok(paused > 900 && paused <= 1000, String(paused));
-			assert.deepEqual(await circuit.admit(), { kind: 'probe' });
-			const held = await circuit.admit();
-			assert.ok(held.kind === 'wait' && held.waitMs > 900 && held.waitMs <= 1000, JSON.stringify(held));
+			assert.deepEqual(await circuit.admit(a), { kind: 'run' });
+			await circuit.open(a);
+			assert.deepEqual(await circuit.admit(a), { kind: 'probe' });
+			// A run held back comes back once the probe's interval is over and the probe has had probeMs to answer.
+			const held = await circuit.admit(a);
+			assert.ok(held.kind === 'wait' && held.waitMs > 1900 && held.waitMs <= 2000, JSON.stringify(held));
+			assert.deepEqual(await circuit.admit(b), { kind: 'run' }, 'another origin is not held');
 			// Each failed probe in a row doubles the next interval: 2000, then 3000 (the cap). A probe that says nothing of
 			// the API (it sent nothing) only lets the next run probe.
 			const redisClient = await jobs.getBackend().client;
 			const epoch = await redisClient.hget(jobs.toKey('meta'), 'steadfetch:epoch');
 			for (const interval of [2000, 3000, 3000]) {
-				await circuit.probeFailed();
-				await circuit.release();
-				assert.deepEqual(await circuit.admit(), { kind: 'probe' });
-				const probeTtl = Number(await redisClient.runCommand('pttl', [jobs.toKey(`steadfetch:${epoch}:probe`)]));
+				await circuit.probeFailed(a);
+				await circuit.release(a);
+				assert.deepEqual(await circuit.admit(a), { kind: 'probe' });
+				const probeTtl = Number(await redisClient.runCommand('pttl', [jobs.toKey(`steadfetch:${epoch}:o:${a}:probe`)]));
 				assert.ok(probeTtl > interval - 100 && probeTtl <= interval, `${probeTtl} for ${interval}`);
-				assert.equal(await circuit.heldFor(), 1000, 'held while the circuit is open');
-				// A run held back pauses the queue for probeMs at most, so that the queue resumes soon after a probe succeeds.
-				const other = await circuit.admit();
-				assert.ok(other.kind === 'wait' && other.waitMs > 900 && other.waitMs <= 1000, JSON.stringify(other));
+				assert.equal(await circuit.heldFor(a), -1, 'held while the circuit is open');
+				const other = await circuit.admit(a);
+				assert.ok(other.kind === 'wait' && other.waitMs > interval + 900 && other.waitMs <= interval + 1000, JSON.stringify(other));
 			}
-			await circuit.close();
-			assert.deepEqual(await circuit.admit(), { kind: 'run' });
-			assert.equal(await circuit.heldFor(), 0);
+			await circuit.close(a);
+			assert.deepEqual(await circuit.admit(a), { kind: 'run' });
+			assert.equal(await circuit.heldFor(a), 0);
 		});
 
-		it('never cuts a longer pause short, and sets BullMQ’s own key for a second at most, over the limiter’s own count', async () => {
+		it('never cuts a longer pause short, holds only its own origin, and leaves BullMQ’s own rate limit alone', async () => {
 			const jobs = queue();
-			const redisClient = await jobs.getBackend().client;
 			const circuit = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
-			await circuit.pause(5000);
-			await circuit.pause(100);
-			const kept = await circuit.heldFor();
+			await circuit.pause(a, 5000);
+			await circuit.pause(a, 100);
+			const kept = await circuit.heldFor(a);
 			assert.ok(kept > 4000 && kept <= 5000, String(kept));
-			const limiter = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
-			assert.ok(limiter > 0 && limiter <= rearmMs, String(limiter));
-			const held = await circuit.admit();
-			assert.ok(held.kind === 'wait' && held.waitMs > 900 && held.waitMs <= rearmMs, JSON.stringify(held));
-			// The limiter counts the jobs it let through under the same key: 3 jobs within its duration is no pause.
-			await redisClient.set(jobs.toKey('limiter'), 3, { PX: 5000 });
-			await circuit.pause(6000);
-			const turned = await jobs.getRateLimitTtl(pauseOnlyLimiter.max);
-			assert.ok(turned > 900 && turned <= rearmMs, String(turned));
+			const held = await circuit.admit(a);
+			assert.ok(held.kind === 'wait' && held.waitMs > 4000 && held.waitMs <= 5000, JSON.stringify(held));
+			assert.deepEqual(await circuit.admit(b), { kind: 'run' });
+			assert.equal(await jobs.getRateLimitTtl(Number.MAX_SAFE_INTEGER), 0, 'the queue itself goes on handing out jobs');
 		});
 
-		it('lifts every hold through liftHolds, and leaves nothing held to a new queue of the same name after obliterate', async () => {
+		it('lifts every origin’s holds through liftHolds, and leaves nothing held to a new queue of the same name after obliterate', async () => {
 			const jobs = queue();
 			const circuit = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
-			await circuit.pause(600_000);
-			await circuit.open();
-			assert.ok((await circuit.heldFor()) > 500_000);
+			await circuit.pause(a, 600_000);
+			await circuit.open(b);
+			assert.ok((await circuit.heldFor(a)) > 500_000);
+			assert.equal(await circuit.heldFor(b), -1);
 			await liftHolds(jobs);
-			assert.equal(await circuit.heldFor(), 0);
-			assert.equal(await jobs.getRateLimitTtl(pauseOnlyLimiter.max), 0);
-			await circuit.pause(600_000);
+			assert.equal(await circuit.heldFor(a), 0);
+			assert.equal(await circuit.heldFor(b), 0);
+			await circuit.pause(a, 600_000);
 			await jobs.obliterate({ force: true });
 			const fresh = new QueueHolds(queue(), { probeMs: 100, maxProbeMs: 100 });
-			assert.equal(await fresh.heldFor(), 0, 'a new queue of the same name is not paused');
-			assert.ok((await jobs.getRateLimitTtl(pauseOnlyLimiter.max)) <= rearmMs, 'BullMQ’s own key lasts a second at most');
+			assert.equal(await fresh.heldFor(a), 0, 'a new queue of the same name is not paused');
 		});
 
 		it('against an API that never recovers, sends k + L on the first run, then one probe per run: 4 requests for A = 3', async () => {
@@ -462,8 +458,8 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			worker(({ client }) => client(slow).get('items/a').json());
 			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
 			await until(() => api?.seen.length === 1);
-			// What another worker's failed run does: the circuit opens, the queue pauses for one probing interval.
-			await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 }).open();
+			// What another worker's failed run does: the API's circuit opens.
+			await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 }).open(api.url);
 			assert.deepEqual(await job.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
 			// The held run sent its first request only; the job came back as the probe, which found the API answering.
 			assert.deepEqual(
@@ -472,8 +468,30 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			);
 			const done = (await jobs.getJob(job.id as string)) as Job;
 			assert.equal(done.attemptsMade, 1, 'the held run is not charged');
-			assert.equal(done.attemptsStarted, 2);
-			assert.deepEqual(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 }).admit(), { kind: 'run' });
+			assert.deepEqual(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 }).admit(api.url), { kind: 'run' });
+		});
+
+		it('holds a run the client’s own breaker refused (no request) as the queue’s circuit would: uncharged, until the breaker’s probe', async () => {
+			api = await startApi({ '/v1/items/a': [{ status: 500 }, { status: 500 }] });
+			const jobs = queue();
+			const queueEvents = await events();
+			// A breaker that opens on two failures in a row, for 300 ms; the run's allowance covers the second.
+			const client = createClient({
+				baseUrl: `${api.url}/v1/`,
+				retry: fast,
+				breaker: { failureThreshold: 2, failureWindowMs: 0, openMs: 300 },
+			});
+			worker(({ client: bind }) => bind(client).get('items/a').json(), { retry: { limit: 1, ...fast }, outage: false });
+			const first = await jobs.add('get', {}, { attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+			const second = await jobs.add('get', {}, { attempts: 1 });
+			assert.deepEqual(await first.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
+			assert.deepEqual(await second.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/a' });
+			// Two failures, then the breaker's probe and the other job: no request was refused at a job's expense.
+			assert.deepEqual(
+				api.seen.map(({ status }) => status),
+				[500, 500, 200, 200],
+			);
+			assert.equal(((await jobs.getJob(second.id as string)) as Job).attemptsMade, 1, 'a refused run is not charged');
 		});
 
 		it('holds a fleet of 3 workers × 2 to one probe per 100 ms: 20 failed requests, 30 jobs, exactly 50 requests', async () => {
@@ -528,8 +546,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			const job = await jobs.add('fetch', {}, { attempts: 3, backoff: { type: 'custom' } });
 			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /Retry after .*past maxPauseMs \(600000 ms\): the job fails\.$/);
 			assert.equal(count(api, '/v1/items/a'), 1);
-			assert.equal(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor(), 0);
-			assert.equal(await jobs.getRateLimitTtl(pauseOnlyLimiter.max), 0);
+			assert.equal(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor(api.url), 0);
 		});
 
 		it('pauses the queue in Redis before the job sees the 429', async () => {
@@ -539,7 +556,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			const heldWhenSeen: number[] = [];
 			worker(async ({ fetch }) => {
 				const response = await fetch(`${api?.url}/v1/items/a`);
-				heldWhenSeen.push(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor());
+				heldWhenSeen.push(await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor(api?.url ?? ''));
 				if (!response.ok) {
 					throw new Error(`answered ${response.status}`);
 				}
@@ -568,7 +585,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			});
 			const job = await jobs.add('fetch', {}, { attempts: 1 });
 			await until(() => runs === 1);
-			await holds.pause(300);
+			await holds.pause(api.url, 300);
 			const pausedAt = Date.now();
 			open();
 			assert.equal(await job.waitUntilFinished(queueEvents, 5000), 200);
@@ -584,7 +601,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			const jobs = queue();
 			const queueEvents = await events();
 			const holds = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 });
-			await holds.open();
+			await holds.open(api.url);
 			const plans: Record<string, QueueJobFunction<unknown, unknown>> = {
 				none: () => 'no request',
 				bug: ({ fetch }) => fetch(`http://user:pass@127.0.0.1:${new URL(api?.url ?? '').port}/v1/items/bug`),
@@ -596,13 +613,13 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			});
 			const none = await jobs.add('none', {});
 			assert.equal(await none.waitUntilFinished(queueEvents, 5000), 'no request');
-			assert.ok((await holds.heldFor()) > 0, 'a probe that sent nothing leaves the circuit open');
+			assert.equal(await holds.heldFor(api.url), -1, 'a probe that sent nothing leaves the circuit open');
 			const bug = await jobs.add('bug', {});
 			await assert.rejects(bug.waitUntilFinished(queueEvents, 5000), /credentials/);
-			assert.ok((await holds.heldFor()) > 0, 'a probe that threw before its request leaves the circuit open');
+			assert.equal(await holds.heldFor(api.url), -1, 'a probe that threw before its request leaves the circuit open');
 			const call = await jobs.add('call', {});
 			assert.equal(await call.waitUntilFinished(queueEvents, 5000), 200);
-			assert.equal(await holds.heldFor(), 0, 'the answer closed it');
+			assert.equal(await holds.heldFor(api.url), 0, 'the answer closed it');
 			assert.equal(api.seen.length, 1);
 		});
 
@@ -630,7 +647,7 @@ describe('steadfetch/bullmq on a real Redis', function () {
 		});
 	});
 
-	describe('a wait the API asked for pauses the whole queue, uncharged', () => {
+	describe('a wait the API asked for holds that API’s requests, uncharged', () => {
 		it('holds every worker until Retry-After: 1 has passed, and leaves attemptsMade unchanged', async () => {
 			api = await startApi({ '/v1/items/a': [{ status: 429, headers: { 'retry-after': '1' } }, { status: 200 }] });
 			const jobs = queue();
@@ -649,14 +666,14 @@ describe('steadfetch/bullmq on a real Redis', function () {
 				};
 			const first = worker(labelled('A'));
 			const one = await jobs.add('fetch', { id: 'a' }, { attempts: 2, backoff: { type: 'custom' } });
-			// The 429 arrives, worker A rate-limits the queue in Redis and sends the job back to waiting.
-			for (let state = await one.getState(); state !== 'waiting' || count(api, '/v1/items/a') < 1; state = await one.getState()) {
+			// The 429 arrives, worker A pauses the API in Redis and sends the job to the delayed set until the reset.
+			for (let state = await one.getState(); state !== 'delayed' || count(api, '/v1/items/a') < 1; state = await one.getState()) {
 				assert.ok(state === 'waiting' || state === 'active', `the rate-limited job is ${state}`);
 				await new Promise((resolve) => setTimeout(resolve, 10));
 			}
 			const limitedAt = api.seen[0]?.at ?? 0;
-			assert.ok((await jobs.getRateLimitTtl(pauseOnlyLimiter.max)) > 500, 'the rate limit lives in Redis');
-			await first.pause(true);
+			assert.ok((await new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 100 }).heldFor(api.url)) > 500, 'the pause lives in Redis');
+			await first.close();
 			// Another worker (another machine, for all it knows) and another job: both wait for the reset.
 			const second = worker(labelled('B'), undefined, false);
 			void second.run();
@@ -670,7 +687,8 @@ describe('steadfetch/bullmq on a real Redis', function () {
 				// Retry-After: 1 is 1000 ms from the 429; Redis' PX and the clocks leave a few milliseconds of slack.
 				assert.ok(at - limitedAt >= 950, `${path} was sent ${at - limitedAt} ms after the 429`);
 			}
-			assert.deepEqual(ranOn.slice(1).sort(), ['B:a', 'B:b']);
+			// Job b started during the pause and was held before its request: it ran again after the reset.
+			assert.deepEqual([...new Set(ranOn.slice(1))].sort(), ['B:a', 'B:b']);
 			const done = (await jobs.getJob(one.id as string)) as Job;
 			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
 			assert.equal(done.attemptsStarted, 2);
@@ -694,16 +712,117 @@ describe('steadfetch/bullmq on a real Redis', function () {
 			assert.equal(done.attemptsMade, 1, 'the rate-limited run is not charged');
 			assert.equal(done.attemptsStarted, 2);
 		});
+	});
 
-		it('pins BullMQ: a worker without a limiter ignores the queue’s rate limit (why createWorker sets one)', async () => {
+	describe('holds per origin: one API’s pause or outage never holds the jobs that call another', () => {
+		let other: Api | undefined;
+		afterEach(async () => {
+			await other?.close();
+			other = undefined;
+		});
+		// A job that GETs items/<data.id> from the API its data names.
+		const fetchFrom = (): QueueJobFunction<unknown, unknown> => {
+			const clients = new Map<string, ReturnType<typeof createClient>>();
+			return ({ client: bind, job }) => {
+				const { base, id } = job.data as { base: string; id: string };
+				const client = clients.get(base) ?? createClient({ baseUrl: `${base}/v1/`, retry: fast });
+				clients.set(base, client);
+				return bind(client).get(`items/${id}`).json();
+			};
+		};
+
+		it('lets another API’s jobs run while one API’s Retry-After: 2 lasts, and holds that API’s jobs to the reset, uncharged', async () => {
+			api = await startApi({ '/v1/items/a0': [{ status: 429, headers: { 'retry-after': '2' } }] });
+			other = await startApi({});
+			const jobs = queue();
+			open(createWorker(queueName, fetchFrom(), { connection: connection(), concurrency: 2 }, { retry: { limit: 1, ...fast } }));
+			const limited = await jobs.add('a', { base: api.url, id: 'a0' }, { attempts: 2, backoff: { type: 'custom' } });
+			await until(() => api?.seen.length === 1);
+			const rest = await jobs.addBulk([
+				...Array.from({ length: 3 }, (_, index) => ({ name: 'a', data: { base: api?.url, id: `a${index + 1}` } })),
+				...Array.from({ length: 5 }, (_, index) => ({ name: 'b', data: { base: other?.url, id: `b${index}` } })),
+			]);
+			assert.deepEqual(await settled(jobs, 9, 6000), { completed: 9, failed: 0 });
+
+			const limitedAt = api.seen[0]?.at ?? 0;
+			// The other API's five jobs went on at once; this API's four (the limited one again, three new) waited the reset.
+			assert.equal(other.seen.length, 5);
+			for (const { path, at } of other.seen) {
+				assert.ok(at - limitedAt < 1500, `${path} waited ${at - limitedAt} ms`);
+			}
+			assert.equal(api.seen.length, 5);
+			for (const { path, at } of api.seen.slice(1)) {
+				assert.ok(at - limitedAt >= 1950, `${path} was sent ${at - limitedAt} ms after the 429`);
+			}
+			for (const job of [limited, ...rest]) {
+				assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 1, `${job.name} ${job.id} charged once`);
+			}
+		});
+
+		it('lets another API’s jobs run while one API’s outage circuit is open, and probes that API alone', async () => {
+			api = await startApi({}, () => 500);
+			other = await startApi({});
+			const jobs = queue();
+			const holds = new QueueHolds(jobs, { probeMs: 100, maxProbeMs: 1000 });
+			open(
+				createWorker(
+					queueName,
+					fetchFrom(),
+					{ connection: connection(), concurrency: 2 },
+					{
+						retry: { limit: 1, ...fast },
+						outage: { probeMs: 1000, maxProbeMs: 1000 },
+					},
+				),
+			);
+			const down = await jobs.add('a', { base: api.url, id: 'a0' }, { attempts: 5, backoff: { type: 'fixed', delay: 10 } });
+			await until(async () => (await holds.heldFor(api?.url ?? '')) === -1);
+			await jobs.addBulk(Array.from({ length: 5 }, (_, index) => ({ name: 'b', data: { base: other?.url, id: `b${index}` } })));
+			await until(async () => (await jobs.getJobCounts('completed')).completed === 5);
+			assert.equal(other.seen.length, 5);
+			assert.equal(await holds.heldFor(api.url), -1, 'the broken API’s circuit is still open');
+			assert.equal(await holds.heldFor(other.url), 0);
+			// The broken API got the first run's request and its in-run retry, then one probe a second at most.
+			const sentBefore = api.seen.length;
+			assert.ok(sentBefore <= 3, `${sentBefore} requests to the broken API`);
+			assert.equal(await down.getState(), 'delayed');
+		});
+	});
+
+	describe('createProcessor: the same processor for a Worker you build', () => {
+		it('fails a 404 at once after one request with the advice, and holds a 429’s job uncharged until the reset', async () => {
+			api = await startApi({
+				'/v1/items/gone': [{ status: 404 }],
+				'/v1/items/busy': [{ status: 429, headers: { 'retry-after': '1' } }, { status: 200 }],
+			});
 			const jobs = queue();
 			const queueEvents = await events();
-			await jobs.rateLimit(3000);
-			const started = Date.now();
-			open(new Worker(queueName, async () => 'ran', { connection: connection() }));
-			const job = await jobs.add('plain', {});
-			assert.equal(await job.waitUntilFinished(queueEvents, 2000), 'ran');
-			assert.ok(Date.now() - started < 2000);
+			const client = createClient({ baseUrl: `${api.url}/v1/`, retry: fast });
+			const processor = createProcessor(jobs, ({ client: bind, job }) => bind(client).get(`items/${job.data}`).json(), {
+				retry: { limit: 1, ...fast },
+			});
+			open(new Worker(queueName, processor, { connection: connection(), settings: { backoffStrategy: createBackoffStrategy(fast) } }));
+			const gone = await jobs.add('get', 'gone', { attempts: 3, backoff: { type: 'custom' } });
+			await assert.rejects(gone.waitUntilFinished(queueEvents, 5000), /^Error: 404 GET .*The requested resource doesn't exist/);
+			assert.equal(count(api, '/v1/items/gone'), 1);
+			const busy = await jobs.add('get', 'busy', { attempts: 3, backoff: { type: 'custom' } });
+			assert.deepEqual(await busy.waitUntilFinished(queueEvents, 5000), { ok: '/v1/items/busy' });
+			const [limited, next] = api.seen.filter(({ path }) => path === '/v1/items/busy').map(({ at }) => at) as [number, number];
+			assert.ok(next - limited >= 950, `sent again ${next - limited} ms after the 429`);
+			assert.equal(((await jobs.getJob(busy.id as string)) as Job).attemptsMade, 1, 'the rate-limited run is not charged');
+		});
+
+		it('fails a job of another queue at once, naming both queues, with no request', async () => {
+			api = await startApi({});
+			const jobs = queue();
+			const elsewhere = open(new Queue(`${queueName}-other`, { connection: connection() }));
+			const queueEvents = await events();
+			const processor = createProcessor(elsewhere, async ({ fetch }) => (await fetch(`${api?.url}/x`)).status);
+			open(new Worker(queueName, processor, { connection: connection() }));
+			const job = await jobs.add('get', {}, { attempts: 3 });
+			await assert.rejects(job.waitUntilFinished(queueEvents, 5000), /is for the queue bull:spec-.*-other, and got a job of bull:spec-/);
+			assert.equal(api.seen.length, 0);
+			assert.equal(((await jobs.getJob(job.id as string)) as Job).attemptsMade, 1);
 		});
 	});
 });
@@ -816,6 +935,25 @@ describe('steadfetch/bullmq without Redis', () => {
 					/^TypeError: Expected `liftHolds` to be given a BullMQ Queue or Worker, got (null|number|object)\.$/,
 				);
 			}
+		});
+
+		it('checks createProcessor as createWorker: the queue, the job function and each option, by name', () => {
+			const host = { toKey: (type: string) => `bull:q:${type}`, getBackend: () => ({ client: new Promise<never>(() => undefined) }) };
+			const queueLike = host as unknown as Queue;
+			assert.throws(
+				() => createProcessor({} as Queue, () => 1),
+				/^TypeError: Expected `createProcessor` to be given a BullMQ Queue or Worker, got object\.$/,
+			);
+			assert.throws(() => createProcessor(queueLike, 42 as never), /^TypeError: Expected the job to be a function, got number\.$/);
+			assert.throws(
+				() => createProcessor(queueLike, () => 1, { limiter: {} } as never),
+				/^TypeError: Unknown option `limiter` of `createProcessor`; BullMQ's own options go to the Worker\.$/,
+			);
+			assert.throws(() => createProcessor(queueLike, () => 1, { maxPauseMs: 0.5 }), /maxPauseMs/);
+			assert.throws(
+				() => createProcessor(queueLike, () => 1, null as never),
+				/^TypeError: Expected the options of `createProcessor` to be an object, got null\.$/,
+			);
 		});
 
 		it('throws a TypeError naming an unknown option', () => {

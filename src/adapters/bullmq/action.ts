@@ -4,7 +4,7 @@ import { errorKind } from '../../errors/base.ts';
 import type { SteadfetchError, StopReason } from '../../types.ts';
 
 /*
-What a queue does with what a run of a job threw: fail the job, pause the whole queue for a wait the API asked for, or
+What a queue does with what a run of a job threw: fail the job, pause the API (its origin) for a wait it asked for, or
 leave it to the queue's retries. Pure: the error and the time in, the decision out; `createWorker` carries it out.
 */
 
@@ -12,7 +12,7 @@ leave it to the queue's retries. Pure: the error and the time in, the decision o
 export type QueueAction =
 	/** Fail the job now, whatever `attempts` says: the same run would fail the same way. */
 	| { readonly action: 'fail' }
-	/** Rate-limit the whole queue for `waitMs`: the API asked for that wait; the run is sent back uncharged. */
+	/** Hold the API's requests for `waitMs`: the API asked for that wait; the job waits, uncharged. */
 	| { readonly action: 'pause'; readonly waitMs: number }
 	/** Let BullMQ retry it, by `attempts` and the backoff strategy. */
 	| { readonly action: 'retry' };

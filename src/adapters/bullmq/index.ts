@@ -6,6 +6,7 @@ A BullMQ worker whose jobs make their requests through steadfetch (docs/queues.m
 export { type QueueAction, queueAction } from './action.ts';
 export { createBackoffStrategy } from './backoff.ts';
 export { WorkerClosingError } from './errors.ts';
-export { type OutageOptions, pauseOnlyLimiter, type QueueJobContext, type QueueJobFunction, type QueueJobOptions } from './options.ts';
+export type { OutageOptions, QueueJobContext, QueueJobFunction, QueueJobOptions } from './options.ts';
+export { createProcessor, type QueueProcessor } from './processor.ts';
 export { jobIdempotencyKey } from './run.ts';
 export { type CloseOptions, closeWorker, createWorker, liftHolds } from './worker.ts';

@@ -13,19 +13,19 @@ export interface QueueJobOptions {
 	*/
 	readonly retry?: RetryOptions | number | undefined;
 	/**
-	What the whole queue does on an outage: when a run fails on one (its requests failed with a 5xx, a network error or a
+	What the queue does on an API's outage: when a run fails on one (its requests failed with a 5xx, a network error or a
 	timeout until its allowance ran out, the client's retry budget was spent, or the client's circuit breaker is open),
-	every worker of the queue stops sending and one probe goes per `probeMs` (doubled by each failed probe in a row, at
-	most `maxProbeMs`), through Redis; the first probe that gets an answer other than an outage's reopens the queue. `false`
-	turns it off.
+	every worker of the queue stops sending to that API (its origin) and one probe goes per `probeMs` (doubled by each
+	failed probe in a row, at most `maxProbeMs`), through Redis; the first probe that gets an answer other than an outage's
+	reopens it. Jobs calling other APIs go on. `false` turns it off.
 	@default {probeMs: 100, maxProbeMs: 1000}
 	*/
 	readonly outage?: OutageOptions | false | undefined;
 	/**
-	The longest the whole queue pauses for a wait the API asked for (a 429's or 503's `Retry-After` or rate-limit reset),
-	in milliseconds. A queue-wide pause holds every job of every worker: a longer wait (`Retry-After: 86400`, or a nonsense
-	one of decades) fails the job instead, at once, with the API's `retryAt` in its error, as a client fails a call whose
-	wait is over `retry.maxDelayMs`. At most 2^31 - 1.
+	The longest an API's jobs are held for a wait it asked for (a 429's or 503's `Retry-After` or rate-limit reset), in
+	milliseconds. A pause holds every job of every worker that calls the API: a longer wait (`Retry-After: 86400`, or a
+	nonsense one of decades) fails the job instead, at once, with the API's `retryAt` in its error, as a client fails a
+	call whose wait is over `retry.maxDelayMs`. At most 2^31 - 1.
 	@default 600000
 	*/
 	readonly maxPauseMs?: number | undefined;
@@ -53,9 +53,9 @@ export interface OutageOptions {
 export interface QueueJobContext<DataType = unknown> {
 	/** The BullMQ job: `data`, `id`, `log()`, `updateProgress()`... */
 	readonly job: Job<DataType>;
-	/** 1 for the first run of the job; a run the queue's rate limit sent back does not count (BullMQ's `attemptsMade` + 1). */
+	/** 1 for the first run of the job; a run an API's pause or circuit held back does not count (BullMQ's `attemptsMade` + 1). */
 	readonly attempt: number;
-	/** Aborted when BullMQ cancels the job, or the queue's outage circuit holds the run back; pass it to work that should stop then. */
+	/** Aborted when BullMQ cancels the job, or an API's pause or outage circuit holds the run back; pass it to work that should stop then. */
 	readonly signal: AbortSignal | undefined;
 	/** The client, bound to this run: its retries spend the run's allowance, its calls end with the run's `signal`. */
 	client(client: KyInstance): KyInstance;
@@ -78,22 +78,12 @@ export type QueueJobFunction<DataType, ResultType> = (context: QueueJobContext<D
 
 export const defaultInRunLimit = 1;
 
-/**
-A worker's `limiter`, set when none is given. BullMQ reads the queue's rate-limit key (what `rateLimit(ms)` sets) only
-for a worker that has a `limiter` (moveToActive-11.lua: `getRateLimitTTL(maxJobs, ...)` needs `maxJobs`): without one, a
-rate-limited queue goes on handing out jobs. This one never limits by itself: no worker takes 2^53 jobs a second.
-*/
-export const pauseOnlyLimiter: { readonly max: number; readonly duration: number } = Object.freeze({
-	max: Number.MAX_SAFE_INTEGER,
-	duration: 1000,
-});
-
 // The run's retry options: steadfetch's defaults, but one retry unless a limit is given.
 export const inRun = (retry: QueueJobOptions['retry']): RetryOptions =>
 	typeof retry === 'number' ? { limit: retry } : { limit: defaultInRunLimit, ...retry };
 export const policyOf = (retry: QueueJobOptions['retry']): Policy => normalizePolicy({ retry: inRun(retry) });
 
-/** `createWorker`'s own options, checked. */
+/** `createWorker`'s and `createProcessor`'s own options, checked. */
 export interface WorkerSettings {
 	readonly policy: Policy;
 	readonly retry: RetryOptions;
@@ -131,14 +121,15 @@ const outageSettings = (outage: unknown, maxPauseMs: number): WorkerSettings['pr
 
 const workerOptionNames: readonly string[] = ['retry', 'outage', 'maxPauseMs'];
 
-/** Check `createWorker`'s own options, as `createClient` checks its own: a TypeError naming the option. */
-export function workerSettings(options: unknown): WorkerSettings {
+/** Check `createWorker`'s (or `createProcessor`'s) own options, as `createClient` checks its own: a TypeError naming the option. */
+export function workerSettings(options: unknown, entry: 'createWorker' | 'createProcessor' = 'createWorker'): WorkerSettings {
 	if (!isRecord(options)) {
-		throw new TypeError(`Expected the options of \`createWorker\` to be an object, got ${options === null ? 'null' : typeof options}.`);
+		throw new TypeError(`Expected the options of \`${entry}\` to be an object, got ${options === null ? 'null' : typeof options}.`);
 	}
+	const where = entry === 'createWorker' ? "BullMQ's own options go in its third argument" : "BullMQ's own options go to the Worker";
 	for (const key of Object.keys(options)) {
 		if (!workerOptionNames.includes(key)) {
-			throw new TypeError(`Unknown option \`${key}\` of \`createWorker\`; BullMQ's own options go in its third argument.`);
+			throw new TypeError(`Unknown option \`${key}\` of \`${entry}\`; ${where}.`);
 		}
 	}
 	const retry = inRun(options.retry as QueueJobOptions['retry']);

@@ -2,29 +2,36 @@ import { isBug } from '../../engine/job-policy.ts';
 import { errorKind } from '../../errors/base.ts';
 import type { Allowance, SteadfetchError } from '../../types.ts';
 import { pauseAskedBy } from './action.ts';
+import type { Admission } from './holds.ts';
 
 /*
 One run of a job, as the worker binds it: what its requests saw of the API (for the queue's outage decision), the hold
 the queue's circuit puts on its retries, the job's Idempotency-Key, and the line its failure writes to the job's log.
 */
 
+// What one run saw of each origin it called.
+interface Domain {
+	// This run is the origin's outage probe: it sends with no retry of its own, and is not held by the circuit it probes.
+	readonly probe: boolean;
+	// The origin answered one of the run's requests with something that is no outage (a status below 500): only such an
+	// answer closes the origin's outage circuit.
+	answered: boolean;
+}
+
 // What one run saw of the API, and what the queue's holds say of it.
 export interface RunState {
 	readonly allowance: Allowance;
-	/** This run is the outage's probe: it may send, with no retry of its own. */
-	readonly probe: boolean;
+	// The origins the run has sent to (or been admitted to), and what it is for each.
+	readonly domains: Map<string, Domain>;
+	// The origin of the run's last request.
+	lastOrigin: string | undefined;
 	// The last request of the run failed as an outage does: a 5xx, a network error, a timeout.
 	lastFailed: boolean;
-	// The run has sent a request: before its first, and before a retry after a failure, it asks whether the queue is held.
-	sent: boolean;
-	// The API answered one of the run's requests with something that is no outage (a status below 500): only such an
-	// answer closes the outage circuit.
-	answered: boolean;
-	// How long the queue is held now (paused, or its circuit open); 0 when not. Undefined for a probe, which is not held.
-	readonly heldFor: (() => Promise<number>) | undefined;
-	// Pause the whole queue for the wait a response asked for, before anything else happens.
-	readonly pause: (waitMs: number) => Promise<void>;
-	// Aborts the run when it is held back; `heldMs` says for how long the queue is held.
+	// Whether the run may send to an origin now, as itself or as its probe, or must wait (queue holds, per origin).
+	readonly admit: (origin: string) => Promise<Admission>;
+	// Pause an origin for the wait a response asked for, before anything else happens.
+	readonly pause: (origin: string, waitMs: number) => Promise<void>;
+	// Aborts the run when it is held back; `heldMs` says for how long the job then waits.
 	readonly held: AbortController;
 	heldMs: number;
 	// The failing response `job.fetch` handed back last, as the error the client would have thrown for it; cleared by the
@@ -32,24 +39,40 @@ export interface RunState {
 	handedBack: SteadfetchError | undefined;
 }
 
-// Send, then note what came back. Before the run's first request, and before a retry after a failure, the queue's holds
-// are asked again: another worker may have met a 429 or an outage since this run started (requests slipped past a 429
-// 1-25 ms after it otherwise). A response that asks for a wait pauses the queue at once, before the job sees it, and ends
-// the run's retries (none of its requests sleeps the wait in this worker: the queue pauses instead); a 5xx or a failure
-// without a response may be an outage.
+/** The origin a fetch input is for; undefined when it names none (fetch then fails on it without a request). */
+export const originOf = (input: string | URL | Request): string | undefined => {
+	try {
+		const origin = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).origin;
+		return origin === 'null' ? undefined : origin;
+	} catch {
+		return undefined;
+	}
+};
+
+// Send, then note what came back. Before the run's first request to an origin, and before a retry after a failure, the
+// origin's holds are asked: another worker may have met a 429 or an outage there since this run started (requests
+// slipped past a 429 1-25 ms after it otherwise). A response that asks for a wait pauses its origin at once, before the
+// job sees it, and ends the run's retries (none of its requests sleeps the wait in this worker: the job waits in the
+// queue instead); a 5xx or a failure without a response may be an outage.
 export const observing =
 	(send: typeof globalThis.fetch, state: RunState, signal: AbortSignal | undefined): typeof globalThis.fetch =>
 	async (input, init) => {
-		if (!state.sent || state.lastFailed) {
-			const heldMs = (await state.heldFor?.()) ?? 0;
-			if (heldMs > 0) {
-				const reason = new DOMException('Held back: the queue is paused, or its outage circuit is open.', 'AbortError');
-				state.heldMs = heldMs;
+		const origin = originOf(input);
+		const domain = origin === undefined ? undefined : state.domains.get(origin);
+		if (origin !== undefined && !domain?.probe && (domain === undefined || state.lastFailed)) {
+			const admission = await state.admit(origin);
+			if (admission.kind === 'wait') {
+				const reason = new DOMException('Held back: the API is paused, or its outage circuit is open.', 'AbortError');
+				state.heldMs = admission.waitMs;
 				state.held.abort(reason);
 				throw reason;
 			}
+			if (admission.kind === 'probe') {
+				state.allowance.retriesLeft = 0;
+			}
+			state.domains.set(origin, { probe: admission.kind === 'probe', answered: domain?.answered ?? false });
 		}
-		state.sent = true;
+		state.lastOrigin = origin;
 		state.handedBack = undefined;
 		let response: Response;
 		try {
@@ -60,11 +83,14 @@ export const observing =
 		}
 		const now = Date.now();
 		const waitMs = pauseAskedBy(response.status, response.headers, now);
-		if (waitMs > 0) {
+		if (waitMs > 0 && origin !== undefined) {
 			state.allowance.retriesLeft = 0;
-			await state.pause(waitMs);
+			await state.pause(origin, waitMs);
 		}
-		state.answered ||= response.status < 500;
+		const seen = origin === undefined ? undefined : state.domains.get(origin);
+		if (seen && response.status < 500) {
+			seen.answered = true;
+		}
 		state.lastFailed = waitMs === 0 && response.status >= 500;
 		return response;
 	};
@@ -74,6 +100,11 @@ export const observing =
 export const isOutage = (error: unknown, state: RunState): boolean =>
 	errorKind(error) === 'circuit' ||
 	(state.lastFailed && (state.allowance.retriesLeft === 0 || (error as SteadfetchError).stopReason === 'budget'));
+
+// The origin a failure speaks for: the URL of steadfetch's error (a breaker's refusal sends nothing through the run), else
+// the run's last request.
+export const failedOrigin = (error: unknown, state: RunState): string | undefined =>
+	(errorKind(error) ? originOf((error as SteadfetchError).request) : undefined) ?? state.lastOrigin;
 
 /*
 What a run failed on, for the queue: what it threw, when that is steadfetch's error or a bug; else the failing response
