@@ -1,6 +1,8 @@
 // Issue 23 item 3: ky's own test suite run against a client configured to ky's defaults. Every test ky passes should
 // pass, or fail only on a difference docs/retries.md lists ("How the client runs ky").
-// Run (Node 24), from this repository, with a checkout of ky's repository whose dev dependencies are installed:
+// Run (Node 24), from this repository, with a checkout of ky's repository whose dev dependencies are installed
+// (`git archive <commit> | tar -x -C /tmp/ky-src && cd /tmp/ky-src && npm install --ignore-scripts`; docs/retries.md,
+// "Measured against ky's own tests", names the commit measured):
 //   npm run build && node scripts/ky-suite.ts <ky checkout> [--ky] [ava arguments, e.g. test/retry.ts --match '*413*']
 // Every import of the checkout's `source/index.js` by its tests is answered by a module that exports the installed ky's
 // named exports (HTTPError, isHTTPError...: the classes steadfetch's errors extend) and, as the default, this
