@@ -60,6 +60,21 @@ describe('is a real ky instance', () => {
 		assert.deepEqual(calls, ['beforeRequest', 'afterResponse 500', 'beforeRetry 1', 'afterResponse 200']);
 	});
 
+	it("refuses create() given anything but an object, with ky's TypeError, and sends nothing", async () => {
+		let calls = 0;
+		const api = createClient({
+			fetch: async () => {
+				calls++;
+				return new Response('{}');
+			},
+		});
+		for (const value of [true, 666, 'hello', [], null, () => undefined, Symbol('ky')]) {
+			assert.throws(() => ky.create(value as never), { name: 'TypeError', message: 'The `options` argument must be an object' });
+			assert.throws(() => api.create(value as never), { name: 'TypeError', message: 'The `options` argument must be an object' });
+		}
+		assert.equal(calls, 0);
+	});
+
 	it('counts attempts made through a custom fetch', async () => {
 		let calls = 0;
 		const api = createClient({

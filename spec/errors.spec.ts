@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
-import {
+import ky, {
 	type BeforeErrorHook,
 	type BeforeRequestHook,
 	HTTPError,
@@ -80,6 +80,24 @@ describe('picks an error class per status', () => {
 		assert.match(
 			error.message,
 			/^Network Error GET http:\/\/127\.0\.0\.1:\d+\/x\?token=\*\*\*: No response was received\. UND_ERR_SOCKET: the connection closed\. Solution: /,
+		);
+	});
+
+	it("keeps the runtime's TypeError a TypeError in the redacted cause, as ky's cause is: 1 request each", async () => {
+		const causes: unknown[] = [];
+		for (const api of [ky, createClient({ retry: 0 })]) {
+			const server = await startLoopback([{ reset: true }]);
+			const error = await api.get(`${server.url}/x?token=abc`, { retry: 0 }).catch((caught: unknown) => caught);
+			await server.close();
+			assert.equal(server.count, 1);
+			causes.push((error as Error).cause);
+		}
+		assert.deepEqual(
+			causes.map((cause) => [cause instanceof TypeError, (cause as Error).name, (cause as Error).message]),
+			[
+				[true, 'TypeError', 'fetch failed'],
+				[true, 'TypeError', 'fetch failed'],
+			],
 		);
 	});
 

@@ -146,6 +146,35 @@ describe("runs ky's hooks with ky's arguments and timing", () => {
 		assert.deepEqual(result.steadfetch, result.ky);
 	});
 
+	it('ends with what afterResponse throws, and cancels the response and its copy: 1 request', async () => {
+		// The responses fetch made and the copies the hook saw, through ky and through the client: none left unread.
+		const received: Response[] = [];
+		const seen: Response[] = [];
+		const capture: typeof fetch = async (input, init) => {
+			const response = await globalThis.fetch(input, init);
+			received.push(response);
+			return response;
+		};
+		const result = await both(
+			[{ status: 200, body: '{"ok":true}' }],
+			() => ({
+				afterResponse: [
+					({ response }) => {
+						seen.push(response);
+						throw new RangeError('rejected by the hook');
+					},
+				],
+			}),
+			{ fetch: capture },
+		);
+		assert.deepEqual([result.ky.ending, result.ky.requests], ['RangeError', 1]);
+		assert.deepEqual(result.steadfetch, result.ky);
+		assert.deepEqual(
+			[...received, ...seen].map((response) => response.bodyUsed),
+			[true, true, true, true],
+		);
+	});
+
 	it('uses the Response afterResponse returns in place of the one received', async () => {
 		const result = await both([{ status: 500 }], () => ({
 			afterResponse: [() => new Response('{}', { status: 200 })],

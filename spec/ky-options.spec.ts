@@ -260,6 +260,35 @@ describe('differs from ky only where documented, with the same options', () => {
 	});
 });
 
+describe("parseJson on a failing body is bounded by the attempt's timeout, as in ky", () => {
+	const never = () => new Promise<never>(() => undefined);
+	const failingJson: LoopbackReply = { status: 500, body: '{"error":"x"}', headers: { 'content-type': 'application/json' } };
+
+	it('ends a call whose parseJson never settles at its timeout: one request, a 500, through both', async () => {
+		const { ky, steadfetch } = await both([failingJson], { timeout: 200, retry: 0, parseJson: never });
+		assert.deepEqual(ky, [1, 500]);
+		assert.deepEqual(steadfetch, [1, 500]);
+	});
+
+	it('keeps the text as error.data where the parse did not finish in time (ky keeps nothing)', async () => {
+		await withLoopback([failingJson], async (server) => {
+			const client = createClient({ ...kyAlike, timeout: 200, retry: 0, parseJson: never });
+			const error = await client.get(`${server.url}/items`).then(
+				() => assert.fail('resolved'),
+				(thrown: SteadfetchError) => thrown,
+			);
+			assert.equal(error.data, '{"error":"x"}');
+			assert.equal(server.count, 1);
+		});
+	});
+
+	it("ends at totalTimeout without a timeout: ky with a TimeoutError, steadfetch with the 500 that arrived (docs/retries.md, 'At totalTimeout')", async () => {
+		const { ky, steadfetch } = await both([failingJson], { timeout: false, totalTimeout: 200, retry: 0, parseJson: never });
+		assert.deepEqual(ky, [1, 'TimeoutError']);
+		assert.deepEqual(steadfetch, [1, 500]);
+	});
+});
+
 // Rules, one per option, on a fake clock: the waits are asserted as asked for.
 const policy = (retry: RetryOptions = {}) => normalizeClientOptions({ retry }).policy;
 const failed = (overrides: Partial<FailedAttempt> = {}): FailedAttempt => ({

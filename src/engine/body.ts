@@ -39,8 +39,16 @@ export async function readData(
 	}
 	const chunks: Uint8Array[] = [];
 	let size = 0;
-	// Cancelling the reader ends a pending read() as done: what arrived by then is kept.
-	const timer = setTimeout(() => void reader.cancel().catch(() => undefined), readMs);
+	// One bound for the read and the parse: cancelling the reader ends a pending read() as done (what arrived by then
+	// is kept), and a parseJson still pending then is not waited for (ky bounds both by the attempt's timeout too).
+	let expire!: () => void;
+	const expired = new Promise<undefined>((resolve) => {
+		expire = resolve as () => void;
+	});
+	const timer = setTimeout(() => {
+		void reader.cancel().catch(() => undefined);
+		expire();
+	}, readMs);
 	try {
 		while (size < maxDataBytes) {
 			const { done, value } = await reader.read();
@@ -53,7 +61,6 @@ export async function readData(
 	} catch {
 		// A body cut off mid-way still tells something: keep what arrived.
 	} finally {
-		clearTimeout(timer);
 		void reader.cancel().catch(() => undefined);
 	}
 	const bytes = new Uint8Array(size);
@@ -63,12 +70,16 @@ export async function readData(
 		offset += chunk.byteLength;
 	}
 	const text = new TextDecoder().decode(bytes.subarray(0, maxDataBytes));
-	if (text === '') {
-		return undefined;
-	}
 	try {
-		return isJson(response) ? await (parseJson ? parseJson(text, response) : JSON.parse(text)) : text;
+		if (text === '' || !isJson(response)) {
+			return text || undefined;
+		}
+		// A parseJson that never settles must not hold the call: what it has not made by the bound, the text stands for.
+		const parsed = parseJson ? await Promise.race([(async () => [await parseJson(text, response)])(), expired]) : [JSON.parse(text)];
+		return parsed ? parsed[0] : text;
 	} catch {
 		return text;
+	} finally {
+		clearTimeout(timer);
 	}
 }

@@ -89,7 +89,8 @@ export function safeCause(error: unknown, redact: Redactor, depth = 3): Error | 
 		return undefined;
 	}
 	const cause = safeCause(error.cause, redact, depth - 1);
-	const copy = new Error(redact.text(error.message), cause ? { cause } : undefined);
+	// A TypeError stays one (fetch's network failures are, and code written for ky tests `cause instanceof TypeError`).
+	const copy = new (error instanceof TypeError ? TypeError : Error)(redact.text(error.message), cause ? { cause } : undefined);
 	copy.name = error.name;
 	copy.stack = `${copy.name}: ${copy.message}`;
 	const { code } = codeOf(error);

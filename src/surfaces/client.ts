@@ -144,6 +144,10 @@ export function clientWith(config: ClientConfig, clock: Clock = systemClock, eng
 		};
 		// ky's create() starts from nothing inherited: here too, but for what createClient set (the API key, the policy).
 		const create = (given?: unknown): KyInstance => {
+			if (given !== undefined && !isRecord(given)) {
+				// Anything but an object is ky's to reject, with its own message (as a call's options are); it throws.
+				ky.create(given as KyOptions);
+			}
 			const options = isRecord(given) ? readOptions(given) : {};
 			checkJson(options);
 			const [made, kyOptions] = split(options, root);

@@ -124,7 +124,15 @@ export function loopHooks(hooks: RetryHooks, { call, options, fails, throws, rea
 			let current = response;
 			for (const hook of hooks.afterResponse) {
 				const copy = current.clone();
-				const result: unknown = await hook({ request, options: options(), response: copy, retryCount });
+				let result: unknown;
+				try {
+					result = await hook({ request, options: options(), response: copy, retryCount });
+				} catch (error) {
+					// The hook's exception ends the call: neither body will be read, and neither may hold its connection.
+					cancel(copy);
+					cancel(current);
+					throw error;
+				}
 				if (result instanceof RetryMarker) {
 					cancel(copy);
 					cancel(current);
