@@ -33,8 +33,10 @@ function open({ steps, binMs }: Schedule): Api<Bins> {
 		const bin = Math.max(0, Math.floor((now - t0) / binMs));
 		bins[bin] = (bins[bin] ?? 0) + 1;
 		const fault = steps.findLast((step) => step.at <= now)?.fault ?? { kind: 'healthy' };
-		// Each call has its own path (/c/<id>), so the plan decides attempt n of a call alike for every contender.
-		const id = (request.url ?? '/').slice(3);
+		// Each call has its own path (/c/<id>, after a route when calls rotate over several), so the plan decides attempt n of
+		// a call alike for every contender.
+		const url = request.url ?? '/';
+		const id = url.slice(url.indexOf('/c/') + 3);
 		const attempt = (attempts.get(id) ?? 0) + 1;
 		attempts.set(id, attempt);
 		if (fault.kind === 'hang') {

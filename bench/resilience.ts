@@ -6,7 +6,10 @@
 // `--quick` (CI's smoke test): one rate, shortened phases, every contender at once; writes nothing into the repository.
 // `--report`: only renders the docs again from bench/resilience.json.
 // Environment: RES_RATES (calls/s, e.g. 20,200,500), RES_GROUP_RATE (the most calls/s run at once, summed over the
-// contenders side by side), RES_MAX_SECONDS (the whole run's bound), RES_SCENARIOS (e.g. blip,hang: only those).
+// contenders side by side), RES_MAX_SECONDS (the whole run's bound), RES_SCENARIOS (e.g. blip,hang: only those),
+// RES_ROUTES (calls rotate over that many routes of the API, `/<route>/c/<id>`, where each call otherwise goes to the
+// one route `/c/*`: the breaker and budget are per endpoint; figures only, like --quick it writes nothing into the
+// repository).
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +51,16 @@ const drainMs = 12_000;
 const binMs = 50;
 const retryLimit = 2;
 const hangTimeoutMs = 1000;
+const routes = Number(process.env.RES_ROUTES ?? 1);
+if (!Number.isInteger(routes) || routes < 1) {
+	throw new RangeError(`Expected RES_ROUTES to be a whole number of routes, got ${process.env.RES_ROUTES}.`);
+}
+// A route's name has no digit, or steadfetch would read it as an id (`/items/42` is the endpoint `/items/*`): a, b, ..., ba.
+const routeOf = (index: number): string =>
+	routes === 1
+		? ''
+		: `/${(index % routes).toString(26).replace(/[0-9a-p]/g, (digit) => 'abcdefghijklmnopqrstuvwxyz'[Number.parseInt(digit, 26)] ?? '')}`;
+const scratch = quick || process.env.RES_ROUTES !== undefined;
 
 type Call = (url: string, signal: AbortSignal) => Promise<unknown>;
 interface Contender {
@@ -322,7 +335,8 @@ async function run(scenario: Scenario, rate: number, group: readonly Contender[]
 		for (; index < count && t0 + index * interval <= now; index++) {
 			lags.push(now - (t0 + index * interval));
 			for (const [slot, call] of calls.entries()) {
-				running.push(start(call, `http://127.0.0.1:${ports[slot]}/c/${callId(scenario, rate, index)}`, index, records[slot] ?? []));
+				const url = `http://127.0.0.1:${ports[slot]}${routeOf(index)}/c/${callId(scenario, rate, index)}`;
+				running.push(start(call, url, index, records[slot] ?? []));
 			}
 		}
 		await sleep(1);
@@ -412,15 +426,15 @@ const broken = results.flatMap(({ key, cells }) =>
 		.filter((cell) => cell.calls === 0 || cell.requests === 0 || cell.errors.unsettled)
 		.map((cell) => `${key} @ ${cell.rate}/s ${cell.contender}`),
 );
-const out = quick ? mkdtempSync(join(tmpdir(), 'steadfetch-resilience-')) : root;
-const written = join(out, quick ? 'resilience.json' : 'bench/resilience.json');
+const out = scratch ? mkdtempSync(join(tmpdir(), 'steadfetch-resilience-')) : root;
+const written = join(out, scratch ? 'resilience.json' : 'bench/resilience.json');
 writeFileSync(written, `${JSON.stringify(output, null, 2)}\n`);
 // The docs come from the file just written, as `--report` makes them: the same figures give the same page.
 const section = renderSection(JSON.parse(readFileSync(written, 'utf8')) as Results);
 console.log(`\n${section}\n`);
-if (quick) {
+if (scratch) {
 	writeFileSync(join(out, 'resilience.md'), replaceSection(readFileSync(docPath, 'utf8'), section, markers));
-	console.log(`quick run in ${output.seconds} s: wrote ${out} (the repository is left as it is)`);
+	console.log(`${quick ? 'quick' : `${routes}-route`} run in ${output.seconds} s: wrote ${out} (the repository is left as it is)`);
 } else {
 	writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), section, markers));
 	console.log(`full run in ${output.seconds} s: wrote bench/resilience.json and docs/resilience.md`);

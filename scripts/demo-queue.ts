@@ -88,7 +88,9 @@ try {
 	await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
 	console.log(
-		bold('\n1. A 429 with Retry-After: 1 holds the API for every worker: neither sends anything to it for a second, and no attempt is charged'),
+		bold(
+			'\n1. A 429 with Retry-After: 1 holds the API for every worker: neither sends anything to it for a second, and no attempt is charged',
+		),
 	);
 	await add('o-1');
 	await sleep(100);
