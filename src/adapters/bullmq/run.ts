@@ -1,3 +1,4 @@
+import { originOf } from '../../engine/guards/scope.ts';
 import { isBug } from '../../engine/job-policy.ts';
 import { errorKind } from '../../errors/base.ts';
 import type { Allowance, SteadfetchError } from '../../types.ts';
@@ -39,14 +40,10 @@ export interface RunState {
 	handedBack: SteadfetchError | undefined;
 }
 
-/** The origin a fetch input is for; undefined when it names none (fetch then fails on it without a request). */
-export const originOf = (input: string | URL | Request): string | undefined => {
-	try {
-		const origin = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).origin;
-		return origin === 'null' ? undefined : origin;
-	} catch {
-		return undefined;
-	}
+/** The origin a fetch input is for, as the client's guards name it; undefined when it names none (fetch then fails on it). */
+const originOfInput = (input: string | URL | Request): string | undefined => {
+	const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+	return URL.canParse(url) ? originOf(url) : undefined;
 };
 
 // Send, then note what came back. Before the run's first request to an origin, and before a retry after a failure, the
@@ -57,7 +54,7 @@ export const originOf = (input: string | URL | Request): string | undefined => {
 export const observing =
 	(send: typeof globalThis.fetch, state: RunState, signal: AbortSignal | undefined): typeof globalThis.fetch =>
 	async (input, init) => {
-		const origin = originOf(input);
+		const origin = originOfInput(input);
 		const domain = origin === undefined ? undefined : state.domains.get(origin);
 		if (origin !== undefined && !domain?.probe && (domain === undefined || state.lastFailed)) {
 			const admission = await state.admit(origin);
@@ -104,7 +101,7 @@ export const isOutage = (error: unknown, state: RunState): boolean =>
 // The origin a failure speaks for: the URL of steadfetch's error (a breaker's refusal sends nothing through the run), else
 // the run's last request.
 export const failedOrigin = (error: unknown, state: RunState): string | undefined =>
-	(errorKind(error) ? originOf((error as SteadfetchError).request) : undefined) ?? state.lastOrigin;
+	(errorKind(error) ? originOfInput((error as SteadfetchError).request) : undefined) ?? state.lastOrigin;
 
 /*
 What a run failed on, for the queue: what it threw, when that is steadfetch's error or a bug; else the failing response
