@@ -129,10 +129,11 @@ export function processorFor<DataType, ResultType>(
 			const failure = failedOn(error, state);
 			const decision = queueAction(failure);
 			const origin = failedOrigin(failure, state);
-			// The pause first: the other workers must stop sending before anything else happens here.
+			// The pause first: the other workers must stop sending before anything else happens here (state.pause skips a
+			// wait past maxPauseMs, which fails the job below).
 			const overlong = decision.action === 'pause' && decision.waitMs > maxPauseMs;
-			if (decision.action === 'pause' && !overlong && origin !== undefined) {
-				await circuit.pause(origin, decision.waitMs);
+			if (decision.action === 'pause' && origin !== undefined) {
+				await state.pause(origin, decision.waitMs);
 			}
 			const outage = probing !== undefined && decision.action === 'retry' && isOutage(failure, state) ? origin : undefined;
 			await settleProbes(state, outage);
